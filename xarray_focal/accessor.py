@@ -1,0 +1,326 @@
+"""The ``.focal`` accessors for :class:`xarray.DataArray` and :class:`xarray.Dataset`.
+
+Thin and stateless: resolve the two spatial dims, read cell sizes, and hand the arrays to
+the array API through :func:`xarray.apply_ufunc` (``dask="allowed"``: the array API builds
+the dask graph itself). No array logic lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import api, kernels, units
+from .errors import FocalTypeError, FocalValueError
+
+__all__ = ["FocalDataArrayAccessor", "FocalDatasetAccessor"]
+
+
+def _resolve_dims(obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable] | None) -> tuple:
+    if dims is None:
+        if isinstance(obj, xr.Dataset):
+            candidates = {tuple(v.dims[-2:]) for v in obj.data_vars.values() if v.ndim >= 2}
+            if len(candidates) != 1:
+                raise FocalValueError(
+                    "cannot infer the spatial dims of this Dataset: its variables with 2 or "
+                    f"more dims end in {sorted(candidates, key=str) or 'nothing'}; pass "
+                    "dims=('y', 'x')"
+                )
+            return candidates.pop()
+        if obj.ndim < 2:
+            raise FocalValueError(
+                f"a focal operation needs at least 2 dims; {obj.name!r} has dims {obj.dims}"
+            )
+        return tuple(obj.dims[-2:])
+    if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence):
+        raise FocalTypeError(f"dims must be a sequence of two dimension names; got {dims!r}")
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise FocalValueError(f"dims must name exactly two (y, x) dimensions; got {dims!r}")
+    if dims[0] == dims[1]:
+        raise FocalValueError(f"dims must be two different dimensions; got {dims!r}")
+    missing = [d for d in dims if d not in obj.dims]
+    if missing:
+        raise FocalValueError(f"dims {missing} not found; available dims are {tuple(obj.dims)}")
+    return dims
+
+
+def _correlate_da(da: xr.DataArray, func, kernel, dims, name, **kwargs) -> xr.DataArray:
+    result = xr.apply_ufunc(
+        func,
+        da,
+        kwargs={"kernel": kernel, **kwargs},
+        input_core_dims=[list(dims)],
+        output_core_dims=[list(dims)],
+        dask="allowed",
+        keep_attrs=True,
+    )
+    result = result.transpose(*da.dims)
+    return result.rename(name) if name is not None else result
+
+
+class _FocalKernels:
+    """Kernel constructors sized from the object's own cell size (shared by both accessors)."""
+
+    _obj: xr.DataArray | xr.Dataset
+
+    def _cell_and_coords(self, dims):
+        dims = _resolve_dims(self._obj, dims)
+        coords = [self._obj.coords[d] if d in self._obj.coords else None for d in dims]
+        return units.cellsize(self._obj, dims), coords
+
+    def circle_kernel(self, radius: float | str, *, dims: Sequence[Hashable] | None = None) -> np.ndarray:
+        """A disc kernel of ``radius``, with cells sized from this object's coordinates.
+
+        Parameters
+        ----------
+        radius : float or str
+            A number in coordinate units, or a length with unit (``"500 m"``, ``"2 km"``,
+            ``"1 mi"``, ``"30 ft"``). Metric radii need projected (non-degree) coordinates;
+            coordinates without a ``units`` attribute are taken as metres.
+        dims : pair of str, optional
+            The (y, x) dims; default the last two.
+
+        Returns
+        -------
+        numpy.ndarray
+            See :func:`xarray_focal.circle_kernel`.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> dem = xr.DataArray(np.zeros((50, 50)), dims=("y", "x"),
+        ...                    coords={"y": np.arange(50) * -30.0, "x": np.arange(50) * 30.0})
+        >>> dem.focal.circle_kernel("60 m")
+        array([[0., 0., 1., 0., 0.],
+               [0., 1., 1., 1., 0.],
+               [1., 1., 1., 1., 1.],
+               [0., 1., 1., 1., 0.],
+               [0., 0., 1., 0., 0.]])
+        """
+        (csx, csy), coords = self._cell_and_coords(dims)
+        r = units.radius_in_coord_units(radius, coords, "radius")
+        return kernels.circle_kernel(csx, csy, r)
+
+    def annulus_kernel(
+        self,
+        outer_radius: float | str,
+        inner_radius: float | str,
+        *,
+        dims: Sequence[Hashable] | None = None,
+    ) -> np.ndarray:
+        """A ring kernel ``inner < d <= outer``, cells sized from this object's coordinates.
+
+        Parameters
+        ----------
+        outer_radius, inner_radius : float or str
+            As ``radius`` of :meth:`circle_kernel`; ``inner_radius`` may be ``0`` (only the
+            centre cell is left out).
+        dims : pair of str, optional
+            The (y, x) dims; default the last two.
+
+        Returns
+        -------
+        numpy.ndarray
+            See :func:`xarray_focal.annulus_kernel`.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> da = xr.DataArray(np.zeros((9, 9)), dims=("y", "x"),
+        ...                   coords={"y": np.arange(9.0), "x": np.arange(9.0)})
+        >>> da.focal.annulus_kernel(1, 0)
+        array([[0., 1., 0.],
+               [1., 0., 1.],
+               [0., 1., 0.]])
+        """
+        (csx, csy), coords = self._cell_and_coords(dims)
+        outer = units.radius_in_coord_units(outer_radius, coords, "outer_radius")
+        if isinstance(inner_radius, (int, float, np.integer, np.floating)) and not isinstance(
+            inner_radius, (bool, np.bool_)
+        ) and inner_radius == 0:
+            inner = 0.0
+        else:
+            inner = units.radius_in_coord_units(inner_radius, coords, "inner_radius")
+        return kernels.annulus_kernel(csx, csy, outer, inner)
+
+
+@xr.register_dataarray_accessor("focal")
+class FocalDataArrayAccessor(_FocalKernels):
+    """Focal (neighbourhood) operations on a DataArray: ``da.focal.convolve(kernel)``."""
+
+    def __init__(self, obj: xr.DataArray) -> None:
+        self._obj = obj
+
+    def correlate(
+        self,
+        kernel: Any,
+        *,
+        boundary: str = "nan",
+        cval: float = 0.0,
+        dims: Sequence[Hashable] | None = None,
+        name: Hashable | None = None,
+    ) -> xr.DataArray:
+        """Correlate the two spatial dims with ``kernel`` (overlaid as given).
+
+        Other dims broadcast. The result keeps dims (and their order), coords, attrs and
+        name; dask-backed input gives a lazy result with the same chunks.
+
+        Parameters
+        ----------
+        kernel : array_like
+            2-D, odd sides, finite, not all zero (see :func:`xarray_focal.custom_kernel`).
+        boundary : str
+            One of ``"nan"`` (default), ``"nearest"``, ``"reflect"``, ``"mirror"``,
+            ``"wrap"``, ``"constant"``.
+        cval : float
+            Outside value for ``boundary="constant"``.
+        dims : pair of str, optional
+            The (y, x) dims; default the last two.
+        name : hashable, optional
+            Name of the result; default the input's.
+
+        Returns
+        -------
+        xarray.DataArray
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> da = xr.DataArray(np.arange(12.0).reshape(3, 4), dims=("y", "x"), name="z",
+        ...                   attrs={"units": "m"})
+        >>> out = da.focal.correlate([[0, 0, 0], [0, 0, 1], [0, 0, 0]], boundary="wrap")
+        >>> out.values
+        array([[ 1.,  2.,  3.,  0.],
+               [ 5.,  6.,  7.,  4.],
+               [ 9., 10., 11.,  8.]])
+        >>> out.name, out.attrs
+        ('z', {'units': 'm'})
+        """
+        dims = _resolve_dims(self._obj, dims)
+        return _correlate_da(
+            self._obj, api.correlate, kernel, dims, name, boundary=boundary, cval=cval
+        )
+
+    def convolve(
+        self,
+        kernel: Any,
+        *,
+        boundary: str = "nan",
+        cval: float = 0.0,
+        dims: Sequence[Hashable] | None = None,
+        name: Hashable | None = None,
+    ) -> xr.DataArray:
+        """Convolve the two spatial dims with ``kernel`` (flipped on both axes).
+
+        Parameters and result as for :meth:`correlate`; for symmetric kernels the two agree.
+
+        Returns
+        -------
+        xarray.DataArray
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> da = xr.DataArray(np.arange(12.0).reshape(3, 4), dims=("y", "x"))
+        >>> da.focal.convolve([[0, 0, 0], [0, 0, 1], [0, 0, 0]], boundary="wrap").values
+        array([[ 3.,  0.,  1.,  2.],
+               [ 7.,  4.,  5.,  6.],
+               [11.,  8.,  9., 10.]])
+        """
+        dims = _resolve_dims(self._obj, dims)
+        return _correlate_da(
+            self._obj, api.convolve, kernel, dims, name, boundary=boundary, cval=cval
+        )
+
+
+@xr.register_dataset_accessor("focal")
+class FocalDatasetAccessor(_FocalKernels):
+    """Focal operations on every data variable of a Dataset that has the spatial dims."""
+
+    def __init__(self, obj: xr.Dataset) -> None:
+        self._obj = obj
+
+    def _map(self, method: str, kernel: Any, dims, **kwargs) -> xr.Dataset:
+        dims = _resolve_dims(self._obj, dims)
+        kernel = kernels.custom_kernel(kernel)  # validate once, not once per variable
+        out = {}
+        for key, var in self._obj.data_vars.items():
+            if all(d in var.dims for d in dims):
+                out[key] = getattr(var.focal, method)(kernel, dims=dims, **kwargs)
+            else:
+                out[key] = var
+        return self._obj.assign(out)
+
+    def correlate(
+        self,
+        kernel: Any,
+        *,
+        boundary: str = "nan",
+        cval: float = 0.0,
+        dims: Sequence[Hashable] | None = None,
+    ) -> xr.Dataset:
+        """Correlate every data variable that has both ``dims``; others pass through.
+
+        Parameters
+        ----------
+        kernel, boundary, cval
+            As for :meth:`FocalDataArrayAccessor.correlate`.
+        dims : pair of str, optional
+            The (y, x) dims; default the last two dims of the variables, which must then
+            agree among all variables with two or more dims.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> ds = xr.Dataset({"a": (("y", "x"), np.ones((3, 3))), "t": ("time", [1, 2])})
+        >>> out = ds.focal.correlate(np.ones((3, 3)), boundary="nearest", dims=("y", "x"))
+        >>> out["a"].values
+        array([[9., 9., 9.],
+               [9., 9., 9.],
+               [9., 9., 9.]])
+        >>> out["t"].identical(ds["t"])
+        True
+        """
+        return self._map("correlate", kernel, dims, boundary=boundary, cval=cval)
+
+    def convolve(
+        self,
+        kernel: Any,
+        *,
+        boundary: str = "nan",
+        cval: float = 0.0,
+        dims: Sequence[Hashable] | None = None,
+    ) -> xr.Dataset:
+        """Convolve every data variable that has both ``dims``; others pass through.
+
+        Parameters and result as for :meth:`correlate`.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> ds = xr.Dataset({"a": (("y", "x"), np.eye(3))})
+        >>> ds.focal.convolve([[0, 0, 0], [1, 0, 0], [0, 0, 0]], boundary="constant",
+        ...                   dims=("y", "x"))["a"].values
+        array([[0., 1., 0.],
+               [0., 0., 1.],
+               [0., 0., 0.]])
+        """
+        return self._map("convolve", kernel, dims, boundary=boundary, cval=cval)

@@ -1,0 +1,119 @@
+"""dask backend: run the chunk type's backend on every chunk with a halo from its neighbours.
+
+Boundaries are not left to dask: the overlap uses ``boundary="none"`` (no padding at the
+array edges) and every chunk builds the *global* index maps for its window, so edge chunks
+reflect, repeat or fill exactly as the whole-array numpy path does -- including ``mirror``,
+which dask has no name for. Only ``wrap`` asks dask for a ``"periodic"`` halo, because its
+source lies at the far end of the array.
+
+Chunks smaller than the kernel's reach are merged with a neighbour on that axis only (and
+the result is rechunked back), an axis shorter than the reach becomes one chunk; every
+other chunk is left alone, and the output has the input's chunks.
+
+Per chunk we call the *serial* ``nogil`` loop: dask's threads already keep every core busy,
+and the serial loop needs no lock, so chunks truly run side by side. The locked parallel
+loop would make chunks take turns; on the 2-core dev machine (4000x4000 float64, 16
+chunks, 15x15 circle) serial-per-chunk took 0.59 s vs 0.64 s for locked-parallel, and with
+fewer chunks than cores the parallel loop only wins because dask is starved -- which the
+user fixes with chunking, not us.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+
+from ..algorithms.plan import Plan
+from ..boundary import axis_map
+from . import chunk_backend_for
+
+__all__ = ["correlate"]
+
+#: See the module docstring for the measurement behind this choice.
+PARALLEL_PER_CHUNK = False
+
+
+def _merge_small_chunks(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...]:
+    """Merge neighbouring chunks until each is at least ``minimum`` long (others untouched)."""
+    if all(c >= minimum for c in chunks):
+        return chunks
+    merged: list[int] = []
+    for c in chunks:
+        if merged and merged[-1] < minimum:
+            merged[-1] += c
+        else:
+            merged.append(c)
+    if len(merged) > 1 and merged[-1] < minimum:
+        merged[-2] += merged.pop()
+    return tuple(merged)
+
+
+def _spatial_chunks(chunks: tuple[int, ...], n: int, radius: int) -> tuple[tuple[int, ...], int]:
+    """Chunks for one spatial axis and the overlap depth they allow."""
+    if radius == 0:
+        return chunks, 0
+    if radius >= n or len(chunks) == 1:
+        # The whole axis in one chunk: index maps then handle every boundary locally.
+        return (n,), 0
+    return _merge_small_chunks(chunks, radius), radius
+
+
+def _starts(chunks: tuple[int, ...]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
+
+
+def correlate(data: da.Array, plan: Plan, boundary: str, fill: float) -> da.Array:
+    """Lazily correlate the last two axes of a dask array; output keeps ``data.chunks``."""
+    from .numpy_backend import working_dtype
+
+    ny, nx = data.shape[-2:]
+    ychunks, ydepth = _spatial_chunks(data.chunks[-2], ny, plan.ry)
+    xchunks, xdepth = _spatial_chunks(data.chunks[-1], nx, plan.rx)
+    work = data.rechunk(data.chunks[:-2] + (ychunks, xchunks))
+    periodic = boundary == "wrap"
+    dask_boundary = "periodic" if periodic else "none"
+    if ydepth or xdepth:
+        ax_y, ax_x = data.ndim - 2, data.ndim - 1
+        work = da.overlap.overlap(
+            work,
+            depth={ax_y: ydepth, ax_x: xdepth},
+            boundary={ax_y: dask_boundary, ax_x: dask_boundary},
+            allow_rechunk=False,
+        )
+    out_dtype = working_dtype(data.dtype)
+    meta = data._meta.astype(out_dtype)
+    result = da.map_blocks(
+        _correlate_block,
+        work,
+        dtype=out_dtype,
+        meta=meta,
+        chunks=data.chunks[:-2] + (ychunks, xchunks),
+        plan=plan,
+        boundary=boundary,
+        fill=fill,
+        grid=(ny, nx, _starts(ychunks), _starts(xchunks), ydepth, xdepth, periodic),
+        # Tokenise explicitly: dask would otherwise hash the plan object's identity.
+        name="focal-correlate-" + tokenize(work.name, plan.kernel, boundary, fill),
+    )
+    if result.chunks != data.chunks:
+        result = result.rechunk(data.chunks)
+    return result
+
+
+def _correlate_block(block, plan, boundary, fill, grid, block_id=None):
+    ny, nx, ystarts, xstarts, ydepth, xdepth, periodic = grid
+    iy, ix = block_id[-2], block_id[-1]
+    maps = []
+    for n, starts, depth, i, radius in (
+        (ny, ystarts, ydepth, iy, plan.ry),
+        (nx, xstarts, xdepth, ix, plan.rx),
+    ):
+        c0, c1 = int(starts[i]), int(starts[i + 1])
+        if periodic and depth:
+            maps.append(axis_map(n, radius, boundary, core=(c0, c1), periodic_padded=True))
+        else:
+            # boundary="none": the halo is cut off at the array edges.
+            maps.append(axis_map(n, radius, boundary, core=(c0, c1), source_start=max(c0 - depth, 0)))
+    backend = chunk_backend_for(block)
+    return backend.correlate_tile(block, plan, maps[0], maps[1], fill, parallel=PARALLEL_PER_CHUNK)

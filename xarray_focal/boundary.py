@@ -1,0 +1,173 @@
+"""Boundary modes: the one table of names, and per-axis index maps.
+
+A boundary mode says which value a kernel tap reads when it falls outside the array. It is
+handled as data rather than as branches in the loops: for each spatial axis we build an
+integer *index map* from "padded coordinate" (output coordinate + kernel offset) to the
+source index that supplies the value, with ``-1`` meaning "outside: use the fill value"
+(NaN for ``"nan"``, ``cval`` for ``"constant"``). The jitted loops only ever read through
+these maps, so every mode -- and every dask chunk, which is just a window onto the same
+global map -- shares one code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import FocalTypeError, FocalValueError
+
+__all__ = ["BOUNDARY_MODES", "BoundaryMode", "check_boundary", "source_index"]
+
+
+@dataclass(frozen=True)
+class BoundaryMode:
+    """One row of the boundary table (rendered in the docs)."""
+
+    name: str
+    outside: str
+    scipy: str
+    numpy_pad: str
+    dask: str
+
+
+#: The single source of truth for boundary names and their equivalents elsewhere.
+BOUNDARY_MODES: dict[str, BoundaryMode] = {
+    m.name: m
+    for m in (
+        BoundaryMode("nan", "NaN: result NaN where a footprint tap falls outside",
+                     "constant, cval=nan", "constant (nan)", "nan"),
+        BoundaryMode("nearest", "edge value repeated", "nearest", "edge", "nearest"),
+        BoundaryMode("reflect", "mirror including the edge (d c b a | a b c d)",
+                     "reflect", "symmetric", "reflect"),
+        BoundaryMode("mirror", "mirror excluding the edge (d c b | a b c d)",
+                     "mirror", "reflect", "-"),
+        BoundaryMode("wrap", "periodic", "wrap", "wrap", "periodic"),
+        BoundaryMode("constant", "cval", "constant", "constant", "cval"),
+    )
+}
+
+
+def check_boundary(boundary: object, cval: object) -> tuple[str, float]:
+    """Validate ``boundary`` and ``cval``; return the mode and the fill value for outside taps.
+
+    The fill value is NaN for ``"nan"``, ``cval`` for ``"constant"`` and unused (NaN) otherwise.
+    """
+    if not isinstance(boundary, str):
+        raise FocalTypeError(
+            f"boundary must be a string, one of {sorted(BOUNDARY_MODES)}; got {boundary!r}"
+        )
+    if boundary not in BOUNDARY_MODES:
+        raise FocalValueError(
+            f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARY_MODES)}"
+        )
+    if isinstance(cval, (bool, np.bool_)) or not isinstance(
+        cval, (int, float, np.integer, np.floating)
+    ):
+        raise FocalTypeError(f"cval must be a real number; got {cval!r} ({type(cval).__name__})")
+    if boundary == "constant":
+        return boundary, float(cval)
+    return boundary, float("nan")
+
+
+def source_index(q: np.ndarray, n: int, mode: str) -> np.ndarray:
+    """Map padded coordinates ``q`` on an axis of length ``n`` to source indices.
+
+    Returns an int64 array; ``-1`` marks an outside tap (``"nan"`` and ``"constant"``).
+    Reflecting modes repeat periodically, as :func:`numpy.pad` does, so kernels larger
+    than the array are legal.
+
+    Examples
+    --------
+    >>> source_index(np.arange(-3, 6), 3, "reflect")
+    array([2, 1, 0, 0, 1, 2, 2, 1, 0])
+    >>> source_index(np.arange(-3, 6), 3, "mirror")
+    array([1, 2, 1, 0, 1, 2, 1, 0, 1])
+    >>> source_index(np.arange(-2, 5), 3, "nan")
+    array([-1, -1,  0,  1,  2, -1, -1])
+    """
+    q = np.asarray(q, dtype=np.int64)
+    if mode in ("nan", "constant"):
+        return np.where((q >= 0) & (q < n), q, -1)
+    if mode == "nearest":
+        return np.clip(q, 0, n - 1)
+    if mode == "wrap":
+        return np.mod(q, n)
+    if mode == "reflect":
+        m = np.mod(q, 2 * n)
+        return np.where(m < n, m, 2 * n - 1 - m)
+    if mode == "mirror":
+        if n == 1:
+            return np.zeros_like(q)
+        m = np.mod(q, 2 * n - 2)
+        return np.where(m < n, m, 2 * n - 2 - m)
+    raise FocalValueError(f"unknown boundary {mode!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class AxisMap:
+    """Index map for one spatial axis of one tile.
+
+    ``index[j]`` is the position in the tile's source array of padded coordinate ``j``
+    (output position ``j - r`` shifted by the kernel offset), or ``-1`` for outside.
+    On ``lo:hi`` the map is the plain shift ``index[j] == j + offset``: loops copy that
+    stretch without looking the map up.
+    """
+
+    index: np.ndarray
+    lo: int
+    hi: int
+    offset: int
+
+
+def axis_map(
+    n: int,
+    radius: int,
+    mode: str,
+    core: tuple[int, int] | None = None,
+    source_start: int = 0,
+    periodic_padded: bool = False,
+) -> AxisMap:
+    """Build the index map of one axis for output positions ``core`` (default: all of it).
+
+    Parameters
+    ----------
+    n : int
+        Length of the whole (global) axis.
+    radius : int
+        Reach of the kernel on this axis.
+    mode : str
+        Boundary mode.
+    core : (start, stop), optional
+        Global range of output positions this tile computes.
+    source_start : int
+        Global coordinate of the tile's first source element (a dask block with its halo).
+    periodic_padded : bool
+        The tile's source already carries the wrapped halo (dask ``boundary="periodic"``),
+        so padded coordinates map straight onto it.
+    """
+    c0, c1 = (0, n) if core is None else core
+    q = np.arange(c0 - radius, c1 + radius, dtype=np.int64)
+    if periodic_padded:
+        index = q - (c0 - radius)
+    else:
+        src = source_index(q, n, mode)
+        index = np.where(src >= 0, src - source_start, -1)
+    # Longest stretch of plain shift, anchored where the tile's own data starts.
+    shift = index - np.arange(index.size)
+    valid = index >= 0
+    lo = hi = 0
+    offset = 0
+    if valid.any():
+        mid = int(np.clip(radius, 0, index.size - 1))
+        if not valid[mid]:
+            mid = int(np.flatnonzero(valid)[0])
+        offset = int(shift[mid])
+        same = valid & (shift == offset)
+        lo = mid
+        while lo > 0 and same[lo - 1]:
+            lo -= 1
+        hi = mid + 1
+        while hi < index.size and same[hi]:
+            hi += 1
+    return AxisMap(index=index, lo=lo, hi=hi, offset=offset)

@@ -1,0 +1,194 @@
+"""Kernel constructors and validation.
+
+A kernel is a 2-D float64 array with odd side lengths; its centre is ``(kh // 2, kw // 2)``.
+Taps whose weight is exactly zero are *not part of the neighbourhood*: they are never read
+(the footprint rule), so a NaN under a zero tap cannot poison a result.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .errors import FocalTypeError, FocalValueError
+
+__all__ = ["circle_kernel", "annulus_kernel", "custom_kernel", "MAX_KERNEL_CELLS"]
+
+#: Largest kernel (in cells) a constructor will build; beyond this a radius is almost
+#: certainly a unit mistake (metres vs kilometres, degrees vs metres).
+MAX_KERNEL_CELLS = 2**24
+
+
+def custom_kernel(kernel: object) -> np.ndarray:
+    """Validate a user kernel and return it as a new C-contiguous float64 array.
+
+    Parameters
+    ----------
+    kernel : array_like
+        2-D, odd side lengths, finite real (bool, integer or float) weights, not all zero.
+
+    Returns
+    -------
+    numpy.ndarray
+        A float64 copy; the input is never modified or aliased.
+
+    Raises
+    ------
+    TypeError
+        Non-numeric or complex weights.
+    ValueError
+        Not 2-D, empty, an even side, a NaN/inf weight, or all weights zero.
+
+    Examples
+    --------
+    >>> custom_kernel([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+    array([[0., 1., 0.],
+           [1., 1., 1.],
+           [0., 1., 0.]])
+    """
+    if _is_gpu_array(kernel):
+        kernel = kernel.get()
+    try:
+        arr = np.asarray(kernel)
+    except Exception as exc:  # ragged lists and the like
+        raise FocalTypeError(f"kernel must be a 2-D numeric array; got {type(kernel).__name__}") from exc
+    if arr.dtype.kind not in "biuf":
+        raise FocalTypeError(
+            f"kernel must hold real numbers (bool, int or float); got dtype {arr.dtype}"
+        )
+    if arr.ndim != 2:
+        raise FocalValueError(f"kernel must be 2-D; got {arr.ndim}-D with shape {arr.shape}")
+    if arr.size == 0:
+        raise FocalValueError(f"kernel is empty (shape {arr.shape})")
+    if arr.shape[0] % 2 == 0 or arr.shape[1] % 2 == 0:
+        raise FocalValueError(
+            f"kernel side lengths must be odd so it has a centre cell; got shape {arr.shape}"
+        )
+    out = np.array(arr, dtype=np.float64, order="C", copy=True)
+    if not np.isfinite(out).all():
+        raise FocalValueError("kernel weights must be finite; found NaN or inf")
+    if not out.any():
+        raise FocalValueError("kernel weights are all zero: the neighbourhood would be empty")
+    return out
+
+
+def _is_gpu_array(obj: object) -> bool:
+    return type(obj).__module__.split(".")[0] == "cupy"
+
+
+def _check_length(value: object, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise FocalTypeError(f"{name} must be a real number; got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise FocalValueError(f"{name} must be a positive finite number; got {value!r}")
+    return value
+
+
+def _half_sizes(cellsize_x: float, cellsize_y: float, radius: float, what: str) -> tuple[int, int]:
+    nx = int(math.floor(radius / cellsize_x * (1 + 1e-12)))
+    ny = int(math.floor(radius / cellsize_y * (1 + 1e-12)))
+    cells = (2 * ny + 1) * (2 * nx + 1)
+    if cells > MAX_KERNEL_CELLS:
+        raise FocalValueError(
+            f"{what} {radius:g} with cell size ({cellsize_x:g}, {cellsize_y:g}) would need a "
+            f"{2 * ny + 1}x{2 * nx + 1} kernel ({cells:.3g} cells, limit {MAX_KERNEL_CELLS:.3g}); "
+            "check the radius and its units"
+        )
+    return nx, ny
+
+
+def _distance_grid(cellsize_x: float, cellsize_y: float, nx: int, ny: int) -> np.ndarray:
+    """Squared map distance of every cell centre from the kernel centre, shape (2ny+1, 2nx+1)."""
+    dx = np.arange(-nx, nx + 1) * cellsize_x
+    dy = np.arange(-ny, ny + 1) * cellsize_y
+    return dy[:, None] ** 2 + dx[None, :] ** 2
+
+
+def _within(d2: np.ndarray, radius: float) -> np.ndarray:
+    # A relative tolerance keeps cells that sit exactly on the circle in (integer ratios
+    # like radius=3 cells must give the same kernel as xarray-spatial) despite rounding.
+    return d2 <= radius * radius * (1 + 1e-12)
+
+
+def circle_kernel(cellsize_x: float, cellsize_y: float, radius: float) -> np.ndarray:
+    """A disc of ones: every cell whose centre lies within ``radius`` of the centre cell's.
+
+    Parameters
+    ----------
+    cellsize_x, cellsize_y : float
+        Cell width and height in map units (positive).
+    radius : float
+        Radius in the same map units (positive).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array of 0 and 1 with odd sides ``2 * floor(radius / cellsize) + 1``.
+
+    Examples
+    --------
+    >>> circle_kernel(1, 1, 1)
+    array([[0., 1., 0.],
+           [1., 1., 1.],
+           [0., 1., 0.]])
+    >>> circle_kernel(10, 20, 20).shape
+    (3, 5)
+    """
+    cellsize_x = _check_length(cellsize_x, "cellsize_x")
+    cellsize_y = _check_length(cellsize_y, "cellsize_y")
+    radius = _check_length(radius, "radius")
+    nx, ny = _half_sizes(cellsize_x, cellsize_y, radius, "radius")
+    return _within(_distance_grid(cellsize_x, cellsize_y, nx, ny), radius).astype(np.float64)
+
+
+def annulus_kernel(
+    cellsize_x: float, cellsize_y: float, outer_radius: float, inner_radius: float
+) -> np.ndarray:
+    """A ring of ones: cells whose centre distance ``d`` satisfies ``inner < d <= outer``.
+
+    The centre cell is excluded, so (by the footprint rule) a NaN at the centre does not
+    reach the result.
+
+    Parameters
+    ----------
+    cellsize_x, cellsize_y : float
+        Cell width and height in map units (positive).
+    outer_radius, inner_radius : float
+        Radii in map units, ``0 <= inner_radius < outer_radius``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array of 0 and 1.
+
+    Examples
+    --------
+    >>> annulus_kernel(1, 1, 1, 0.5)
+    array([[0., 1., 0.],
+           [1., 0., 1.],
+           [0., 1., 0.]])
+    """
+    cellsize_x = _check_length(cellsize_x, "cellsize_x")
+    cellsize_y = _check_length(cellsize_y, "cellsize_y")
+    outer_radius = _check_length(outer_radius, "outer_radius")
+    if isinstance(inner_radius, (bool, np.bool_)) or not isinstance(inner_radius, numbers.Real):
+        raise FocalTypeError(f"inner_radius must be a real number; got {inner_radius!r}")
+    inner_radius = float(inner_radius)
+    if not math.isfinite(inner_radius) or inner_radius < 0:
+        raise FocalValueError(f"inner_radius must be finite and >= 0; got {inner_radius!r}")
+    if inner_radius >= outer_radius:
+        raise FocalValueError(
+            f"inner_radius ({inner_radius:g}) must be smaller than outer_radius ({outer_radius:g})"
+        )
+    nx, ny = _half_sizes(cellsize_x, cellsize_y, outer_radius, "outer_radius")
+    d2 = _distance_grid(cellsize_x, cellsize_y, nx, ny)
+    ring = _within(d2, outer_radius) & ~_within(d2, inner_radius)
+    if not ring.any():
+        raise FocalValueError(
+            f"annulus {inner_radius:g} < d <= {outer_radius:g} contains no cell centre "
+            f"with cell size ({cellsize_x:g}, {cellsize_y:g})"
+        )
+    return ring.astype(np.float64)
