@@ -163,6 +163,7 @@ class FocalDataArrayAccessor(_FocalKernels):
         *,
         boundary: str = "nan",
         cval: float = 0.0,
+        method: str = "auto",
         dims: Sequence[Hashable] | None = None,
         name: Hashable | None = None,
     ) -> xr.DataArray:
@@ -180,6 +181,8 @@ class FocalDataArrayAccessor(_FocalKernels):
             ``"wrap"``, ``"constant"``.
         cval : float
             Outside value for ``boundary="constant"``.
+        method : {"auto", "direct", "runs"}
+            Algorithm (see :func:`xarray_focal.correlate`); all give the same contract.
         dims : pair of str, optional
             The (y, x) dims; default the last two.
         name : hashable, optional
@@ -205,7 +208,8 @@ class FocalDataArrayAccessor(_FocalKernels):
         """
         dims = _resolve_dims(self._obj, dims)
         return _correlate_da(
-            self._obj, api.correlate, kernel, dims, name, boundary=boundary, cval=cval
+            self._obj, api.correlate, kernel, dims, name, boundary=boundary, cval=cval,
+            method=method,
         )
 
     def convolve(
@@ -214,6 +218,7 @@ class FocalDataArrayAccessor(_FocalKernels):
         *,
         boundary: str = "nan",
         cval: float = 0.0,
+        method: str = "auto",
         dims: Sequence[Hashable] | None = None,
         name: Hashable | None = None,
     ) -> xr.DataArray:
@@ -237,7 +242,8 @@ class FocalDataArrayAccessor(_FocalKernels):
         """
         dims = _resolve_dims(self._obj, dims)
         return _correlate_da(
-            self._obj, api.convolve, kernel, dims, name, boundary=boundary, cval=cval
+            self._obj, api.convolve, kernel, dims, name, boundary=boundary, cval=cval,
+            method=method,
         )
 
 
@@ -265,13 +271,14 @@ class FocalDatasetAccessor(_FocalKernels):
         *,
         boundary: str = "nan",
         cval: float = 0.0,
+        method: str = "auto",
         dims: Sequence[Hashable] | None = None,
     ) -> xr.Dataset:
         """Correlate every data variable that has both ``dims``; others pass through.
 
         Parameters
         ----------
-        kernel, boundary, cval
+        kernel, boundary, cval, method
             As for :meth:`FocalDataArrayAccessor.correlate`.
         dims : pair of str, optional
             The (y, x) dims; default the last two dims of the variables, which must then
@@ -294,7 +301,7 @@ class FocalDatasetAccessor(_FocalKernels):
         >>> out["t"].identical(ds["t"])
         True
         """
-        return self._map("correlate", kernel, dims, boundary=boundary, cval=cval)
+        return self._map("correlate", kernel, dims, boundary=boundary, cval=cval, method=method)
 
     def convolve(
         self,
@@ -302,6 +309,7 @@ class FocalDatasetAccessor(_FocalKernels):
         *,
         boundary: str = "nan",
         cval: float = 0.0,
+        method: str = "auto",
         dims: Sequence[Hashable] | None = None,
     ) -> xr.Dataset:
         """Convolve every data variable that has both ``dims``; others pass through.
@@ -323,4 +331,4 @@ class FocalDatasetAccessor(_FocalKernels):
                [0., 0., 1.],
                [0., 0., 0.]])
         """
-        return self._map("convolve", kernel, dims, boundary=boundary, cval=cval)
+        return self._map("convolve", kernel, dims, boundary=boundary, cval=cval, method=method)

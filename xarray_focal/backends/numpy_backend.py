@@ -1,4 +1,4 @@
-"""numpy backend: the numba loops of :mod:`xarray_focal.algorithms.direct` on host memory.
+"""numpy backend: the numba row sweep of :mod:`xarray_focal.algorithms.sweep` on host memory.
 
 The whole-array entry point runs the ``parallel=True`` loop under ``_PARALLEL_LOCK``:
 numba's default ``workqueue`` threading layer aborts the process when two host threads
@@ -14,7 +14,7 @@ import threading
 import numba
 import numpy as np
 
-from ..algorithms import direct
+from ..algorithms import sweep
 from ..algorithms.plan import Plan
 from ..boundary import AxisMap, axis_map
 
@@ -52,16 +52,41 @@ def correlate_tile(
         return out
     src3 = src.reshape((-1,) + src.shape[-2:])
     out3 = out.reshape((-1, ho, wo))
+    band, strip = _tiling(out3.shape, plan, parallel)
     args = (
         src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
-        plan.row_dy, plan.row_ptr, plan.run_dx, plan.run_w, fill, out3,
+        plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
+        fill, out3, band, strip, 2 * plan.ry, 2 * plan.rx,
     )
     if parallel:
-        # A few blocks per thread balance uneven rows (edges, NaN fills). The thread count
-        # is read here: numba.get_num_threads() inside the jit would defeat its disk cache.
-        nblocks = 4 * numba.get_num_threads()
         with _PARALLEL_LOCK:
-            direct.correlate_parallel(*args, nblocks)
+            sweep.sweep_parallel(*args)
     else:
-        direct.correlate_serial(*args)
+        sweep.sweep_serial(*args)
     return out
+
+
+#: Bytes of the per-task ring of source rows and window sums: sized to stay in L2.
+RING_BYTES = 1 << 20
+#: Strip width bounds: narrower strips waste the 2rx halo, wider ones gain nothing.
+MIN_STRIP, MAX_STRIP = 64, 2048
+
+
+def _tiling(shape: tuple[int, int, int], plan: Plan, parallel: bool) -> tuple[int, int]:
+    """Band height and strip width of a task.
+
+    A band re-reads 2*ry halo rows, so bands are kept several times taller than the halo;
+    with threads, there should also be a few tasks per thread to balance the load.
+    """
+    nb, ho, wo = shape
+    per_column = 8 * (2 * plan.ry + 1) * (plan.lengths.size + 1)
+    strip = RING_BYTES // per_column - 2 * plan.rx
+    strip = min(wo, max(MIN_STRIP, min(MAX_STRIP, strip)))
+    band = max(64, 8 * plan.ry)
+    if parallel:
+        threads = numba.get_num_threads()
+        tasks_wanted = 4 * threads
+        tasks_per_band_row = nb * -(-wo // strip)
+        if tasks_per_band_row * -(-ho // band) < tasks_wanted:
+            band = max(4 * plan.ry + 1, -(-ho * tasks_per_band_row // tasks_wanted), 8)
+    return min(band, ho), strip

@@ -1,0 +1,90 @@
+"""Every algorithm (``method=``) against the reference and against each other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import xarray_focal as xf
+
+from .conftest import awkward_data
+from .reference import BOUNDARIES, assert_matches_contract
+
+METHODS = ["direct", "runs", "auto"]
+
+
+@st.composite
+def run_kernels(draw):
+    """Odd kernels whose rows are runs of a few repeated weights (zeros included)."""
+    kh = draw(st.sampled_from([1, 3, 5, 7, 9]))
+    kw = draw(st.sampled_from([1, 3, 5, 7, 11, 15]))
+    palette = draw(st.lists(st.sampled_from([0.0, 1.0, -2.0, 0.5, 3.25, 1e-3]), min_size=1, max_size=3))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    # Runs: pick a weight per row segment, so equal neighbours are common.
+    kernel = np.zeros((kh, kw))
+    for i in range(kh):
+        cuts = np.sort(rng.choice(np.arange(1, kw), size=min(kw - 1, rng.integers(0, 3)), replace=False)) if kw > 1 else []
+        edges = [0, *cuts, kw]
+        for a, b in zip(edges[:-1], edges[1:]):
+            kernel[i, a:b] = palette[rng.integers(len(palette))]
+    if not kernel.any():
+        kernel[kh // 2, kw // 2] = 1.0
+    return kernel
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kernel=run_kernels(),
+    shape=st.tuples(st.integers(1, 30), st.integers(1, 40)),
+    boundary=st.sampled_from(BOUNDARIES),
+    dtype=st.sampled_from([np.float64, np.float32, np.int32]),
+    nan_fraction=st.sampled_from([0.0, 0.05, 0.3]),
+    seed=st.integers(0, 1000),
+)
+def test_every_method_meets_the_contract(kernel, shape, boundary, dtype, nan_fraction, seed):
+    data = awkward_data(shape, dtype, nan_fraction=nan_fraction if dtype != np.int32 else 0.0,
+                        seed=seed)
+    results = {}
+    for method in METHODS:
+        results[method] = xf.correlate(data, kernel, boundary=boundary, cval=-1.5, method=method)
+        assert_matches_contract(results[method], data, kernel, boundary, -1.5)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("radius", [1, 4, 9])
+def test_circles_on_nan_and_inf_data(method, radius):
+    data = awkward_data((3, 45, 52), nan_fraction=0.02, seed=radius)
+    data[0, 10, 10] = np.inf
+    data[1, 20, 30] = -np.inf
+    data[2, 5, 5] = np.inf
+    data[2, 6, 7] = -np.inf  # both in some windows: NaN there, as in the direct sum
+    kernel = xf.circle_kernel(1, 1, radius)
+    result = xf.correlate(data, kernel, boundary="nearest", method=method)
+    assert_matches_contract(result, data, kernel, "nearest")
+
+
+@pytest.mark.parametrize("method", ["direct", "runs"])
+def test_runs_accuracy_with_huge_values_outside_the_window(method):
+    # A prefix sum along the row would lose the small values next to the huge ones;
+    # window sums only ever add values inside the window.
+    data = np.ones((5, 200))
+    data[:, :50] = 1e15
+    kernel = np.ones((1, 21))
+    result = xf.correlate(data, kernel, boundary="nearest", method=method)
+    np.testing.assert_array_equal(result[:, 100:180], 21.0)
+
+
+def test_auto_picks_runs_for_circles_and_direct_for_irregular_kernels():
+    from xarray_focal.algorithms.plan import make_plan
+
+    assert make_plan(xf.circle_kernel(1, 1, 7)).method == "runs"
+    assert make_plan(np.random.default_rng(0).standard_normal((7, 7))).method == "direct"
+
+
+@pytest.mark.parametrize("bad,exc", [("fft", ValueError), (3, TypeError), (None, TypeError)])
+def test_bad_method(bad, exc):
+    with pytest.raises(exc, match="method"):
+        xf.correlate(np.ones((5, 5)), np.ones((3, 3)), method=bad)

@@ -1,0 +1,205 @@
+"""The row sweep: jitted loops that apply a :class:`~xarray_focal.algorithms.plan.Plan`.
+
+Work is split into *tasks*: a band of output rows ``y0:y1`` times a strip of output
+columns ``x0:x1`` of one 2-D slice ``b``. A task sweeps the padded source rows
+``t = y0 .. y1 + 2ry - 1`` once, in order:
+
+1. gather source row ``t`` (through the y and x index maps, so every boundary mode and
+   every dask chunk is the same code) into a float64 buffer ``p``;
+2. build the window sums ``S_L`` for each distinct run length from ``p``; ``p`` and its
+   sums go into slot ``t % (2ry + 1)`` of a ring (``hist``) of recent source rows;
+3. output row ``y = t - 2ry`` now has every source row it needs in the ring: sum
+   ``w * S_L[x + dx]`` over all runs, eight runs per pass, and store the row.
+
+Each source row is gathered and summed once per task (not once per kernel row), and the
+strip width is chosen so the ring stays in the core's L2 cache. All inner loops run over
+contiguous x with no branches, so LLVM vectorises them.
+
+Two drivers: ``sweep_parallel`` (``prange`` over tasks; callers must hold the backend's
+lock, see ``backends.numpy_backend``) and ``sweep_serial`` (no threads, ``nogil``; safe
+from many host threads at once). They are separate functions, not one compiled twice,
+because numba's disk cache is keyed by function, not by compile flags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["sweep_parallel", "sweep_serial"]
+
+
+@njit(nogil=True, cache=True)
+def _gather(src, b, sy, xmap, xlo, xhi, xoff, fill, x0, p, n):
+    """p[j] = value at padded x coordinate x0 + j of source row sy (``fill`` outside), j < n."""
+    if sy < 0:
+        for j in range(n):
+            p[j] = fill
+        return
+    row = src[b, sy]
+    lo = min(max(xlo - x0, 0), n)
+    hi = max(min(xhi - x0, n), lo)
+    for j in range(lo):
+        sx = xmap[x0 + j]
+        p[j] = row[sx] if sx >= 0 else fill
+    off = x0 + xoff
+    seg = row[lo + off:hi + off]
+    dst = p[lo:hi]
+    for j in range(hi - lo):
+        dst[j] = seg[j]
+    for j in range(hi, n):
+        sx = xmap[x0 + j]
+        p[j] = row[sx] if sx >= 0 else fill
+
+
+@njit(nogil=True, cache=True)
+def _window_sums(bufs, lengths, n):
+    """bufs[k + 1][x] = sum of p[x : x + lengths[k]], built from the previous length.
+
+    Inner loops index pre-sliced views by the loop counter alone: an offset index like
+    ``p[x + j]`` could be negative as far as numba knows, and its wrap-around check stops
+    LLVM from vectorising the loop.
+    """
+    p = bufs[0]
+    prev = 1
+    for k in range(lengths.shape[0]):
+        length = lengths[k]
+        m = n - length + 1
+        last = bufs[k, :m]
+        dst = bufs[k + 1, :m]
+        j = prev
+        if length - prev >= 2:
+            pa = p[j:j + m]
+            pb = p[j + 1:j + 1 + m]
+            for x in range(m):
+                dst[x] = last[x] + pa[x] + pb[x]
+            j += 2
+        else:
+            pa = p[j:j + m]
+            for x in range(m):
+                dst[x] = last[x] + pa[x]
+            j += 1
+        while j + 2 <= length:
+            pa = p[j:j + m]
+            pb = p[j + 1:j + 1 + m]
+            for x in range(m):
+                dst[x] += pa[x] + pb[x]
+            j += 2
+        while j < length:
+            pa = p[j:j + m]
+            for x in range(m):
+                dst[x] += pa[x]
+            j += 1
+        prev = length
+
+
+@njit(nogil=True, cache=True)
+def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
+    """acc[x] = sum over runs k of w_k * S_k[x + dx_k], S_k from source row y + dy_k.
+
+    Eight runs per pass: the accumulator row is stored once per eight loads. Each source
+    view is pre-sliced so the inner loop indexes by the loop counter alone (an offset index
+    might be negative as far as numba knows, and its wrap-around check blocks vectorising).
+    """
+    nruns = run_dx.shape[0]
+    for x in range(ws):
+        acc[x] = 0.0
+    k = 0
+    while k < nruns:
+        m = min(8, nruns - k)
+        if m == 8:
+            b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
+            b1 = hist[(y + run_dy[k + 1]) % nhist, run_slot[k + 1], run_dx[k + 1]:run_dx[k + 1] + ws]
+            b2 = hist[(y + run_dy[k + 2]) % nhist, run_slot[k + 2], run_dx[k + 2]:run_dx[k + 2] + ws]
+            b3 = hist[(y + run_dy[k + 3]) % nhist, run_slot[k + 3], run_dx[k + 3]:run_dx[k + 3] + ws]
+            b4 = hist[(y + run_dy[k + 4]) % nhist, run_slot[k + 4], run_dx[k + 4]:run_dx[k + 4] + ws]
+            b5 = hist[(y + run_dy[k + 5]) % nhist, run_slot[k + 5], run_dx[k + 5]:run_dx[k + 5] + ws]
+            b6 = hist[(y + run_dy[k + 6]) % nhist, run_slot[k + 6], run_dx[k + 6]:run_dx[k + 6] + ws]
+            b7 = hist[(y + run_dy[k + 7]) % nhist, run_slot[k + 7], run_dx[k + 7]:run_dx[k + 7] + ws]
+            w0, w1, w2, w3 = run_w[k], run_w[k + 1], run_w[k + 2], run_w[k + 3]
+            w4, w5, w6, w7 = run_w[k + 4], run_w[k + 5], run_w[k + 6], run_w[k + 7]
+            for x in range(ws):
+                acc[x] += ((w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])) + (
+                    (w4 * b4[x] + w5 * b5[x]) + (w6 * b6[x] + w7 * b7[x]))
+        elif m >= 4:
+            m = 4
+            b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
+            b1 = hist[(y + run_dy[k + 1]) % nhist, run_slot[k + 1], run_dx[k + 1]:run_dx[k + 1] + ws]
+            b2 = hist[(y + run_dy[k + 2]) % nhist, run_slot[k + 2], run_dx[k + 2]:run_dx[k + 2] + ws]
+            b3 = hist[(y + run_dy[k + 3]) % nhist, run_slot[k + 3], run_dx[k + 3]:run_dx[k + 3] + ws]
+            w0, w1, w2, w3 = run_w[k], run_w[k + 1], run_w[k + 2], run_w[k + 3]
+            for x in range(ws):
+                acc[x] += (w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])
+        elif m >= 2:
+            m = 2
+            b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
+            b1 = hist[(y + run_dy[k + 1]) % nhist, run_slot[k + 1], run_dx[k + 1]:run_dx[k + 1] + ws]
+            w0, w1 = run_w[k], run_w[k + 1]
+            for x in range(ws):
+                acc[x] += w0 * b0[x] + w1 * b1[x]
+        else:
+            b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
+            w0 = run_w[k]
+            for x in range(ws):
+                acc[x] += w0 * b0[x]
+        k += m
+
+
+@njit(nogil=True, cache=True)
+def _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+          lengths, fill, out, b, y0, y1, x0, x1, hist, acc):
+    nhist = hist.shape[0]
+    span = nhist - 1
+    ws = x1 - x0
+    wp = ws + (xmap.shape[0] - out.shape[2])  # strip plus the 2rx halo
+    for t in range(y0, y1 + span):
+        h = hist[t % nhist]
+        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, h[0], wp)
+        _window_sums(h, lengths, wp)
+        y = t - span
+        if y >= y0:
+            _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
+            orow = out[b, y, x0:x1]
+            for x in range(ws):
+                orow[x] = acc[x]
+
+
+@njit(nogil=True, cache=True)
+def _task_bounds(task, nbands, nstrips, band, strip, ho, wo):
+    b = task // (nbands * nstrips)
+    rest = task - b * nbands * nstrips
+    yb = rest // nstrips
+    xs = rest - yb * nstrips
+    y0 = yb * band
+    x0 = xs * strip
+    return b, y0, min(y0 + band, ho), x0, min(x0 + strip, wo)
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def sweep_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
+                   run_w, lengths, fill, out, band, strip, span, pad):
+    """All tasks on numba's thread pool (hold the backend's lock while calling)."""
+    nb, ho, wo = out.shape
+    nbands = (ho + band - 1) // band
+    nstrips = (wo + strip - 1) // strip
+    for task in prange(nb * nbands * nstrips):
+        b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
+        hist = np.empty((span + 1, lengths.shape[0] + 1, strip + pad), dtype=np.float64)
+        acc = np.empty(strip, dtype=np.float64)
+        _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+              lengths, fill, out, b, y0, y1, x0, x1, hist, acc)
+
+
+@njit(nogil=True, cache=True)
+def sweep_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
+                 run_w, lengths, fill, out, band, strip, span, pad):
+    """All tasks in this thread; no numba threads, so no lock needed."""
+    nb, ho, wo = out.shape
+    nbands = (ho + band - 1) // band
+    nstrips = (wo + strip - 1) // strip
+    hist = np.empty((span + 1, lengths.shape[0] + 1, strip + pad), dtype=np.float64)
+    acc = np.empty(strip, dtype=np.float64)
+    for task in range(nb * nbands * nstrips):
+        b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
+        _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+              lengths, fill, out, b, y0, y1, x0, x1, hist, acc)
