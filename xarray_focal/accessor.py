@@ -254,13 +254,13 @@ class FocalDatasetAccessor(_FocalKernels):
     def __init__(self, obj: xr.Dataset) -> None:
         self._obj = obj
 
-    def _map(self, method: str, kernel: Any, dims, **kwargs) -> xr.Dataset:
+    def _map(self, op: str, kernel: Any, dims, **kwargs) -> xr.Dataset:
         dims = _resolve_dims(self._obj, dims)
         kernel = kernels.custom_kernel(kernel)  # validate once, not once per variable
         out = {}
         for key, var in self._obj.data_vars.items():
             if all(d in var.dims for d in dims):
-                out[key] = getattr(var.focal, method)(kernel, dims=dims, **kwargs)
+                out[key] = getattr(var.focal, op)(kernel, dims=dims, **kwargs)
             else:
                 out[key] = var
         return self._obj.assign(out)
