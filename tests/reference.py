@@ -7,6 +7,8 @@ no boundary logic. Zero taps are skipped here too -- that *is* the footprint rul
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 #: Our boundary names -> numpy.pad modes (the DESIGN.md table, written out independently).
@@ -79,3 +81,56 @@ def assert_matches_contract(result, data, kernel, boundary="nan", cval=0.0, *, c
     assert np.all(err <= bound), (
         f"accuracy contract broken: error {err[worst]:.3g} > bound {bound[worst]:.3g}"
     )
+
+
+def reference_windows(data, kernel, boundary="nan", cval=0.0):
+    """Stack of the footprint's shifted windows: shape (ntaps,) + data.shape, and weights."""
+    data = np.asarray(data, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    kh, kw = kernel.shape
+    ry, rx = kh // 2, kw // 2
+    h, w = data.shape[-2:]
+    padded = _pad(data, ry, rx, boundary, cval)
+    taps = list(zip(*np.nonzero(kernel)))
+    stack = np.stack([padded[..., i:i + h, j:j + w] for i, j in taps])
+    weights = np.array([kernel[i, j] for i, j in taps])
+    return stack, weights.reshape((-1,) + (1,) * data.ndim)
+
+
+def reference_nan_policy(data, kernel, policy, boundary="nan", cval=0.0, min_count=None):
+    """correlate with nan_policy, from the stacked windows (independent of the sweep)."""
+    stack, w = reference_windows(data, kernel, boundary, cval)
+    valid = ~np.isnan(stack)
+    count = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wsum = np.where(valid, w * stack, 0.0).sum(axis=0)
+        if policy == "propagate":
+            out = (w * stack).sum(axis=0)
+            threshold = max(stack.shape[0], min_count or 0)
+        elif policy == "omit":
+            out = wsum
+            threshold = max(1, min_count or 0)
+        else:
+            wvalid = np.where(valid, w, 0.0).sum(axis=0)
+            out = np.where(wvalid != 0, wsum * (w.sum() / np.where(wvalid != 0, wvalid, 1)), np.nan)
+            threshold = max(1, min_count or 0)
+    return np.where(count >= threshold, out, np.nan)
+
+
+def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_count=None):
+    """Focal statistic from the stacked windows with numpy's nan-functions."""
+    stack, _ = reference_windows(data, footprint != 0, boundary, 0.0)
+    count = (~np.isnan(stack)).sum(axis=0)
+    if stat == "count":
+        return count.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        funcs = {
+            "mean": np.nanmean, "sum": np.nansum, "min": np.nanmin, "max": np.nanmax,
+            "std": np.nanstd, "var": np.nanvar,
+            "range": lambda s, axis: np.nanmax(s, axis=axis) - np.nanmin(s, axis=axis),
+        }
+        out = funcs[stat](stack, axis=0)
+    threshold = stack.shape[0] if policy == "propagate" else 1
+    threshold = max(threshold, min_count or 0)
+    return np.where(count >= threshold, out, np.nan)

@@ -8,7 +8,21 @@ without xarray.
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers the .focal accessors)
-from .api import convolve, correlate
+from .api import (
+    NAN_POLICIES,
+    STATISTICS,
+    convolve,
+    correlate,
+    focal_count,
+    focal_max,
+    focal_mean,
+    focal_min,
+    focal_range,
+    focal_stats,
+    focal_std,
+    focal_sum,
+    focal_var,
+)
 from .boundary import BOUNDARY_MODES
 from .errors import FocalError, FocalTypeError, FocalValueError
 from .kernels import annulus_kernel, circle_kernel, custom_kernel
@@ -17,6 +31,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BOUNDARY_MODES",
+    "NAN_POLICIES",
+    "STATISTICS",
     "FocalError",
     "FocalTypeError",
     "FocalValueError",
@@ -26,4 +42,13 @@ __all__ = [
     "convolve",
     "correlate",
     "custom_kernel",
+    "focal_count",
+    "focal_max",
+    "focal_mean",
+    "focal_min",
+    "focal_range",
+    "focal_stats",
+    "focal_std",
+    "focal_sum",
+    "focal_var",
 ]

@@ -62,6 +62,93 @@ def _correlate_da(da: xr.DataArray, func, kernel, dims, name, **kwargs) -> xr.Da
     return result.rename(name) if name is not None else result
 
 
+def _stats_da(
+    da: xr.DataArray, footprint: Any, names: tuple[str, ...], dims: tuple, **kwargs
+) -> list[xr.DataArray]:
+    footprint = kernels.custom_kernel(footprint)
+
+    def func(arr):
+        out = api.focal_stats(arr, footprint, names, **kwargs)
+        return tuple(out[n] for n in names) if len(names) > 1 else out[names[0]]
+
+    result = xr.apply_ufunc(
+        func,
+        da,
+        input_core_dims=[list(dims)],
+        output_core_dims=[list(dims)] * len(names),
+        dask="allowed",
+        keep_attrs=True,
+    )
+    results = result if isinstance(result, tuple) else (result,)
+    return [r.transpose(*da.dims) for r in results]
+
+
+def _stat_method(stat: str):
+    """Build the accessor method for one statistic (one docstring template for all)."""
+
+    def method(
+        self,
+        footprint: Any,
+        *,
+        boundary: str = "nan",
+        nan_policy: str = "omit",
+        min_count: int | None = None,
+        method: str = "auto",
+        dims: Sequence[Hashable] | None = None,
+        name: Hashable | None = None,
+    ):
+        obj = self._obj
+        dims = _resolve_dims(obj, dims)
+        opts = dict(boundary=boundary, nan_policy=nan_policy, min_count=min_count, method=method)
+        if isinstance(obj, xr.Dataset):
+            api._check_stats((stat,))
+            return obj.assign(
+                {
+                    key: _stats_da(var, footprint, (stat,), dims, **opts)[0]
+                    for key, var in obj.data_vars.items()
+                    if all(d in var.dims for d in dims)
+                }
+            )
+        (result,) = _stats_da(obj, footprint, (stat,), dims, **opts)
+        return result.rename(name) if name is not None else result
+
+    method.__name__ = method.__qualname__ = stat
+    method.__doc__ = f"""Focal {stat} over the nonzero cells of ``footprint`` (weights ignored).
+
+        Parameters
+        ----------
+        footprint : array_like
+            2-D, odd sides; nonzero cells form the neighbourhood.
+        boundary : str
+            As for :meth:`correlate`; with ``"nan"`` (default) outside cells are missing.
+        nan_policy : {{"omit", "propagate"}}
+            ``"omit"`` (default, unlike ``correlate``): the statistic of the valid cells, NaN
+            where there are none; ``"propagate"``: NaN wherever the footprint holds a NaN.
+        min_count : int, optional
+            Fewer valid cells than this give NaN{" (not applied to count)" if stat == "count" else ""}.
+        method : {{"auto", "direct", "runs"}}
+            Algorithm, as for :meth:`correlate`.
+        dims : pair of str, optional
+            The (y, x) dims; default the last two.
+        name : hashable, optional
+            Name of the result (DataArray only); default the input's.
+
+        Returns
+        -------
+        DataArray or Dataset
+            Like the input: dims, coords and attrs kept; dask input stays lazy.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> da = xr.DataArray([[1.0, 3.0, np.nan, 8.0]], dims=("y", "x"))
+        >>> da.focal.{stat}(np.ones((1, 3)), boundary="nearest").values
+        {api._EXAMPLES[stat]}
+        """
+    return method
+
+
 class _FocalKernels:
     """Kernel constructors sized from the object's own cell size (shared by both accessors)."""
 
@@ -150,8 +237,78 @@ class _FocalKernels:
         return kernels.annulus_kernel(csx, csy, outer, inner)
 
 
+class _FocalStatistics:
+    """Focal statistics shared by both accessors (a Dataset maps them over its variables)."""
+
+    _obj: xr.DataArray | xr.Dataset
+
+    mean = _stat_method("mean")
+    sum = _stat_method("sum")
+    count = _stat_method("count")
+    min = _stat_method("min")
+    max = _stat_method("max")
+    range = _stat_method("range")
+    std = _stat_method("std")
+    var = _stat_method("var")
+
+    def stats(
+        self,
+        footprint: Any,
+        stats: Sequence[str] = ("mean", "std"),
+        *,
+        boundary: str = "nan",
+        nan_policy: str = "omit",
+        min_count: int | None = None,
+        method: str = "auto",
+        dims: Sequence[Hashable] | None = None,
+    ) -> xr.Dataset:
+        """Several focal statistics in one pass, as a Dataset with one variable per statistic.
+
+        For a Dataset, variables are named ``"<variable>_<statistic>"``.
+
+        Parameters
+        ----------
+        footprint : array_like
+            2-D, odd sides; nonzero cells form the neighbourhood.
+        stats : sequence of str
+            Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
+            ``"std"``, ``"var"``.
+        boundary, nan_policy, min_count, method, dims
+            As for :meth:`mean`.
+
+        Returns
+        -------
+        xarray.Dataset
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> da = xr.DataArray([[1.0, 3.0, np.nan, 8.0]], dims=("y", "x"), name="z")
+        >>> ds = da.focal.stats(np.ones((1, 3)), ("mean", "max"), boundary="nearest")
+        >>> sorted(ds.data_vars)
+        ['max', 'mean']
+        >>> ds["max"].values
+        array([[3., 3., 8., 8.]])
+        """
+        obj = self._obj
+        dims = _resolve_dims(obj, dims)
+        names = api._check_stats(stats)
+        opts = dict(boundary=boundary, nan_policy=nan_policy, min_count=min_count, method=method)
+        if isinstance(obj, xr.Dataset):
+            out = {}
+            for key, var in obj.data_vars.items():
+                if all(d in var.dims for d in dims):
+                    for stat, res in zip(names, _stats_da(var, footprint, names, dims, **opts)):
+                        out[f"{key}_{stat}"] = res.rename(f"{key}_{stat}")
+            return xr.Dataset(out, attrs=obj.attrs)
+        results = _stats_da(obj, footprint, names, dims, **opts)
+        return xr.Dataset({stat: r.rename(stat) for stat, r in zip(names, results)},
+                          attrs=obj.attrs)
+
+
 @xr.register_dataarray_accessor("focal")
-class FocalDataArrayAccessor(_FocalKernels):
+class FocalDataArrayAccessor(_FocalKernels, _FocalStatistics):
     """Focal (neighbourhood) operations on a DataArray: ``da.focal.convolve(kernel)``."""
 
     def __init__(self, obj: xr.DataArray) -> None:
@@ -163,6 +320,8 @@ class FocalDataArrayAccessor(_FocalKernels):
         *,
         boundary: str = "nan",
         cval: float = 0.0,
+        nan_policy: str = "propagate",
+        min_count: int | None = None,
         method: str = "auto",
         dims: Sequence[Hashable] | None = None,
         name: Hashable | None = None,
@@ -181,6 +340,10 @@ class FocalDataArrayAccessor(_FocalKernels):
             ``"wrap"``, ``"constant"``.
         cval : float
             Outside value for ``boundary="constant"``.
+        nan_policy : {"propagate", "omit", "renormalize"}
+            How NaN inside the footprint is treated (see :func:`xarray_focal.correlate`).
+        min_count : int, optional
+            Fewer valid footprint taps than this give NaN.
         method : {"auto", "direct", "runs"}
             Algorithm (see :func:`xarray_focal.correlate`); all give the same contract.
         dims : pair of str, optional
@@ -209,7 +372,7 @@ class FocalDataArrayAccessor(_FocalKernels):
         dims = _resolve_dims(self._obj, dims)
         return _correlate_da(
             self._obj, api.correlate, kernel, dims, name, boundary=boundary, cval=cval,
-            method=method,
+            nan_policy=nan_policy, min_count=min_count, method=method,
         )
 
     def convolve(
@@ -218,6 +381,8 @@ class FocalDataArrayAccessor(_FocalKernels):
         *,
         boundary: str = "nan",
         cval: float = 0.0,
+        nan_policy: str = "propagate",
+        min_count: int | None = None,
         method: str = "auto",
         dims: Sequence[Hashable] | None = None,
         name: Hashable | None = None,
@@ -243,12 +408,12 @@ class FocalDataArrayAccessor(_FocalKernels):
         dims = _resolve_dims(self._obj, dims)
         return _correlate_da(
             self._obj, api.convolve, kernel, dims, name, boundary=boundary, cval=cval,
-            method=method,
+            nan_policy=nan_policy, min_count=min_count, method=method,
         )
 
 
 @xr.register_dataset_accessor("focal")
-class FocalDatasetAccessor(_FocalKernels):
+class FocalDatasetAccessor(_FocalKernels, _FocalStatistics):
     """Focal operations on every data variable of a Dataset that has the spatial dims."""
 
     def __init__(self, obj: xr.Dataset) -> None:
@@ -271,6 +436,8 @@ class FocalDatasetAccessor(_FocalKernels):
         *,
         boundary: str = "nan",
         cval: float = 0.0,
+        nan_policy: str = "propagate",
+        min_count: int | None = None,
         method: str = "auto",
         dims: Sequence[Hashable] | None = None,
     ) -> xr.Dataset:
@@ -278,7 +445,7 @@ class FocalDatasetAccessor(_FocalKernels):
 
         Parameters
         ----------
-        kernel, boundary, cval, method
+        kernel, boundary, cval, nan_policy, min_count, method
             As for :meth:`FocalDataArrayAccessor.correlate`.
         dims : pair of str, optional
             The (y, x) dims; default the last two dims of the variables, which must then
@@ -301,7 +468,10 @@ class FocalDatasetAccessor(_FocalKernels):
         >>> out["t"].identical(ds["t"])
         True
         """
-        return self._map("correlate", kernel, dims, boundary=boundary, cval=cval, method=method)
+        return self._map(
+            "correlate", kernel, dims, boundary=boundary, cval=cval, nan_policy=nan_policy,
+            min_count=min_count, method=method,
+        )
 
     def convolve(
         self,
@@ -309,6 +479,8 @@ class FocalDatasetAccessor(_FocalKernels):
         *,
         boundary: str = "nan",
         cval: float = 0.0,
+        nan_policy: str = "propagate",
+        min_count: int | None = None,
         method: str = "auto",
         dims: Sequence[Hashable] | None = None,
     ) -> xr.Dataset:
@@ -331,4 +503,7 @@ class FocalDatasetAccessor(_FocalKernels):
                [0., 0., 1.],
                [0., 0., 0.]])
         """
-        return self._map("convolve", kernel, dims, boundary=boundary, cval=cval, method=method)
+        return self._map(
+            "convolve", kernel, dims, boundary=boundary, cval=cval, nan_policy=nan_policy,
+            min_count=min_count, method=method,
+        )

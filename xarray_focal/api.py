@@ -7,17 +7,39 @@ unsupported array type or dtype raises.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .algorithms.masked import Reduction
 from .algorithms.plan import check_method, make_plan
 from .backends import backend_for, is_cupy_array, is_dask_array
 from .boundary import check_boundary
 from .errors import FocalTypeError, FocalValueError
 from .kernels import custom_kernel
 
-__all__ = ["correlate", "convolve"]
+__all__ = [
+    "correlate",
+    "convolve",
+    "focal_stats",
+    "focal_mean",
+    "focal_sum",
+    "focal_count",
+    "focal_min",
+    "focal_max",
+    "focal_range",
+    "focal_std",
+    "focal_var",
+    "NAN_POLICIES",
+    "STATISTICS",
+]
+
+#: Accepted ``nan_policy=`` values of correlate/convolve (statistics take the first two).
+NAN_POLICIES = ("propagate", "omit", "renormalize")
+#: Statistics of :func:`focal_stats`, in the order they are documented.
+STATISTICS = ("mean", "sum", "count", "min", "max", "range", "std", "var")
 
 
 def _check_data(data: Any) -> Any:
@@ -40,7 +62,14 @@ def _check_data(data: Any) -> Any:
 
 
 def correlate(
-    data: Any, kernel: Any, *, boundary: str = "nan", cval: float = 0.0, method: str = "auto"
+    data: Any,
+    kernel: Any,
+    *,
+    boundary: str = "nan",
+    cval: float = 0.0,
+    nan_policy: str = "propagate",
+    min_count: int | None = None,
+    method: str = "auto",
 ) -> Any:
     """Correlate the last two axes of ``data`` with ``kernel`` (kernel overlaid as given).
 
@@ -59,6 +88,15 @@ def correlate(
         ``"nan"`` (default) makes a result NaN wherever a tap falls outside.
     cval : float
         Outside value for ``boundary="constant"``; ignored otherwise.
+    nan_policy : {"propagate", "omit", "renormalize"}
+        ``"propagate"`` (default): NaN wherever a footprint tap reads NaN. ``"omit"``: the
+        sum over the valid taps only (NaN where there are none). ``"renormalize"``: the
+        sum over valid taps scaled by ``sum(all weights) / sum(valid weights)`` -- a
+        weighted mean that fills holes (astropy's ``nan_treatment="interpolate"``); NaN
+        where the valid weights sum to 0. With ``boundary="nan"`` outside taps count as
+        missing. ±inf are values, not missing.
+    min_count : int, optional
+        Fewer valid footprint taps than this give NaN.
     method : {"auto", "direct", "runs"}
         Algorithm. ``"direct"`` does one multiply-add per footprint tap; ``"runs"`` splits
         each kernel row into runs of equal weight and costs one multiply-add per run (a
@@ -92,15 +130,31 @@ def correlate(
     data = _check_data(data)
     weights = custom_kernel(kernel)
     mode, fill = check_boundary(boundary, cval)
+    policy = _check_policy(nan_policy, NAN_POLICIES)
+    min_count = _check_min_count(min_count)
     plan = make_plan(weights, check_method(method))
     backend = backend_for(data)
     if 0 in data.shape:
         return _empty_result(data)
-    return backend.correlate(data, plan, mode, fill)
+    if policy == "propagate" and min_count is None:
+        return backend.correlate(data, plan, mode, fill)
+    if policy == "propagate":
+        threshold = max(plan.ntaps, min_count)
+    else:
+        threshold = max(1, min_count or 0)
+    reduction = Reduction((policy,), threshold, float(weights.sum()))
+    return backend.reduce(data, plan, mode, fill, reduction)[0]
 
 
 def convolve(
-    data: Any, kernel: Any, *, boundary: str = "nan", cval: float = 0.0, method: str = "auto"
+    data: Any,
+    kernel: Any,
+    *,
+    boundary: str = "nan",
+    cval: float = 0.0,
+    nan_policy: str = "propagate",
+    min_count: int | None = None,
+    method: str = "auto",
 ) -> Any:
     """Convolve the last two axes of ``data`` with ``kernel``: correlate with it flipped.
 
@@ -110,7 +164,7 @@ def convolve(
 
     Parameters
     ----------
-    data, kernel, boundary, cval, method
+    data, kernel, boundary, cval, nan_policy, min_count, method
         As for :func:`correlate`.
 
     Returns
@@ -129,7 +183,163 @@ def convolve(
            [6., 6., 7.]])
     """
     weights = custom_kernel(kernel)
-    return correlate(data, weights[::-1, ::-1], boundary=boundary, cval=cval, method=method)
+    return correlate(
+        data, weights[::-1, ::-1], boundary=boundary, cval=cval, nan_policy=nan_policy,
+        min_count=min_count, method=method,
+    )
+
+
+def _check_policy(nan_policy: object, allowed: tuple[str, ...]) -> str:
+    if not isinstance(nan_policy, str) or nan_policy not in allowed:
+        raise FocalValueError(f"unknown nan_policy {nan_policy!r}; choose one of {allowed}")
+    return nan_policy
+
+
+def _check_min_count(min_count: object) -> int | None:
+    if min_count is None:
+        return None
+    if isinstance(min_count, (bool, np.bool_)) or not isinstance(min_count, numbers.Integral):
+        raise FocalTypeError(f"min_count must be an integer or None; got {min_count!r}")
+    if min_count < 0:
+        raise FocalValueError(f"min_count must be >= 0; got {min_count}")
+    return int(min_count)
+
+
+def _check_stats(stats: object) -> tuple[str, ...]:
+    if isinstance(stats, str):
+        stats = (stats,)
+    if not isinstance(stats, Sequence) or not stats:
+        raise FocalTypeError(f"stats must be a non-empty sequence of names from {STATISTICS}")
+    unknown = [s for s in stats if s not in STATISTICS]
+    if unknown:
+        raise FocalValueError(f"unknown statistic(s) {unknown}; choose from {STATISTICS}")
+    if len(set(stats)) != len(stats):
+        raise FocalValueError(f"stats lists a statistic twice: {list(stats)}")
+    return tuple(stats)
+
+
+def focal_stats(
+    data: Any,
+    footprint: Any,
+    stats: Sequence[str] = ("mean",),
+    *,
+    boundary: str = "nan",
+    nan_policy: str = "omit",
+    min_count: int | None = None,
+    method: str = "auto",
+) -> dict[str, Any]:
+    """Several focal statistics over the footprint, computed in one pass over the data.
+
+    Parameters
+    ----------
+    data : numpy.ndarray, dask.array.Array or cupy.ndarray
+        At least 2-D, real numbers; the last two axes are spatial. Not modified.
+    footprint : array_like
+        2-D, odd sides; nonzero cells form the neighbourhood (weights are ignored).
+    stats : sequence of str
+        Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
+        ``"std"``, ``"var"`` (population: ``ddof=0``).
+    boundary : str
+        As for :func:`correlate`; ``"nan"`` (default) makes outside cells missing.
+    nan_policy : {"omit", "propagate"}
+        ``"omit"`` (default, ArcGIS's "ignore NoData"): statistics of the valid cells,
+        NaN where there are none. ``"propagate"``: NaN wherever the footprint holds a NaN.
+        ``count`` always counts the valid cells.
+    min_count : int, optional
+        Fewer valid cells than this give NaN (except for ``count``).
+    method : {"auto", "direct", "runs"}
+        As for :func:`correlate`.
+
+    Returns
+    -------
+    dict of str to array
+        One array per statistic, each like ``data`` (float32 for float32, else float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray_focal as xf
+    >>> data = np.array([[1.0, 2.0, np.nan], [4.0, 5.0, 6.0]])
+    >>> out = xf.focal_stats(data, np.ones((1, 3)), ("mean", "max", "count"), boundary="nan")
+    >>> out["mean"]
+    array([[1.5, 1.5, 2. ],
+           [4.5, 5. , 5.5]])
+    >>> out["count"]
+    array([[2., 2., 1.],
+           [2., 3., 2.]])
+    """
+    data = _check_data(data)
+    names = _check_stats(stats)
+    weights = (custom_kernel(footprint) != 0).astype(np.float64)
+    mode, fill = check_boundary(boundary, 0.0)
+    policy = _check_policy(nan_policy, NAN_POLICIES[:2])
+    min_count = _check_min_count(min_count)
+    plan = make_plan(weights, check_method(method))
+    backend = backend_for(data)
+    if 0 in data.shape:
+        return {name: _empty_result(data) for name in names}
+    if policy == "propagate":
+        threshold = max(plan.ntaps, min_count or 0)
+    else:
+        threshold = max(1, min_count or 0)
+    stack = backend.reduce(data, plan, mode, fill, Reduction(names, threshold, plan.ntaps))
+    return {name: stack[i] for i, name in enumerate(names)}
+
+
+def _single_stat(name: str):
+    def stat(
+        data: Any,
+        footprint: Any,
+        *,
+        boundary: str = "nan",
+        nan_policy: str = "omit",
+        min_count: int | None = None,
+        method: str = "auto",
+    ) -> Any:
+        return focal_stats(
+            data, footprint, (name,), boundary=boundary, nan_policy=nan_policy,
+            min_count=min_count, method=method,
+        )[name]
+
+    stat.__name__ = stat.__qualname__ = f"focal_{name}"
+    stat.__doc__ = f"""Focal {name} over the nonzero cells of ``footprint``.
+
+    Shorthand for ``focal_stats(data, footprint, ("{name}",), ...)["{name}"]``; see
+    :func:`focal_stats` for the parameters.
+
+    Returns
+    -------
+    array like ``data``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray_focal as xf
+    >>> xf.focal_{name}(np.array([[1.0, 3.0, np.nan, 8.0]]), np.ones((1, 3)), boundary="nearest")
+    {_EXAMPLES[name]}
+    """
+    return stat
+
+
+_EXAMPLES = {
+    "mean": "array([[1.66666667, 2.        , 5.5       , 8.        ]])",
+    "sum": "array([[ 5.,  4., 11., 16.]])",
+    "count": "array([[3., 2., 2., 2.]])",
+    "min": "array([[1., 1., 3., 8.]])",
+    "max": "array([[3., 3., 8., 8.]])",
+    "range": "array([[2., 2., 5., 0.]])",
+    "std": "array([[0.94280904, 1.        , 2.5       , 0.        ]])",
+    "var": "array([[0.88888889, 1.        , 6.25      , 0.        ]])",
+}
+
+focal_mean = _single_stat("mean")
+focal_sum = _single_stat("sum")
+focal_count = _single_stat("count")
+focal_min = _single_stat("min")
+focal_max = _single_stat("max")
+focal_range = _single_stat("range")
+focal_std = _single_stat("std")
+focal_var = _single_stat("var")
 
 
 def _empty_result(data: Any) -> Any:

@@ -65,6 +65,24 @@ def _starts(chunks: tuple[int, ...]) -> np.ndarray:
 
 def correlate(data: da.Array, plan: Plan, boundary: str, fill: float) -> da.Array:
     """Lazily correlate the last two axes of a dask array; output keeps ``data.chunks``."""
+    return _map_tiles(data, plan, boundary, fill, None)
+
+
+def reduce(data: da.Array, plan: Plan, boundary: str, fill: float, reduction) -> list[da.Array]:
+    """Lazy NaN-aware statistics: one array per statistic, all from one pass per chunk."""
+    stack = _map_tiles(data, plan, boundary, fill, reduction)
+    return [
+        da.map_blocks(_pick, stack, i, drop_axis=0, dtype=stack.dtype, meta=data._meta.astype(stack.dtype),
+                      name=f"focal-{stat}-{tokenize(stack.name, i)}")
+        for i, stat in enumerate(reduction.names)
+    ]
+
+
+def _pick(block, i):
+    return block[i]
+
+
+def _map_tiles(data: da.Array, plan: Plan, boundary: str, fill: float, reduction) -> da.Array:
     from .numpy_backend import working_dtype
 
     ny, nx = data.shape[-2:]
@@ -82,26 +100,34 @@ def correlate(data: da.Array, plan: Plan, boundary: str, fill: float) -> da.Arra
             allow_rechunk=False,
         )
     out_dtype = working_dtype(data.dtype)
-    meta = data._meta.astype(out_dtype)
+    chunks = data.chunks[:-2] + (ychunks, xchunks)
+    extra = {}
+    if reduction is not None:
+        chunks = ((len(reduction.names),),) + chunks
+        extra["new_axis"] = 0
+    op = "focal-correlate-" if reduction is None else "focal-reduce-"
     result = da.map_blocks(
-        _correlate_block,
+        _tile,
         work,
         dtype=out_dtype,
-        meta=meta,
-        chunks=data.chunks[:-2] + (ychunks, xchunks),
+        meta=data._meta.astype(out_dtype)[(None,) * (reduction is not None)],
+        chunks=chunks,
         plan=plan,
         boundary=boundary,
         fill=fill,
+        reduction=reduction,
         grid=(ny, nx, _starts(ychunks), _starts(xchunks), ydepth, xdepth, periodic),
         # Tokenise explicitly: dask would otherwise hash the plan object's identity.
-        name="focal-correlate-" + tokenize(work.name, plan.kernel, boundary, fill),
+        name=op + tokenize(work.name, plan.kernel, plan.method, boundary, fill, reduction),
+        **extra,
     )
-    if result.chunks != data.chunks:
-        result = result.rechunk(data.chunks)
+    target = data.chunks if reduction is None else ((len(reduction.names),),) + data.chunks
+    if result.chunks != target:
+        result = result.rechunk(target)
     return result
 
 
-def _correlate_block(block, plan, boundary, fill, grid, block_id=None):
+def _tile(block, plan, boundary, fill, reduction, grid, block_id=None):
     ny, nx, ystarts, xstarts, ydepth, xdepth, periodic = grid
     iy, ix = block_id[-2], block_id[-1]
     maps = []
@@ -116,4 +142,7 @@ def _correlate_block(block, plan, boundary, fill, grid, block_id=None):
             # boundary="none": the halo is cut off at the array edges.
             maps.append(axis_map(n, radius, boundary, core=(c0, c1), source_start=max(c0 - depth, 0)))
     backend = chunk_backend_for(block)
-    return backend.correlate_tile(block, plan, maps[0], maps[1], fill, parallel=PARALLEL_PER_CHUNK)
+    if reduction is None:
+        return backend.correlate_tile(block, plan, maps[0], maps[1], fill, parallel=PARALLEL_PER_CHUNK)
+    return backend.reduce_tile(block, plan, maps[0], maps[1], fill, reduction,
+                               parallel=PARALLEL_PER_CHUNK)

@@ -14,11 +14,12 @@ import threading
 import numba
 import numpy as np
 
-from ..algorithms import sweep
+from ..algorithms import masked, sweep
+from ..algorithms.masked import Reduction
 from ..algorithms.plan import Plan
 from ..boundary import AxisMap, axis_map
 
-__all__ = ["correlate", "correlate_tile"]
+__all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile"]
 
 #: Serialises entry into numba parallel regions (see the module docstring).
 _PARALLEL_LOCK = threading.Lock()
@@ -36,23 +37,28 @@ def correlate(data: np.ndarray, plan: Plan, boundary: str, fill: float) -> np.nd
     return correlate_tile(data, plan, ymap, xmap, fill, parallel=True)
 
 
-def correlate_tile(
-    src: np.ndarray, plan: Plan, ymap: AxisMap, xmap: AxisMap, fill: float, *, parallel: bool
-) -> np.ndarray:
-    """Correlate one tile; output shape is ``src.shape[:-2] + (len(ymap) - 2ry, len(xmap) - 2rx)``."""
+def _prepare(src: np.ndarray, plan: Plan, ymap: AxisMap, xmap: AxisMap):
+    """Native float source and the (lead, ho, wo) output geometry of a tile."""
     dtype = working_dtype(src.dtype)
     if src.dtype != dtype or not src.dtype.isnative:
         # ints, bools and byte-swapped floats: numba reads native floats only.
         src = src.astype(dtype)
-    lead = src.shape[:-2]
     ho = ymap.index.size - 2 * plan.ry
     wo = xmap.index.size - 2 * plan.rx
+    return src, dtype, src.shape[:-2], ho, wo
+
+
+def correlate_tile(
+    src: np.ndarray, plan: Plan, ymap: AxisMap, xmap: AxisMap, fill: float, *, parallel: bool
+) -> np.ndarray:
+    """Correlate one tile; output shape is ``src.shape[:-2] + (len(ymap) - 2ry, len(xmap) - 2rx)``."""
+    src, dtype, lead, ho, wo = _prepare(src, plan, ymap, xmap)
     out = np.empty(lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
     src3 = src.reshape((-1,) + src.shape[-2:])
     out3 = out.reshape((-1, ho, wo))
-    band, strip = _tiling(out3.shape, plan, parallel)
+    band, strip = _tiling(out3.shape, plan, parallel, channels=1)
     args = (
         src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
         plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
@@ -66,20 +72,65 @@ def correlate_tile(
     return out
 
 
+def reduce(data: np.ndarray, plan: Plan, boundary: str, fill: float,
+           reduction: Reduction) -> list[np.ndarray]:
+    """NaN-aware statistics of the whole array: one array per statistic."""
+    ymap = axis_map(data.shape[-2], plan.ry, boundary)
+    xmap = axis_map(data.shape[-1], plan.rx, boundary)
+    return list(reduce_tile(data, plan, ymap, xmap, fill, reduction, parallel=True))
+
+
+def reduce_tile(
+    src: np.ndarray, plan: Plan, ymap: AxisMap, xmap: AxisMap, fill: float,
+    reduction: Reduction, *, parallel: bool,
+) -> np.ndarray:
+    """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + tile output``."""
+    src, dtype, lead, ho, wo = _prepare(src, plan, ymap, xmap)
+    nstats = len(reduction.names)
+    out = np.empty((nstats,) + lead + (ho, wo), dtype=dtype)
+    if out.size == 0:
+        return out
+    src3 = src.reshape((-1,) + src.shape[-2:])
+    out4 = out.reshape((nstats, -1, ho, wo))
+    need_x, need_wv, need_q, need_mx, need_mn = reduction.channels
+    shift = 0.0
+    if need_q:
+        # Variance about the tile's mean: a DEM at 1000 m must not cancel catastrophically.
+        finite = src3[np.isfinite(src3)]
+        shift = float(finite.mean(dtype=np.float64)) if finite.size else 0.0
+    channels = 1 + sum(reduction.channels) - need_wv
+    band, strip = _tiling(out4.shape[1:], plan, parallel, channels=channels)
+    args = (
+        src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
+        plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
+        fill, shift, reduction.codes, reduction.threshold, reduction.wtotal,
+        need_x, need_wv, need_q, need_mx, need_mn,
+        out4, band, strip, 2 * plan.ry, 2 * plan.rx,
+    )
+    if parallel:
+        with _PARALLEL_LOCK:
+            masked.reduce_parallel(*args)
+    else:
+        masked.reduce_serial(*args)
+    return out
+
+
 #: Bytes of the per-task ring of source rows and window sums: sized to stay in L2.
 RING_BYTES = 1 << 20
 #: Strip width bounds: narrower strips waste the 2rx halo, wider ones gain nothing.
 MIN_STRIP, MAX_STRIP = 64, 2048
 
 
-def _tiling(shape: tuple[int, int, int], plan: Plan, parallel: bool) -> tuple[int, int]:
+def _tiling(
+    shape: tuple[int, int, int], plan: Plan, parallel: bool, channels: int
+) -> tuple[int, int]:
     """Band height and strip width of a task.
 
     A band re-reads 2*ry halo rows, so bands are kept several times taller than the halo;
     with threads, there should also be a few tasks per thread to balance the load.
     """
     nb, ho, wo = shape
-    per_column = 8 * (2 * plan.ry + 1) * (plan.lengths.size + 1)
+    per_column = 8 * channels * (2 * plan.ry + 1) * (plan.lengths.size + 1)
     strip = RING_BYTES // per_column - 2 * plan.rx
     strip = min(wo, max(MIN_STRIP, min(MAX_STRIP, strip)))
     band = max(64, 8 * plan.ry)

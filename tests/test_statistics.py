@@ -1,0 +1,135 @@
+"""Focal statistics against numpy nan-functions over stacked windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xarray_focal as xf
+
+from . import raise_if_dask_computes, requires_dask
+from .conftest import awkward_data
+from .reference import BOUNDARIES, reference_stat
+
+STATS = list(xf.STATISTICS)
+
+
+def _check(result, expected, data):
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
+    ok = ~np.isnan(expected)
+    scale = np.nanmax(np.abs(data)) ** 2 + 1
+    np.testing.assert_allclose(result[ok], expected[ok], rtol=1e-10, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("stat", STATS)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("policy", ["omit", "propagate"])
+def test_statistic_matches_numpy(stat, boundary, policy):
+    data = awkward_data((23, 29), nan_fraction=0.1, seed=7)
+    footprint = xf.annulus_kernel(1, 1, 2.5, 0.5) * 3.0  # weights are ignored
+    result = xf.focal_stats(data, footprint, (stat,), boundary=boundary, nan_policy=policy)[stat]
+    _check(result, reference_stat(data, footprint, stat, boundary, policy), data)
+
+
+@pytest.mark.parametrize("method", ["direct", "runs"])
+@pytest.mark.parametrize("min_count", [None, 4, 13])
+def test_all_stats_in_one_pass(method, min_count):
+    data = awkward_data((2, 31, 27), nan_fraction=0.25, seed=1)
+    footprint = xf.circle_kernel(1, 1, 2)
+    out = xf.focal_stats(data, footprint, STATS, boundary="nearest", min_count=min_count,
+                         method=method)
+    assert list(out) == STATS
+    for stat in STATS:
+        expected = reference_stat(data, footprint, stat, "nearest", "omit", min_count)
+        if stat == "count":
+            expected = reference_stat(data, footprint, "count", "nearest")
+        _check(out[stat], expected, data)
+        alone = getattr(xf, f"focal_{stat}")(data, footprint, boundary="nearest",
+                                              min_count=min_count, method=method)
+        # Computed alone, sums are not shifted for a variance: equal up to rounding.
+        np.testing.assert_allclose(out[stat], alone, rtol=1e-12, atol=1e-12, equal_nan=True)
+        if stat in ("count", "min", "max", "range"):
+            np.testing.assert_array_equal(out[stat], alone)
+
+
+def test_variance_of_offset_data_does_not_cancel():
+    # A DEM-like offset: 1e6 + small noise; the naive sum-of-squares formula loses it all.
+    rng = np.random.default_rng(0)
+    data = 1e6 + rng.standard_normal((40, 40)) * 1e-2
+    footprint = np.ones((5, 5))
+    result = xf.focal_var(data, footprint, boundary="reflect")
+    expected = reference_stat(data, footprint, "var", "reflect")
+    np.testing.assert_allclose(result, expected, rtol=1e-6)
+
+
+def test_float32_and_int_dtypes():
+    data32 = awkward_data((15, 15), np.float32, nan_fraction=0.1)
+    out = xf.focal_mean(data32, np.ones((3, 3)))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, reference_stat(data32, np.ones((3, 3)), "mean"),
+                               rtol=1e-5, equal_nan=True)
+    ints = awkward_data((15, 15), np.int16)
+    assert xf.focal_max(ints, np.ones((3, 3))).dtype == np.float64
+    np.testing.assert_array_equal(xf.focal_max(ints, np.ones((3, 3))),
+                                  reference_stat(ints, np.ones((3, 3)), "max"))
+
+
+def test_min_max_with_infinities():
+    data = np.array([[1.0, -np.inf, 3.0, np.nan, np.inf]])
+    fp = np.ones((1, 3))
+    np.testing.assert_array_equal(xf.focal_min(data, fp, boundary="nearest"),
+                                  [[-np.inf, -np.inf, -np.inf, 3.0, np.inf]])
+    np.testing.assert_array_equal(xf.focal_max(data, fp, boundary="nearest"),
+                                  [[1.0, 3.0, 3.0, np.inf, np.inf]])
+
+
+@requires_dask
+@pytest.mark.parametrize("chunks", [(4, 5), (1, 30), (17, 2)])
+def test_dask_stats_equal_numpy_and_stay_lazy(chunks):
+    import dask.array as da
+
+    data = awkward_data((30, 34), nan_fraction=0.1)
+    arr = da.from_array(data, chunks=chunks)
+    fp = xf.circle_kernel(1, 1, 3)
+    with raise_if_dask_computes():
+        out = xf.focal_stats(arr, fp, STATS, boundary="mirror")
+    expected = xf.focal_stats(data, fp, STATS, boundary="mirror")
+    for stat in STATS:
+        assert out[stat].chunks == arr.chunks
+        # var/std use a per-tile shift, so chunkings agree to rounding, not bit for bit.
+        np.testing.assert_allclose(out[stat].compute(), expected[stat], rtol=1e-9, atol=1e-9,
+                                   equal_nan=True)
+
+
+def test_accessor_statistics_keep_labels():
+    da = xr.DataArray(
+        awkward_data((2, 12, 14), nan_fraction=0.1), dims=("time", "y", "x"), name="z",
+        coords={"time": [1, 2], "y": np.arange(12.0), "x": np.arange(14.0)},
+        attrs={"units": "m"},
+    )
+    fp = np.ones((3, 3))
+    mean = da.focal.mean(fp)
+    assert mean.dims == da.dims and mean.name == "z" and mean.attrs == {"units": "m"}
+    xr.testing.assert_identical(mean.coords.to_dataset(), da.coords.to_dataset())
+    np.testing.assert_array_equal(mean.values, xf.focal_mean(da.values, fp))
+    ds = da.focal.stats(fp, ("mean", "max", "count"))
+    assert set(ds.data_vars) == {"mean", "max", "count"}
+    np.testing.assert_array_equal(ds["max"].values, xf.focal_max(da.values, fp))
+    ds2 = xr.Dataset({"a": da, "b": da * 2, "t": ("time", [0, 1])}).focal.stats(fp, ("std",))
+    assert set(ds2.data_vars) == {"a_std", "b_std"}
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        ({"stats": ("median",)}, ValueError, "statistic"),
+        ({"stats": ()}, TypeError, "stats"),
+        ({"stats": ("mean", "mean")}, ValueError, "twice"),
+        ({"nan_policy": "renormalize"}, ValueError, "nan_policy"),
+        ({"min_count": -2}, ValueError, "min_count"),
+    ],
+)
+def test_bad_statistics_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        xf.focal_stats(np.ones((5, 5)), np.ones((3, 3)), **kwargs)
