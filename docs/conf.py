@@ -66,9 +66,11 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "navbar_align": "left",
-    "secondary_sidebar_items": ["page-toc"],
+    # One sidebar (section links, then this page's headings) leaves the text room for
+    # full-width code and figures on a laptop screen.
+    "secondary_sidebar_items": [],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": [], "getting-started": [], "migration": [], "api": []}
+html_sidebars = {"**": ["sidebar-nav-bs", "page-toc"], "index": []}
 html_show_sourcelink = False

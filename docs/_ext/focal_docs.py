@@ -30,7 +30,6 @@ import traceback
 
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives
-from docutils.statemachine import StringList
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -39,9 +38,32 @@ logger = logging.getLogger(__name__)
 _DOCUMENTED_IN_PROSE = {"__version__"}
 
 
-def _cell(text: str) -> str:
-    # Literal ``|`` and ``*`` would be markup inside a list-table cell.
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
+def _table(header: list, rows: list, widths: list, classes: list) -> nodes.table:
+    """A docutils table built as nodes, so it renders the same from .rst and .md pages."""
+    table = nodes.table(classes=classes)
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+
+    def row(cells):
+        r = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            para = nodes.paragraph()
+            para += cell if isinstance(cell, nodes.Node) else nodes.Text(str(cell))
+            entry += para
+            r += entry
+        return r
+
+    head = nodes.thead()
+    head += row(header)
+    body = nodes.tbody()
+    for cells in rows:
+        body += row(cells)
+    group += head
+    group += body
+    return table
 
 
 class BoundaryTable(Directive):
@@ -52,30 +74,23 @@ class BoundaryTable(Directive):
     def run(self):
         from xarray_focal import BOUNDARY_MODES
 
-        lines = [
-            ".. list-table::",
-            "   :header-rows: 1",
-            "   :widths: 12 40 18 16 14",
-            "   :class: boundary-table",
-            "",
-            "   * - ``boundary=``",
-            "     - a tap outside the array reads",
-            "     - :mod:`scipy.ndimage` ``mode=``",
-            "     - :func:`numpy.pad` ``mode=``",
-            "     - dask overlap ``boundary=``",
+        def code(text):
+            return nodes.literal(text, text)
+
+        header = [
+            code("boundary="), "a tap outside the array reads",
+            "scipy.ndimage mode", "numpy.pad mode", "dask overlap boundary",
         ]
+        rows = []
         for i, mode in enumerate(BOUNDARY_MODES.values()):
-            name = f"``{mode.name}``" + (" (default)" if i == 0 else "")
-            lines += [
-                f"   * - {name}",
-                f"     - {_cell(mode.outside)}",
-                f"     - {_cell(mode.scipy)}",
-                f"     - {_cell(mode.numpy_pad)}",
-                f"     - {_cell(mode.dask)}",
-            ]
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines, source="BOUNDARY_MODES"), 0, container)
-        return container.children
+            name = nodes.inline()
+            name += code(mode.name)
+            if i == 0:
+                name += nodes.Text(" (default)")
+            # "-" in the table means dask has no such mode.
+            dask = mode.dask if mode.dask != "-" else "none"
+            rows.append([name, mode.outside, mode.scipy, mode.numpy_pad, dask])
+        return [_table(header, rows, [14, 40, 18, 16, 14], ["boundary-table"])]
 
 
 _CR_LINE = re.compile(r"[^\n]*\r")
