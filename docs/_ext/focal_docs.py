@@ -87,8 +87,9 @@ class BoundaryTable(Directive):
             name += code(mode.name)
             if i == 0:
                 name += nodes.Text(" (default)")
-            # "-" in the table means dask has no such mode.
-            dask = mode.dask if mode.dask != "-" else "none"
+            # "-" in the table means dask has no such mode ("none" would read as dask's own
+            # boundary="none").
+            dask = mode.dask if mode.dask != "-" else "no equivalent"
             rows.append([name, mode.outside, mode.scipy, mode.numpy_pad, dask])
         return [_table(header, rows, [14, 40, 18, 16, 14], ["boundary-table"])]
 
