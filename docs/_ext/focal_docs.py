@@ -222,6 +222,12 @@ def _check_api_page(app, env):
         )
 
 
+def _toctree_target(line: str) -> str:
+    """The page a toctree line names: ``page`` or ``Title <page>``."""
+    match = re.fullmatch(r".*<(.+)>", line.strip())
+    return match.group(1) if match else line.strip()
+
+
 def _drop_missing_optional_pages(app, docname, source):
     missing = [
         page for page in app.config.focal_optional_pages
@@ -232,7 +238,7 @@ def _drop_missing_optional_pages(app, docname, source):
     ]
     if missing:
         lines = source[0].split("\n")
-        source[0] = "\n".join(line for line in lines if line.strip() not in missing)
+        source[0] = "\n".join(line for line in lines if _toctree_target(line) not in missing)
 
 
 def setup(app):
