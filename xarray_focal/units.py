@@ -26,7 +26,8 @@ for _names, _metres in (
     (("cm", "centimeter", "centimeters", "centimetre", "centimetres"), 0.01),
     (("mm", "millimeter", "millimeters", "millimetre", "millimetres"), 0.001),
     (("mi", "mile", "miles"), 1609.344),
-    (("ft", "foot", "feet", "us_survey_foot"), 0.3048),
+    (("ft", "foot", "feet"), 0.3048),
+    (("us_survey_foot", "us_survey_feet", "ftus"), 1200 / 3937),
     (("yd", "yard", "yards"), 0.9144),
     (("nmi", "nautical_mile", "nautical_miles"), 1852.0),
 ):
