@@ -97,11 +97,13 @@ def correlate(
         missing. ±inf are values, not missing.
     min_count : int, optional
         Fewer valid footprint taps than this give NaN.
-    method : {"auto", "direct", "runs"}
+    method : {"auto", "direct", "runs", "separable"}
         Algorithm. ``"direct"`` does one multiply-add per footprint tap; ``"runs"`` splits
         each kernel row into runs of equal weight and costs one multiply-add per run (a
-        circle: one per row) plus shared window sums. ``"auto"`` (default) picks the
-        cheaper. All methods meet the same accuracy contract and NaN semantics.
+        circle: one per row) plus shared window sums; ``"separable"`` applies a rank-1
+        kernel (box, Gaussian) as a row pass and a column pass (``nan_policy="propagate"``
+        only). ``"auto"`` (default) picks the cheapest. All methods meet the same accuracy
+        contract and NaN semantics.
 
     Returns
     -------
@@ -132,11 +134,12 @@ def correlate(
     mode, fill = check_boundary(boundary, cval)
     policy = _check_policy(nan_policy, NAN_POLICIES)
     min_count = _check_min_count(min_count)
-    plan = make_plan(weights, check_method(method))
+    fast = policy == "propagate" and min_count is None
+    plan = make_plan(weights, check_method(method), separable_ok=fast)
     backend = backend_for(data)
     if 0 in data.shape:
         return _empty_result(data)
-    if policy == "propagate" and min_count is None:
+    if fast:
         return backend.correlate(data, plan, mode, fill)
     if policy == "propagate":
         threshold = max(plan.ntaps, min_count)
@@ -274,7 +277,7 @@ def focal_stats(
     mode, fill = check_boundary(boundary, 0.0)
     policy = _check_policy(nan_policy, NAN_POLICIES[:2])
     min_count = _check_min_count(min_count)
-    plan = make_plan(weights, check_method(method))
+    plan = make_plan(weights, check_method(method), separable_ok=False)
     backend = backend_for(data)
     if 0 in data.shape:
         return {name: _empty_result(data) for name in names}

@@ -9,7 +9,11 @@ p[x + L - 1]`` of each source row (incrementally: ``S_L`` from the next shorter 
   small or irregular kernels.
 - ``"runs"``: maximal runs of equal weight. A 33x33 circle is 33 runs (one per row) plus
   16 distinct odd lengths, instead of 797 taps.
-- ``"auto"``: the cheaper of the two by the cost model in :func:`estimate_cost`.
+- ``"separable"``: a rank-1 kernel ``outer(u, v)`` (box, Gaussian) as a row pass with
+  ``v`` and a column pass with ``u``: ``nnz(u) + nnz(v)`` multiply-adds per cell. The
+  footprint is unchanged (exactly the nonzero products), so NaN behaves as in the direct
+  sum; the kernel must equal the outer product to a few ulps, so the contract holds.
+- ``"auto"``: the cheapest of these by the cost model in :func:`estimate_cost`.
 
 Zero taps never appear in any run: the footprint rule (zero-weight taps are never read)
 holds by construction. Window sums only ever add values *inside* the window, so NaN and
@@ -19,7 +23,7 @@ inf behave exactly as in the direct sum and rounding stays within DESIGN.md's co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,7 +32,7 @@ from ..errors import FocalTypeError, FocalValueError
 __all__ = ["Plan", "make_plan", "METHODS", "estimate_cost"]
 
 #: Accepted values of ``method=``.
-METHODS = ("auto", "direct", "runs")
+METHODS = ("auto", "direct", "runs", "separable")
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,8 +58,11 @@ class Plan:
         ``k`` is ``lengths[k - 1]``.
     lengths : ndarray of int64
         Distinct run lengths greater than one, ascending.
+    sep_dx, sep_w : ndarray
+        Row pass of a separable plan (tap starts in padded x coordinates, weights); empty
+        otherwise. Its runs then read the row-passed buffer (slot 1), one per kernel row.
     method : str
-        ``"direct"`` or ``"runs"``.
+        ``"direct"``, ``"runs"`` or ``"separable"``.
     """
 
     kernel: np.ndarray
@@ -70,11 +77,13 @@ class Plan:
     run_slot: np.ndarray
     lengths: np.ndarray
     method: str
+    sep_dx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sep_w: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
 
     @property
     def ntaps(self) -> int:
         """Number of cells in the footprint."""
-        return int(self.run_len.sum())
+        return int(np.count_nonzero(self.kernel))
 
 
 def _row_runs(row: np.ndarray, split: bool) -> list[tuple[int, int, float]]:
@@ -101,6 +110,8 @@ def estimate_cost(plan: Plan) -> float:
     """
     nruns = plan.run_len.size
     scatter = nruns + 2.0 * np.ceil(nruns / 8.0)
+    if plan.sep_w.size:
+        return scatter + plan.sep_w.size + 2.0 * np.ceil(plan.sep_w.size / 4.0) + 1.0
     prev, sums = 1, 0.0
     for length in plan.lengths:
         sums += 4.0 * np.ceil((length - prev) / 2.0)
@@ -145,6 +156,48 @@ def _build(kernel: np.ndarray, split: bool, method: str) -> Plan:
     )
 
 
+def rank_one_factors(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(u, v)`` with ``outer(u, v)`` equal to ``kernel`` within 8 ulps per weight, or None.
+
+    The zero pattern must match exactly (the footprint rule), so a factorisation never
+    reads a cell the kernel excludes.
+    """
+    i, j = np.unravel_index(np.argmax(np.abs(kernel)), kernel.shape)
+    u = kernel[:, j].copy()
+    v = kernel[i, :] / kernel[i, j]
+    approx = np.outer(u, v)
+    if not np.array_equal(approx != 0, kernel != 0):
+        return None
+    if np.all(np.abs(approx - kernel) <= 8 * np.finfo(np.float64).eps * np.abs(kernel)):
+        return u, v
+    return None
+
+
+def _build_separable(kernel: np.ndarray, u: np.ndarray, v: np.ndarray) -> Plan:
+    kh, kw = kernel.shape
+    cy, cx = kh // 2, kw // 2
+    rows, cols = np.flatnonzero(u), np.flatnonzero(v)
+    ry = int(np.abs(rows - cy).max())
+    rx = int(np.abs(cols - cx).max())
+    n = rows.size
+    return Plan(
+        kernel=kernel,
+        ry=ry,
+        rx=rx,
+        row_dy=(rows - cy + ry).astype(np.int64),
+        row_ptr=np.arange(n + 1, dtype=np.int64),
+        run_dy=(rows - cy + ry).astype(np.int64),
+        run_dx=np.zeros(n, dtype=np.int64),
+        run_len=np.full(n, cols.size, dtype=np.int64),
+        run_w=u[rows].astype(np.float64),
+        run_slot=np.ones(n, dtype=np.int64),
+        lengths=np.zeros(0, dtype=np.int64),
+        method="separable",
+        sep_dx=(cols - cx + rx).astype(np.int64),
+        sep_w=v[cols].astype(np.float64),
+    )
+
+
 def check_method(method: object) -> str:
     """Validate ``method=``."""
     if not isinstance(method, str):
@@ -154,8 +207,11 @@ def check_method(method: object) -> str:
     return method
 
 
-def make_plan(kernel: np.ndarray, method: str = "auto") -> Plan:
+def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = True) -> Plan:
     """Describe ``kernel`` (validated, float64, odd sides) as runs for ``method``.
+
+    ``separable_ok=False`` (NaN-aware sweeps, which need per-tap counts) keeps ``"auto"``
+    away from the separable method and refuses it when asked for by name.
 
     Examples
     --------
@@ -165,14 +221,31 @@ def make_plan(kernel: np.ndarray, method: str = "auto") -> Plan:
     >>> p = make_plan(np.ones((3, 5)), "runs")
     >>> p.run_len.tolist(), p.lengths.tolist(), p.run_slot.tolist()
     ([5, 5, 5], [5], [1, 1, 1])
-    >>> make_plan(np.ones((9, 9))).method
+    >>> make_plan(np.ones((9, 9)), separable_ok=False).method
     'runs'
+    >>> g = np.exp(-np.arange(-3, 4) ** 2 / 4.0)
+    >>> make_plan(np.outer(g, g)).method
+    'separable'
     """
     method = check_method(method)
     if method == "direct":
         return _build(kernel, True, "direct")
-    runs = _build(kernel, False, "runs")
     if method == "runs":
-        return runs
-    direct = _build(kernel, True, "direct")
-    return runs if estimate_cost(runs) < estimate_cost(direct) else direct
+        return _build(kernel, False, "runs")
+    factors = rank_one_factors(kernel) if (separable_ok or method == "separable") else None
+    if method == "separable":
+        if not separable_ok:
+            raise FocalValueError(
+                "method='separable' works with nan_policy='propagate' only (the other "
+                "policies count valid taps per cell); use method='auto'"
+            )
+        if factors is None:
+            raise FocalValueError(
+                "method='separable' needs a rank-1 kernel (an outer product such as a box "
+                "or a Gaussian); this kernel is not one"
+            )
+        return _build_separable(kernel, *factors)
+    candidates = [_build(kernel, True, "direct"), _build(kernel, False, "runs")]  # ties: direct
+    if factors is not None:
+        candidates.append(_build_separable(kernel, *factors))
+    return min(candidates, key=estimate_cost)

@@ -6,8 +6,9 @@ columns ``x0:x1`` of one 2-D slice ``b``. A task sweeps the padded source rows
 
 1. gather source row ``t`` (through the y and x index maps, so every boundary mode and
    every dask chunk is the same code) into a float64 buffer ``p``;
-2. build the window sums ``S_L`` for each distinct run length from ``p``; ``p`` and its
-   sums go into slot ``t % (2ry + 1)`` of a ring (``hist``) of recent source rows;
+2. build the window sums ``S_L`` for each distinct run length from ``p`` (for a separable
+   kernel instead: the row pass ``H = p (x) v``); ``p`` and these go into slot
+   ``t % (2ry + 1)`` of a ring (``hist``) of recent source rows;
 3. output row ``y = t - 2ry`` now has every source row it needs in the ring: sum
    ``w * S_L[x + dx]`` over all runs, eight runs per pass, and store the row.
 
@@ -94,6 +95,32 @@ def _window_sums(bufs, lengths, n):
 
 
 @njit(nogil=True, cache=True)
+def _row_filter(bufs, sep_dx, sep_w, ws):
+    """bufs[1][x] = sum of w_j * p[x + dx_j]: the row pass of a separable kernel (4 taps a pass)."""
+    p = bufs[0]
+    dst = bufs[1, :ws]
+    for x in range(ws):
+        dst[x] = 0.0
+    ntaps = sep_dx.shape[0]
+    k = 0
+    while k + 4 <= ntaps:
+        p0 = p[sep_dx[k]:sep_dx[k] + ws]
+        p1 = p[sep_dx[k + 1]:sep_dx[k + 1] + ws]
+        p2 = p[sep_dx[k + 2]:sep_dx[k + 2] + ws]
+        p3 = p[sep_dx[k + 3]:sep_dx[k + 3] + ws]
+        w0, w1, w2, w3 = sep_w[k], sep_w[k + 1], sep_w[k + 2], sep_w[k + 3]
+        for x in range(ws):
+            dst[x] += (w0 * p0[x] + w1 * p1[x]) + (w2 * p2[x] + w3 * p3[x])
+        k += 4
+    while k < ntaps:
+        p0 = p[sep_dx[k]:sep_dx[k] + ws]
+        w0 = sep_w[k]
+        for x in range(ws):
+            dst[x] += w0 * p0[x]
+        k += 1
+
+
+@njit(nogil=True, cache=True)
 def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
     """acc[x] = sum over runs k of w_k * S_k[x + dx_k], S_k from source row y + dy_k.
 
@@ -147,7 +174,7 @@ def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
 
 @njit(nogil=True, cache=True)
 def _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
-          lengths, fill, out, b, y0, y1, x0, x1, hist, acc):
+          lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc):
     nhist = hist.shape[0]
     span = nhist - 1
     ws = x1 - x0
@@ -155,13 +182,22 @@ def _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
     for t in range(y0, y1 + span):
         h = hist[t % nhist]
         _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, h[0], wp)
-        _window_sums(h, lengths, wp)
+        if sep_dx.shape[0]:
+            _row_filter(h, sep_dx, sep_w, ws)
+        else:
+            _window_sums(h, lengths, wp)
         y = t - span
         if y >= y0:
             _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
             orow = out[b, y, x0:x1]
             for x in range(ws):
                 orow[x] = acc[x]
+
+
+@njit(nogil=True, cache=True)
+def _slots(lengths, sep_dx):
+    """Buffers per source row: the row itself plus its window sums or its row-filtered copy."""
+    return 2 if sep_dx.shape[0] else lengths.shape[0] + 1
 
 
 @njit(nogil=True, cache=True)
@@ -177,29 +213,29 @@ def _task_bounds(task, nbands, nstrips, band, strip, ho, wo):
 
 @njit(parallel=True, nogil=True, cache=True)
 def sweep_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
-                   run_w, lengths, fill, out, band, strip, span, pad):
+                   run_w, lengths, sep_dx, sep_w, fill, out, band, strip, span, pad):
     """All tasks on numba's thread pool (hold the backend's lock while calling)."""
     nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
     for task in prange(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        hist = np.empty((span + 1, lengths.shape[0] + 1, strip + pad), dtype=np.float64)
+        hist = np.empty((span + 1, _slots(lengths, sep_dx), strip + pad), dtype=np.float64)
         acc = np.empty(strip, dtype=np.float64)
         _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
-              lengths, fill, out, b, y0, y1, x0, x1, hist, acc)
+              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
 
 
 @njit(nogil=True, cache=True)
 def sweep_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
-                 run_w, lengths, fill, out, band, strip, span, pad):
+                 run_w, lengths, sep_dx, sep_w, fill, out, band, strip, span, pad):
     """All tasks in this thread; no numba threads, so no lock needed."""
     nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
-    hist = np.empty((span + 1, lengths.shape[0] + 1, strip + pad), dtype=np.float64)
+    hist = np.empty((span + 1, _slots(lengths, sep_dx), strip + pad), dtype=np.float64)
     acc = np.empty(strip, dtype=np.float64)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
-              lengths, fill, out, b, y0, y1, x0, x1, hist, acc)
+              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)

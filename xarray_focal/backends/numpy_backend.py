@@ -62,7 +62,7 @@ def correlate_tile(
     args = (
         src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
         plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
-        fill, out3, band, strip, 2 * plan.ry, 2 * plan.rx,
+        plan.sep_dx, plan.sep_w, fill, out3, band, strip, 2 * plan.ry, 2 * plan.rx,
     )
     if parallel:
         with _PARALLEL_LOCK:
@@ -130,7 +130,8 @@ def _tiling(
     with threads, there should also be a few tasks per thread to balance the load.
     """
     nb, ho, wo = shape
-    per_column = 8 * channels * (2 * plan.ry + 1) * (plan.lengths.size + 1)
+    slots = 2 if plan.sep_w.size else plan.lengths.size + 1
+    per_column = 8 * channels * (2 * plan.ry + 1) * slots
     strip = RING_BYTES // per_column - 2 * plan.rx
     strip = min(wo, max(MIN_STRIP, min(MAX_STRIP, strip)))
     band = max(64, 8 * plan.ry)
