@@ -38,7 +38,7 @@ KERNELS = {
     "delta": np.array([[1.0]]),
     "wide5x9": np.random.default_rng(3).standard_normal((5, 9)),
     # Runs of every length class for K in (4, 8, 16): short, exactly K, longer than K.
-    "runs": np.array([[2.0] * 3 + [0.0] + [1.5] * 8 + [-1.0] * 17 + [0.0] * 2 + [0.5] * 4 + [0.0]]),
+    "runs": np.array([[2.0] * 3 + [0.0] + [1.5] * 8 + [-1.0] * 17 + [0.0] * 2 + [0.5] * 4 + [0.0] * 2]),
 }
 DTYPES = [np.float64, np.float32, np.int16, np.uint8, np.int64, np.bool_]
 
@@ -182,7 +182,7 @@ def test_cupy_non_contiguous_input_and_no_aliasing():
 
 
 def test_repeated_calls_do_not_reupload_weights():
-    data = _on_gpu(awkward_data((64, 64)))
+    data = _on_gpu(awkward_data((67, 83)))  # two axes (sizes no other test uses): two maps
     kernel = xf.circle_kernel(1, 1, 4) * 0.37  # weights no other test uses
     before = dict(cupy_backend.UPLOADS)
     for _ in range(3):

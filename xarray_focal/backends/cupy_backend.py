@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..algorithms.plan import Plan
-from ..boundary import AxisMap, axis_map
+from ..boundary import AxisMap, source_index
 from ..errors import FocalValueError
 from .numpy_backend import working_dtype
 
@@ -145,7 +145,7 @@ focal_correlate(const T* __restrict__ src, T* __restrict__ out,
 
             const A* base = tile + orow * pitch + ocol;
             for (int i = rbeg; i < rend; ++i) {
-                const int4 rn = runs[i];   // (row in band, column in band, length, row end)
+                const int4 rn = runs[i];   // (row in band, column in band, length, row end: 1, only run: 2)
                 const A w = weights[i];
                 const A* p = base + rn.x * pitch + rn.y;
                 const int L = rn.z;
@@ -176,6 +176,12 @@ focal_correlate(const T* __restrict__ src, T* __restrict__ out,
                     A u = A(0);
 #pragma unroll
                     for (int k = 1; k < K; ++k) { u = (k == 1) ? p[L] : u + p[L + k - 1]; part[k] += u; }
+                    if (rn.w == 2) {
+                        // The row's only run: straight into the total, no row flush.
+#pragma unroll
+                        for (int k = 0; k < K; ++k) tot[k] = fma(w, part[k], tot[k]);
+                        continue;
+                    }
 #pragma unroll
                     for (int k = 0; k < K; ++k) racc[k] = fma(w, part[k], racc[k]);
                 }
@@ -270,7 +276,8 @@ def _split_bands(runs, kh: int, kw: int, K: int, itemsize: int):
     """Bands of kernel rows/columns whose tiles fit ``_SMEM_BUDGET``; runs encoded per band.
 
     Returns ``(runs_i4, weights, bands, pitch, smem_bytes, groups)``: runs as
-    ``(row in band, col in band, length, ends its row in this band)``, bands as
+    ``(row in band, col in band, length, row end)`` (row end: 0 more runs follow, 1 last
+    of several, 2 the row's only run), bands as
     ``(dy0, bh, dx0, bw, first run, end run)``, and per flush group the list of run
     lengths (for the rounding bound).
     """
@@ -300,7 +307,10 @@ def _split_bands(runs, kh: int, kw: int, K: int, itemsize: int):
             for dy in sorted(by_row):
                 pieces = by_row[dy]
                 for i, (cx, n, w) in enumerate(pieces):
-                    enc.append((dy - dy0, cx, n, int(i == len(pieces) - 1)))
+                    # 0: more runs follow in this row; 1: last of several (flush the row);
+                    # 2: the row's only run (added straight into the total).
+                    end = 0 if i < len(pieces) - 1 else (2 if len(pieces) == 1 else 1)
+                    enc.append((dy - dy0, cx, n, end))
                     wts.append(w)
                 groups.append([n for _, n, _ in pieces])
             if len(enc) > first:
@@ -368,16 +378,16 @@ class _LRU:
         self.items: OrderedDict = OrderedDict()
 
     def get(self, key, make):
+        # make() runs under the lock: dask threads asking for one plan at once would
+        # otherwise each upload it. It is quick (host layout and a small copy).
         with _LOCK:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
-        value = make()
-        with _LOCK:
-            self.items[key] = value
+            value = self.items[key] = make()
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
-        return value
+            return value
 
 
 _PLANS = _LRU(_CACHE_SIZE)
@@ -413,6 +423,19 @@ def _device_map(index: np.ndarray, device: int):
         return cp.asarray(index, dtype=cp.int32)
 
     return _MAPS.get(key, make)
+
+
+def _whole_axis_map(n: int, radius: int, mode: str, device: int):
+    """Device index map of a whole axis, cached by its parameters (no host work per call)."""
+
+    def make():
+        import cupy as cp
+
+        UPLOADS["index_maps"] += 1
+        index = source_index(np.arange(-radius, n + radius), n, mode)
+        return cp.asarray(index, dtype=cp.int32)
+
+    return _MAPS.get((n, radius, mode, device), make)
 
 
 _KERNELS: dict = {}
@@ -456,9 +479,11 @@ def correlate(data: Any, plan: Plan, boundary: str, fill: float) -> Any:
            [9., 9., 9., 9.],
            [9., 9., 9., 9.]])
     """
-    ymap = axis_map(data.shape[-2], plan.ry, boundary)
-    xmap = axis_map(data.shape[-1], plan.rx, boundary)
-    return correlate_tile(data, plan, ymap, xmap, fill, parallel=True)
+    ny, nx = data.shape[-2:]
+    device = data.device.id
+    ymap = _whole_axis_map(ny, plan.ry, boundary, device)
+    xmap = _whole_axis_map(nx, plan.rx, boundary, device)
+    return _launch(data, plan, ymap, xmap, fill)
 
 
 def correlate_tile(
@@ -468,16 +493,23 @@ def correlate_tile(
 
     ``parallel`` is ignored: one launch always fills the whole device.
     """
+    device = src.device.id
+    return _launch(
+        src, plan, _device_map(ymap.index, device), _device_map(xmap.index, device), fill
+    )
+
+
+def _launch(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float) -> Any:
+    """One launch over every slice of ``src``; ``ymap``/``xmap`` are device int32 maps."""
     import cupy as cp
 
     dtype = working_dtype(np.dtype(src.dtype))
     device = src.device.id
     with cp.cuda.Device(device):
         src = cp.ascontiguousarray(src, dtype=dtype)
-        ho = ymap.index.size - 2 * plan.ry
-        wo = xmap.index.size - 2 * plan.rx
-        lead = src.shape[:-2]
-        out = cp.empty(lead + (ho, wo), dtype=dtype)
+        ho = ymap.size - 2 * plan.ry
+        wo = xmap.size - 2 * plan.rx
+        out = cp.empty(src.shape[:-2] + (ho, wo), dtype=dtype)
         if out.size == 0:
             return out
         dplan = _device_plan(plan, dtype, device)
@@ -492,11 +524,10 @@ def correlate_tile(
         kern(
             grid, (_THREADS,),
             (
-                src, out, _device_map(ymap.index, device), _device_map(xmap.index, device),
-                dplan.runs, dplan.weights, dplan.bands, np.int32(dplan.nbands),
-                dplan.acc.type(fill), np.int32(hs), np.int32(ws), np.int32(ho), np.int32(wo),
-                np.int32(ymap.index.size), np.int32(xmap.index.size), np.int32(nbatch),
-                np.int32(dplan.pitch),
+                src, out, ymap, xmap, dplan.runs, dplan.weights, dplan.bands,
+                np.int32(dplan.nbands), dplan.acc.type(fill), np.int32(hs), np.int32(ws),
+                np.int32(ho), np.int32(wo), np.int32(ymap.size), np.int32(xmap.size),
+                np.int32(nbatch), np.int32(dplan.pitch),
             ),
             shared_mem=dplan.smem,
         )
