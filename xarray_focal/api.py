@@ -15,7 +15,7 @@ import numpy as np
 
 from .algorithms.masked import Reduction
 from .algorithms.plan import check_method, make_plan
-from .backends import backend_for, is_cupy_array, is_dask_array
+from .backends import backend_for, is_cupy_array, is_dask_array, require_tile_function
 from .boundary import check_boundary
 from .errors import FocalTypeError, FocalValueError
 from .kernels import custom_kernel
@@ -146,6 +146,7 @@ def correlate(
     else:
         threshold = max(1, min_count or 0)
     reduction = Reduction((policy,), threshold, float(weights.sum()))
+    require_tile_function(data, "reduce_tile", f"nan_policy={policy!r} / min_count")
     return backend.reduce(data, plan, mode, fill, reduction)[0]
 
 
@@ -285,6 +286,7 @@ def focal_stats(
         threshold = max(plan.ntaps, min_count or 0)
     else:
         threshold = max(1, min_count or 0)
+    require_tile_function(data, "reduce_tile", "focal statistics")
     stack = backend.reduce(data, plan, mode, fill, Reduction(names, threshold, plan.ntaps))
     return {name: stack[i] for i, name in enumerate(names)}
 

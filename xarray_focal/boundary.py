@@ -163,11 +163,9 @@ def axis_map(
         if not valid[mid]:
             mid = int(np.flatnonzero(valid)[0])
         offset = int(shift[mid])
-        same = valid & (shift == offset)
-        lo = mid
-        while lo > 0 and same[lo - 1]:
-            lo -= 1
-        hi = mid + 1
-        while hi < index.size and same[hi]:
-            hi += 1
+        breaks = np.flatnonzero(~(valid & (shift == offset)))
+        before = breaks[breaks < mid]
+        after = breaks[breaks > mid]
+        lo = int(before[-1]) + 1 if before.size else 0
+        hi = int(after[0]) if after.size else index.size
     return AxisMap(index=index, lo=lo, hi=hi, offset=offset)

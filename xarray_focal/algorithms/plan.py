@@ -23,6 +23,8 @@ inf behave exactly as in the direct sum and rounding stays within DESIGN.md's co
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -207,6 +209,13 @@ def check_method(method: object) -> str:
     return method
 
 
+#: Recently built plans by (kernel bytes, shape, method, separable_ok): building one walks
+#: every tap in Python, which a GPU call (or many dask graphs) would otherwise pay each time.
+_PLANS: OrderedDict = OrderedDict()
+_PLANS_MAX = 64
+_PLANS_LOCK = threading.Lock()
+
+
 def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = True) -> Plan:
     """Describe ``kernel`` (validated, float64, odd sides) as runs for ``method``.
 
@@ -228,6 +237,21 @@ def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = 
     'separable'
     """
     method = check_method(method)
+    key = (kernel.tobytes(), kernel.shape, method, separable_ok)
+    with _PLANS_LOCK:
+        plan = _PLANS.get(key)
+        if plan is not None:
+            _PLANS.move_to_end(key)
+            return plan
+    plan = _make_plan(np.array(kernel, dtype=np.float64), method, separable_ok)
+    with _PLANS_LOCK:
+        _PLANS[key] = plan
+        while len(_PLANS) > _PLANS_MAX:
+            _PLANS.popitem(last=False)
+    return plan
+
+
+def _make_plan(kernel: np.ndarray, method: str, separable_ok: bool) -> Plan:
     if method == "direct":
         return _build(kernel, True, "direct")
     if method == "runs":

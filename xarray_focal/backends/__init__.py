@@ -20,7 +20,9 @@ import numpy as np
 
 from ..errors import FocalTypeError
 
-__all__ = ["backend_for", "chunk_backend_for", "is_dask_array", "is_cupy_array"]
+__all__ = [
+    "backend_for", "chunk_backend_for", "is_dask_array", "is_cupy_array", "require_tile_function",
+]
 
 
 def is_dask_array(data: object) -> bool:
@@ -64,3 +66,17 @@ def backend_for(data: object) -> ModuleType:
 
         return dask_backend
     return chunk_backend_for(data)
+
+
+def require_tile_function(data: object, name: str, what: str) -> None:
+    """Raise a clear error if the backend of ``data``'s (chunk) type lacks ``name``.
+
+    Lets a backend that does not implement a feature yet (``what``) say so when the call
+    is made, not with an AttributeError deep inside a dask compute.
+    """
+    chunk = data._meta if is_dask_array(data) else data
+    module = chunk_backend_for(chunk)
+    if not hasattr(module, name):
+        raise FocalTypeError(
+            f"{what} is not implemented yet for {type(chunk).__module__.split('.')[0]} arrays"
+        )
