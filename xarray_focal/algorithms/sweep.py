@@ -66,31 +66,35 @@ def _window_sums(bufs, lengths, n):
     for k in range(lengths.shape[0]):
         length = lengths[k]
         m = n - length + 1
-        last = bufs[k, :m]
         dst = bufs[k + 1, :m]
+        # Up to four new elements per pass: each pass is one load of each input row view
+        # and one store, and the window is still summed left to right within its cells.
         j = prev
-        if length - prev >= 2:
-            pa = p[j:j + m]
-            pb = p[j + 1:j + 1 + m]
-            for x in range(m):
-                dst[x] = last[x] + pa[x] + pb[x]
-            j += 2
-        else:
-            pa = p[j:j + m]
-            for x in range(m):
-                dst[x] = last[x] + pa[x]
-            j += 1
-        while j + 2 <= length:
-            pa = p[j:j + m]
-            pb = p[j + 1:j + 1 + m]
-            for x in range(m):
-                dst[x] += pa[x] + pb[x]
-            j += 2
+        first = True
         while j < length:
+            step = min(4, length - j)
+            base = bufs[k, :m] if first else dst
             pa = p[j:j + m]
-            for x in range(m):
-                dst[x] += pa[x]
-            j += 1
+            if step == 4:
+                pb = p[j + 1:j + 1 + m]
+                pc = p[j + 2:j + 2 + m]
+                pd = p[j + 3:j + 3 + m]
+                for x in range(m):
+                    dst[x] = base[x] + ((pa[x] + pb[x]) + (pc[x] + pd[x]))
+            elif step == 3:
+                pb = p[j + 1:j + 1 + m]
+                pc = p[j + 2:j + 2 + m]
+                for x in range(m):
+                    dst[x] = base[x] + ((pa[x] + pb[x]) + pc[x])
+            elif step == 2:
+                pb = p[j + 1:j + 1 + m]
+                for x in range(m):
+                    dst[x] = base[x] + (pa[x] + pb[x])
+            else:
+                for x in range(m):
+                    dst[x] = base[x] + pa[x]
+            j += step
+            first = False
         prev = length
 
 
