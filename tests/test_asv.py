@@ -129,3 +129,83 @@ def test_parameter_grids_are_well_formed():
 def test_size_limit_shrinks_rasters():
     """The knob the smoke test relies on really caps the raster side."""
     assert PACKAGE_MODULE.random_raster(4000).shape == (96, 96)
+
+
+# --- benchmarks/peers.py: the parts that decide what the report says --------------------
+
+
+def _load_peers():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+    spec = importlib.util.spec_from_file_location("xarray_focal_peers_report", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+peers = _load_peers()
+
+
+def test_peers_agreement_catches_a_wrong_boundary():
+    """reflect vs mirror differ only at the edges: the check must still see it."""
+    scipy_ndimage = pytest.importorskip("scipy.ndimage")
+    import numpy as np
+
+    data = np.random.default_rng(1).standard_normal((40, 50))
+    kernel = xarray_focal.circle_kernel(1, 1, 3)
+    ours = xarray_focal.correlate(data, kernel, boundary="reflect")
+    scale = peers._scale(data, kernel)
+    same = scipy_ndimage.correlate(data, kernel, mode="reflect")
+    other = scipy_ndimage.correlate(data, kernel, mode="mirror")
+    assert peers.agreement(same, ours, "all", 3, scale).startswith("agree")
+    assert peers.agreement(other, ours, "all", 3, scale).startswith("DISAGREE")
+    # Interior-only comparison ignores exactly the edge cells that padding changes.
+    assert peers.agreement(other, ours, "interior", 3, scale).startswith("agree (interior)")
+
+
+def test_peers_agreement_requires_nan_in_the_same_cells():
+    import numpy as np
+
+    ref = np.ones((5, 5))
+    res = ref.copy()
+    res[2, 2] = np.nan
+    assert peers.agreement(res, ref, "all", 1, 1.0) == "DISAGREE: NaN at 1 cells that differ"
+
+
+def test_peers_unbuilt_feature_is_reported_not_raised():
+    """A keyword the library lacks yet gives a 'not implemented' row, not a crash."""
+    def lacks_keyword():
+        xarray_focal.correlate([[1.0]], [[1.0]], no_such_option=True)
+
+    tool = peers.ours("xarray_focal", lacks_keyword, lacks_keyword)
+    assert tool.run is None and tool.status.startswith("not implemented")
+    assert peers.ours("xarray_focal", int, int).run is int
+
+
+def test_peers_missing_peer_gets_a_row():
+    tool = peers.peer("nothing", "no_such_module_for_xarray_focal", lambda m: m)
+    assert tool.run is None and tool.status.startswith("not installed")
+
+
+def test_peers_update_doc_rewrites_only_the_marked_block(tmp_path):
+    page = tmp_path / "performance.md"
+    page.write_text(f"# Title\n\nintro\n\n{peers.DOC_START}\nold\n{peers.DOC_END}\n\nafter\n")
+    peers.update_doc(page, "new table")
+    assert page.read_text() == (
+        f"# Title\n\nintro\n\n{peers.DOC_START}\nnew table\n{peers.DOC_END}\n\nafter\n"
+    )
+    peers.update_doc(page, "newer")
+    assert page.read_text().count(peers.DOC_START) == 1 and "newer" in page.read_text()
+
+
+def test_peers_table_reports_ratio_peer_over_ours():
+    case = peers.Case("X", "test", lambda: None)
+    tools = [
+        peers.Tool("ours", ours=True, times=[0.1, 0.3, 0.2]),
+        peers.Tool("peer", times=[0.6]),
+        peers.Tool("absent", run=None, status="not installed"),
+    ]
+    table = peers.case_table(case, tools).splitlines()
+    assert "| **ours** |  | 200 | 1.00 |" in table[4]
+    assert "| peer |  | 600 | 3.00 |" in table[5]
+    assert "| absent |  | not installed |  |" in table[6]
