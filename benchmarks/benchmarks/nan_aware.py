@@ -1,0 +1,92 @@
+"""NaN-aware correlation and focal statistics (the NaN-policy issue adds them).
+
+Every class here skips itself (``NotImplementedError`` in ``setup``) until the library has
+the keyword or method it times, so the rows fill in on the first asv run after it lands.
+Inputs: 2000² float64 with 5% NaN cells, a 15x15 circle (r=7), ``boundary="nan"``.
+"""
+
+from __future__ import annotations
+
+import xarray_focal as xf
+
+from . import as_backend, finish, keyword_supported, random_raster
+
+NAN_FRACTION = 0.05
+STATISTICS = ("mean", "sum", "count", "min", "max", "range", "std", "var")
+
+
+def _dataarray(backend):
+    import xarray as xr
+
+    data = as_backend(random_raster(2000, nan_fraction=NAN_FRACTION), backend)
+    return xr.DataArray(data, dims=("y", "x"))
+
+
+def _warm(func, backend, *args, **kwargs):
+    """Call ``func(small DataArray, ...)`` once so the JIT compiles outside the timing."""
+    import xarray as xr
+
+    small = as_backend(random_raster(64, nan_fraction=NAN_FRACTION), backend, chunks=32)
+    finish(func(xr.DataArray(small, dims=("y", "x")), *args, **kwargs))
+
+
+class NanPolicy:
+    """``correlate(k / k.sum(), nan_policy=...)``; ``renormalize`` is the NaN-aware mean
+    (astropy's ``nan_treatment="interpolate"``)."""
+
+    params = (("numpy", "dask"), ("propagate", "omit", "renormalize"))
+    param_names = ("backend", "nan_policy")
+    number = 1
+
+    def setup(self, backend, nan_policy):
+        if not keyword_supported(xf.correlate, "nan_policy"):
+            raise NotImplementedError("xf.correlate has no nan_policy= keyword yet")
+        kernel = xf.circle_kernel(1, 1, 7)
+        self.kernel = kernel / kernel.sum()
+        small = as_backend(random_raster(64, nan_fraction=NAN_FRACTION), backend, chunks=32)
+        finish(xf.correlate(small, self.kernel, nan_policy=nan_policy))
+        self.data = as_backend(random_raster(2000, nan_fraction=NAN_FRACTION), backend)
+
+    def time_correlate(self, backend, nan_policy):
+        finish(xf.correlate(self.data, self.kernel, nan_policy=nan_policy))
+
+
+class FocalStatistic:
+    """One statistic, ``da.focal.<stat>(footprint)`` (default ``nan_policy="omit"``)."""
+
+    params = (("numpy", "dask"), STATISTICS)
+    param_names = ("backend", "stat")
+    number = 1
+
+    def setup(self, backend, stat):
+        import xarray as xr
+
+        if not hasattr(xr.DataArray(random_raster(4)).focal, stat):
+            raise NotImplementedError(f"the .focal accessor has no {stat}() yet")
+        self.footprint = xf.circle_kernel(1, 1, 7)
+        _warm(lambda d, k: getattr(d.focal, stat)(k), backend, self.footprint)
+        self.da = _dataarray(backend)
+        self.stat = stat
+
+    def time_statistic(self, backend, stat):
+        finish(getattr(self.da.focal, self.stat)(self.footprint))
+
+
+class FocalStats:
+    """Several statistics at once, ``da.focal.stats(footprint, stats)`` -> Dataset."""
+
+    params = (("numpy", "dask"), (("mean", "max"), ("mean", "std", "min", "max")))
+    param_names = ("backend", "stats")
+    number = 1
+
+    def setup(self, backend, stats):
+        import xarray as xr
+
+        if not hasattr(xr.DataArray(random_raster(4)).focal, "stats"):
+            raise NotImplementedError("the .focal accessor has no stats() yet")
+        self.footprint = xf.circle_kernel(1, 1, 7)
+        _warm(lambda d, k: d.focal.stats(k, stats), backend, self.footprint)
+        self.da = _dataarray(backend)
+
+    def time_stats(self, backend, stats):
+        finish(self.da.focal.stats(self.footprint, stats))

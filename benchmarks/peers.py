@@ -1,0 +1,722 @@
+#!/usr/bin/env python
+"""Side-by-side timings of xarray-focal and its peers on the same work, in one process.
+
+Every case builds one float64 random raster, runs each tool once (compiling JITs and
+checking that the outputs agree where the semantics match), then times the tools in
+interleaved rounds -- round ``i`` starts with a different tool -- so background load hits
+all of them alike. It prints one markdown table per case: the median time of each tool
+and the ratio peer / ours (> 1 means we are faster).
+
+Usage (from the repository root)::
+
+    python benchmarks/peers.py                 # every case, 5 timed rounds
+    python benchmarks/peers.py --quick         # fewer rounds, slowest peers skipped (< 2 min)
+    python benchmarks/peers.py --cases P1,N1   # a subset
+    python benchmarks/peers.py --update-doc docs/performance.md   # refresh the recorded table
+
+xarray-spatial >= 0.6 needs Python >= 3.12. Run this file with such an interpreter and
+``PYTHONPATH`` pointing at the checkout, e.g.::
+
+    python3.12 -m venv /tmp/peers312
+    /tmp/peers312/bin/pip install xarray-spatial==0.10.20 opencv-python-headless dask-image \
+        astropy scipy dask distributed numba xarray
+    PYTHONPATH=$PWD /tmp/peers312/bin/python benchmarks/peers.py --quick
+
+A peer that is not importable gets a row saying so instead of a time; so does a feature of
+xarray-focal that does not exist yet ("not implemented"), so re-running this file after a
+feature lands simply fills the row in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import importlib
+import inspect
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+#: Where --update-doc writes, between these two lines of the markdown page.
+DOC_START = "<!-- peers-report:start -->"
+DOC_END = "<!-- peers-report:end -->"
+
+#: Outputs agree when every difference is within this fraction of sum(|w|) * max|x|
+#: (loose enough for FFT-based peers, tight enough to catch a wrong boundary or flip).
+AGREE_RTOL = 1e-9
+
+ROUNDS_FULL = 5
+ROUNDS_QUICK = 1
+
+
+# --------------------------------------------------------------------------------------
+# Tools and cases
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tool:
+    """One way to do a case's work.
+
+    ``run`` returns the result (already computed: dask computed, GPU synchronised); it is
+    ``None`` when the tool cannot run here, and ``status`` says why.
+    """
+
+    name: str
+    version: str = ""
+    run: Callable[[], Any] | None = None
+    status: str = "ok"
+    #: "all": compare every cell with the reference; "interior": only cells whose
+    #: footprint lies inside the raster (the tool pads differently); None: do not compare.
+    compare: str | None = "all"
+    note: str = ""
+    ours: bool = False
+    #: The reference for agreement checks when ours cannot run (an independent recipe).
+    fallback_reference: bool = False
+    gpu: bool = False
+    #: Skipped under --quick (it would take most of the time budget).
+    slow: bool = False
+    times: list[float] = field(default_factory=list)
+    agreement: str = ""
+
+
+@dataclass
+class Work:
+    """A case's tools and the size of its numbers, for the agreement tolerance."""
+
+    tools: list[Tool]
+    #: sum(|w|) * max|x|: the scale of the accuracy contract (DESIGN.md).
+    scale: float
+
+
+def _scale(data: np.ndarray, kernel: np.ndarray) -> float:
+    return float(np.abs(kernel).sum() * np.nanmax(np.abs(data)))
+
+
+@dataclass
+class Case:
+    id: str
+    title: str
+    build: Callable[[], Work]
+    #: Half-width of the footprint: "interior" comparisons drop this many edge cells.
+    reach: int = 0
+
+
+def _version(module_name: str) -> str:
+    from importlib import metadata
+
+    dist = {
+        "xrspatial": "xarray-spatial",
+        "cv2": "opencv-python-headless",
+        "dask_image": "dask-image",
+        "xarray_focal": "xarray-focal",
+    }.get(module_name, module_name)
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        # A checkout on PYTHONPATH (not pip-installed) still knows its version.
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return "?"
+        return str(getattr(module, "__version__", "?"))
+
+
+def _missing(name: str, module_name: str, exc: BaseException) -> Tool:
+    status = f"not installed ({type(exc).__name__}: {exc})"
+    if module_name == "xrspatial" and sys.version_info < (3, 12):
+        status = "not installed: xarray-spatial >= 0.6 needs Python >= 3.12 (see --help)"
+    return Tool(name, run=None, status=status, compare=None)
+
+
+def peer(name: str, module_name: str, make: Callable[[Any], Callable[[], Any]], **kw) -> Tool:
+    """A peer's tool, or a row saying it is missing. ``make(module)`` returns the call."""
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or a broken install raising something else
+        print(f"note: {name} is missing: {exc}", file=sys.stderr)
+        return _missing(name, module_name, exc)
+    top = module_name.split(".")[0]
+    return Tool(name, version=_version(top), run=make(module), **kw)
+
+
+def _gpu_ready() -> str | None:
+    """None when cupy and a CUDA device are usable, else the reason."""
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "no CUDA device"
+    except Exception as exc:
+        return f"no GPU ({type(exc).__name__})"
+    return None
+
+
+def _sync(result):
+    import cupy
+
+    cupy.cuda.get_current_stream().synchronize()
+    return result
+
+
+def ours(name: str, call: Callable[[], Any], probe: Callable[[], Any], **kw) -> Tool:
+    """Our tool; ``probe`` runs the same call on a tiny input to see if the feature exists.
+
+    A ``TypeError`` naming an unknown keyword or an ``AttributeError`` for a missing
+    accessor method means the feature has not been built yet: the row says
+    "not implemented" rather than failing the report.
+    """
+    import xarray_focal as xf
+
+    try:
+        probe()
+    except (TypeError, AttributeError, NotImplementedError, ImportError, xf.FocalTypeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return Tool(name, version=_version("xarray_focal"), run=None, ours=True,
+                    status=f"not implemented ({msg})", compare=None, **kw)
+    return Tool(name, version=_version("xarray_focal"), run=call, ours=True, **kw)
+
+
+def _raster(n: int, *, nan_fraction: float = 0.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal((n, n))
+    if nan_fraction:
+        data[rng.random((n, n)) < nan_fraction] = np.nan
+    return data
+
+
+def _dataarray(data):
+    import xarray as xr
+
+    return xr.DataArray(data, dims=("y", "x"), name="z")
+
+
+def _has_keyword(func, name: str) -> bool:
+    return name in inspect.signature(func).parameters
+
+
+# --- P cases: plain correlation, NaN-free data, boundary "reflect" everywhere ----------
+# reflect is the one edge rule every CPU peer spells: scipy/dask-image "reflect",
+# xarray-spatial "reflect", OpenCV BORDER_REFLECT (fedcba|abcdef). fftconvolve only pads
+# with zeros, so it is compared on the interior.
+
+
+def correlate_tools(n: int, radius: int, *, quick: bool, slow_peers: bool) -> Work:
+    import xarray_focal as xf
+
+    data = _raster(n)
+    kernel = xf.circle_kernel(1, 1, radius)
+    arr = _dataarray(data)
+    tiny = _dataarray(_raster(8 * radius + 8))
+    tools = [
+        ours("xarray_focal", lambda: arr.focal.correlate(kernel, boundary="reflect"),
+             lambda: tiny.focal.correlate(kernel, boundary="reflect"),
+             note="`DataArray.focal.correlate`"),
+    ]
+    if _has_keyword(xf.correlate, "method"):
+        # The planner's forced-direct path, to show what the planner buys.
+        tools.append(ours("xarray_focal method='direct'",
+                          lambda: xf.correlate(data, kernel, boundary="reflect", method="direct"),
+                          lambda: xf.correlate(tiny.values, kernel, method="direct"),
+                          note="array API"))
+    slow = slow_peers and quick
+    tools += [
+        peer("xarray-spatial convolution_2d", "xrspatial.convolution",
+             lambda m: lambda: m.convolution_2d(arr, kernel, boundary="reflect")),
+        peer("scipy.ndimage.correlate", "scipy.ndimage",
+             lambda m: lambda: m.correlate(data, kernel, mode="reflect"), slow=slow),
+        peer("cv2.filter2D", "cv2",
+             lambda m: lambda: m.filter2D(data, -1, kernel, borderType=m.BORDER_REFLECT),
+             note="correlates; DFT for kernels >= 11x11"),
+        peer("dask-image ndfilters.correlate", "dask_image.ndfilters",
+             lambda m: _dask_image_call(m, data, kernel, chunks=n // 2),
+             note="4 chunks, dask threads", slow=slow),
+        peer("scipy.signal.fftconvolve", "scipy.signal",
+             lambda m: lambda: m.fftconvolve(data, kernel, mode="same"),
+             compare="interior", note="zero padding: interior compared"),
+    ]
+    gpu_problem = _gpu_ready()
+    if gpu_problem is None:
+        tools += _gpu_correlate_tools(data, kernel)
+    else:
+        tools.append(Tool("cupyx.scipy.ndimage.correlate", run=None, status=gpu_problem,
+                          compare=None, gpu=True))
+    return Work(tools, _scale(data, kernel))
+
+
+def _dask_image_call(module, data, kernel, *, chunks):
+    import dask.array as da
+
+    darr = da.from_array(data, chunks=chunks)
+    return lambda: module.correlate(darr, kernel, mode="reflect").compute()
+
+
+def _gpu_correlate_tools(data, kernel) -> list[Tool]:
+    import cupy
+    import xarray_focal as xf
+
+    gdata, gkernel = cupy.asarray(data), cupy.asarray(kernel)
+    tiny = cupy.asarray(_raster(32))
+    return [
+        ours("xarray_focal (cupy)",
+             lambda: _sync(xf.correlate(gdata, kernel, boundary="reflect")),
+             lambda: xf.correlate(tiny, kernel, boundary="reflect"),
+             gpu=True, note="data already on the GPU"),
+        peer("cupyx.scipy.ndimage.correlate", "cupyx.scipy.ndimage",
+             lambda m: lambda: _sync(m.correlate(gdata, gkernel, mode="reflect")),
+             gpu=True, note="data already on the GPU"),
+    ]
+
+
+def dask_tools(n: int, radius: int, *, quick: bool) -> Work:
+    import xarray_focal as xf
+
+    da = importlib.import_module("dask.array")
+    data = _raster(n)
+    kernel = xf.circle_kernel(1, 1, radius)
+    darr = da.from_array(data, chunks=n // 2)
+    arr = _dataarray(darr)
+    tiny = _dataarray(da.from_array(_raster(64), chunks=32))
+    return Work([
+        ours("xarray_focal (dask)",
+             lambda: arr.focal.correlate(kernel, boundary="reflect").compute(),
+             lambda: tiny.focal.correlate(kernel, boundary="reflect").compute(),
+             note="dask threads"),
+        peer("xarray-spatial convolution_2d (dask)", "xrspatial.convolution",
+             lambda m: lambda: m.convolution_2d(arr, kernel, boundary="reflect").compute()),
+        peer("dask-image ndfilters.correlate", "dask_image.ndfilters",
+             lambda m: _dask_image_call(m, data, kernel, chunks=n // 2)),
+    ], _scale(data, kernel))
+
+
+# --- NaN-aware cases: 5% NaN, boundary "nan" (outside cells count as missing) ---------
+
+
+def _masked_sums(ndi, data, weights):
+    """(sum of w*x over valid taps, sum of w over valid taps), outside = missing."""
+    valid = ~np.isnan(data)
+    num = ndi.correlate(np.where(valid, data, 0.0), weights, mode="constant", cval=0.0)
+    den = ndi.correlate(valid.astype(np.float64), weights, mode="constant", cval=0.0)
+    return num, den
+
+
+def _renormalized_by_hand(ndi, data, weights):
+    num, den = _masked_sums(ndi, data, weights)
+    # Integer-valued counts for 0/1 footprints; tiny den from rounding means "no valid tap".
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den * weights.sum()
+    out[np.abs(den) < 1e-9] = np.nan
+    return out
+
+
+def _max_by_hand(ndi, data, footprint):
+    filled = np.where(np.isnan(data), -np.inf, data)
+    out = ndi.maximum_filter(filled, footprint=footprint != 0, mode="constant", cval=-np.inf)
+    out[np.isneginf(out)] = np.nan
+    return out
+
+
+def renormalize_tools(n: int, radius: int, *, quick: bool) -> Work:
+    import xarray_focal as xf
+
+    data = _raster(n, nan_fraction=0.05)
+    kernel = xf.circle_kernel(1, 1, radius)
+    weights = kernel / kernel.sum()
+    arr = _dataarray(data)
+    tiny = _dataarray(_raster(32, nan_fraction=0.05))
+    astropy_kw = dict(boundary="fill", fill_value=np.nan, nan_treatment="interpolate")
+    return Work([
+        ours("xarray_focal",
+             lambda: arr.focal.correlate(weights, boundary="nan", nan_policy="renormalize"),
+             lambda: tiny.focal.correlate(weights, boundary="nan", nan_policy="renormalize"),
+             note='`correlate(k / k.sum(), nan_policy="renormalize")`'),
+        peer("astropy convolve_fft", "astropy.convolution",
+             lambda m: lambda: m.convolve_fft(data, weights, **astropy_kw),
+             note='nan_treatment="interpolate", fill NaN'),
+        peer("astropy convolve", "astropy.convolution",
+             lambda m: lambda: m.convolve(data, weights, **astropy_kw),
+             note='nan_treatment="interpolate", fill NaN', slow=quick),
+        peer("scipy.ndimage.correlate x2 (by hand)", "scipy.ndimage",
+             lambda m: lambda: _renormalized_by_hand(m, data, weights),
+             fallback_reference=True, note="sum(w·x valid) / sum(w valid)"),
+    ], _scale(data, weights))
+
+
+def focal_mean_tools(n: int, radius: int, *, quick: bool) -> Work:
+    import xarray_focal as xf
+
+    data = _raster(n, nan_fraction=0.05)
+    kernel = xf.circle_kernel(1, 1, radius)
+    arr = _dataarray(data)
+    tiny = _dataarray(_raster(32, nan_fraction=0.05))
+    return Work([
+        ours("xarray_focal", lambda: arr.focal.mean(kernel), lambda: tiny.focal.mean(kernel),
+             note='`focal.mean` (nan_policy="omit")'),
+        peer("xarray-spatial focal.apply", "xrspatial.focal",
+             lambda m: lambda: m.apply(arr, kernel), note="mean of non-NaN cells"),
+        peer("scipy.ndimage.correlate x2 (by hand)", "scipy.ndimage",
+             lambda m: lambda: _renormalized_by_hand(m, data, kernel / kernel.sum()),
+             fallback_reference=True, note="sum(x valid) / count(valid)"),
+    ], _scale(data, kernel))
+
+
+def focal_stats_tools(n: int, radius: int, *, quick: bool) -> Work:
+    import xarray_focal as xf
+
+    data = _raster(n, nan_fraction=0.05)
+    kernel = xf.circle_kernel(1, 1, radius)
+    arr = _dataarray(data)
+    tiny = _dataarray(_raster(32, nan_fraction=0.05))
+    stats = ("mean", "max")
+    return Work([
+        ours("xarray_focal", lambda: arr.focal.stats(kernel, stats),
+             lambda: tiny.focal.stats(kernel, stats), note='`focal.stats(k, ("mean", "max"))`'),
+        peer("xarray-spatial focal_stats", "xrspatial.focal",
+             lambda m: lambda: m.focal_stats(arr, kernel, stats_funcs=list(stats))),
+        peer("scipy.ndimage x3 (by hand)", "scipy.ndimage",
+             lambda m: lambda: np.stack([_renormalized_by_hand(m, data, kernel / kernel.sum()),
+                                         _max_by_hand(m, data, kernel)]),
+             fallback_reference=True, note="correlate x2 + maximum_filter"),
+    ], _scale(data, kernel))
+
+
+def cases(quick: bool) -> list[Case]:
+    return [
+        Case("P1", "2000², circle r=7 (15×15, 149 taps), float64, boundary reflect",
+             lambda: correlate_tools(2000, 7, quick=quick, slow_peers=False), reach=7),
+        Case("P2", "4000², circle r=16 (33×33, 797 taps), float64, boundary reflect",
+             lambda: correlate_tools(4000, 16, quick=quick, slow_peers=True), reach=16),
+        Case("P3", "2000², 3×3 cross (r=1), float64, boundary reflect",
+             lambda: correlate_tools(2000, 1, quick=quick, slow_peers=False), reach=1),
+        Case("P5", "dask 2000² in 4 chunks (1000²), circle r=7, float64, boundary reflect",
+             lambda: dask_tools(2000, 7, quick=quick), reach=7),
+        Case("N1", "NaN-aware renormalized mean, 2000², circle r=7, 5% NaN, boundary nan",
+             lambda: renormalize_tools(2000, 7, quick=quick), reach=7),
+        Case("S1", "focal mean ignoring NaN, 2000², circle r=7, 5% NaN, boundary nan",
+             lambda: focal_mean_tools(2000, 7, quick=quick), reach=7),
+        Case("S2", 'focal stats ("mean", "max") ignoring NaN, 2000², circle r=7, 5% NaN',
+             lambda: focal_stats_tools(2000, 7, quick=quick), reach=7),
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# Checking and timing
+# --------------------------------------------------------------------------------------
+
+
+def to_numpy(result) -> np.ndarray:
+    """A tool's result as a float64 numpy array (Datasets stacked by variable)."""
+    import xarray as xr
+
+    if isinstance(result, xr.Dataset):
+        return np.stack([to_numpy(result[v]) for v in result.data_vars])
+    data = getattr(result, "data", result)
+    if type(data).__module__.split(".")[0] == "cupy":
+        data = data.get()
+    return np.asarray(data, dtype=np.float64)
+
+
+def agreement(result: np.ndarray, reference: np.ndarray, mode: str, reach: int,
+              scale: float) -> str:
+    """'agree (max |Δ| ...)' or 'DISAGREE: ...' for one tool against the reference."""
+    if result.shape != reference.shape:
+        return f"DISAGREE: shape {result.shape} vs {reference.shape}"
+    if mode == "interior" and reach:
+        result = result[..., reach:-reach, reach:-reach]
+        reference = reference[..., reach:-reach, reach:-reach]
+    nan_r, nan_ref = np.isnan(result), np.isnan(reference)
+    if not np.array_equal(nan_r, nan_ref):
+        return f"DISAGREE: NaN at {int(np.sum(nan_r != nan_ref))} cells that differ"
+    both = ~nan_r
+    diff = float(np.max(np.abs(result[both] - reference[both]), initial=0.0))
+    verdict = "agree" if diff <= AGREE_RTOL * scale else "DISAGREE"
+    where = " (interior)" if mode == "interior" else ""
+    return f"{verdict}{where}, max abs diff {diff:.1e}"
+
+
+def check(tools: list[Tool], reach: int, scale: float) -> None:
+    """Run every tool once (JIT warm-up included) and compare it with the reference."""
+    results: dict[int, np.ndarray] = {}
+    for i, tool in enumerate(tools):
+        if tool.run is None:
+            continue
+        try:
+            results[i] = to_numpy(tool.run())
+        except Exception as exc:
+            tool.run, tool.compare = None, None
+            tool.status = f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+            print(f"  {tool.name}: {tool.status}", file=sys.stderr)
+    ref_i = next((i for i, t in enumerate(tools) if t.ours and not t.gpu and i in results), None)
+    if ref_i is None:
+        ref_i = next((i for i, t in enumerate(tools) if t.fallback_reference and i in results),
+                     None)
+    if ref_i is None:
+        return
+    tools[ref_i].agreement = "reference"
+    for i, res in results.items():
+        if i != ref_i:
+            mode = tools[i].compare
+            tools[i].agreement = agreement(res, results[ref_i], mode, reach, scale) if mode else "–"
+    results.clear()
+    gc.collect()
+
+
+def time_rounds(tools: list[Tool], rounds: int) -> None:
+    """``rounds`` interleaved rounds; round ``r`` starts at a different tool."""
+    runnable = [t for t in tools if t.run is not None]
+    for r in range(rounds):
+        k = r % max(1, len(runnable))
+        for tool in runnable[k:] + runnable[:k]:
+            gc.collect()
+            t0 = time.perf_counter()
+            tool.run()
+            tool.times.append(time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------------------
+# Fresh-process latency: what a user waits for in a new session
+# --------------------------------------------------------------------------------------
+
+#: Child-process scripts: print "import_seconds first_call_seconds" for one tool.
+LATENCY_SCRIPTS = {
+    "xarray_focal": (
+        "import xarray_focal as xf",
+        "xf.correlate(data, xf.circle_kernel(1, 1, 7), boundary='reflect')",
+    ),
+    "xarray-spatial convolution_2d": (
+        "import xarray as xr; from xrspatial.convolution import convolution_2d, circle_kernel",
+        "convolution_2d(xr.DataArray(data), circle_kernel(1, 1, 7), boundary='reflect')",
+    ),
+}
+_LATENCY_TEMPLATE = """
+import time
+import numpy as np
+data = np.random.default_rng(0).standard_normal((500, 500))
+t0 = time.perf_counter()
+{imp}
+t1 = time.perf_counter()
+{call}
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The child imports the same xarray_focal as this process (a checkout on PYTHONPATH).
+    import xarray_focal
+
+    root = str(Path(xarray_focal.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+def latency_table(rounds: int) -> str:
+    """Import time and first call (500², r=7) in fresh interpreters, medians of ``rounds``.
+
+    One untimed child runs first, so numba's on-disk cache is warm for xarray-focal (as
+    for any user after their first session); xarray-spatial does not cache its JIT.
+    """
+    lines = [
+        "### L1: fresh process: import, then the first call (500², circle r=7)",
+        "",
+        "| tool | import ms | first call ms | first call peer / ours |",
+        "|---|---:|---:|---:|",
+    ]
+    env = _child_env()
+    firsts: dict[str, float] = {}
+    for name, (imp, call) in LATENCY_SCRIPTS.items():
+        code = _LATENCY_TEMPLATE.format(imp=imp, call=call)
+        samples = []
+        for i in range(rounds + 1):
+            proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                  text=True, timeout=600)
+            if proc.returncode != 0:
+                err = (proc.stderr.strip().splitlines() or ["?"])[-1][:120]
+                samples = None
+                lines.append(f"| {name} | not available ({err}) | | |")
+                break
+            if i:  # the first child only warms caches
+                samples.append(tuple(float(x) for x in proc.stdout.split()))
+        if samples:
+            imp_s = statistics.median(s[0] for s in samples)
+            first_s = statistics.median(s[1] for s in samples)
+            firsts[name] = first_s
+            base = firsts.get("xarray_focal")
+            ratio = f"{first_s / base:.2f}" if base else ""
+            label = f"**{name}**" if name == "xarray_focal" else name
+            lines.append(f"| {label} | {_fmt_ms(imp_s)} | {_fmt_ms(first_s)} | {ratio} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------
+
+
+def _fmt_ms(seconds: float) -> str:
+    ms = seconds * 1e3
+    return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
+
+
+def case_table(case: Case, tools: list[Tool]) -> str:
+    """One markdown table: tool, version, median ms, ratio peer/ours, agreement, note."""
+    def median(t: Tool) -> float | None:
+        return statistics.median(t.times) if t.times else None
+
+    base_cpu = next((median(t) for t in tools if t.ours and not t.gpu and t.times), None)
+    base_gpu = next((median(t) for t in tools if t.ours and t.gpu and t.times), None)
+    lines = [
+        f"### {case.id}: {case.title}",
+        "",
+        "| tool | version | median ms | peer / ours | output check | note |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for t in tools:
+        m = median(t)
+        if m is None:
+            time_s, ratio = t.status, ""
+        else:
+            time_s = _fmt_ms(m)
+            base = base_gpu if t.gpu and base_gpu is not None else base_cpu
+            ratio = "" if base is None else f"{m / base:.2f}"
+            if t.ours and not t.gpu:
+                ratio = "1.00"
+        name = f"**{t.name}**" if t.ours else t.name
+        lines.append(f"| {name} | {t.version} | {time_s} | {ratio} | {t.agreement} | {t.note} |")
+    return "\n".join(lines)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine_header(argv: list[str], rounds: int) -> str:
+    import numba
+
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    versions = ", ".join(f"{m} {_version(m)}" for m in ("numpy", "numba", "xarray", "dask", "scipy"))
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        f"- **date:** {now}",
+        f"- **machine:** {_cpu_model()}, {cores} cores ({usable} usable){mem}; "
+        f"load average at start {load}",
+        f"- **python:** {platform.python_version()} ({platform.python_implementation()}); "
+        f"{versions}; numba threads {numba.get_num_threads()}",
+        f"- **xarray-focal:** {_version('xarray_focal')} at `{_git_commit()}`",
+        f"- **command:** `python benchmarks/peers.py {' '.join(argv)}`".rstrip() +
+        f" — median of {rounds} interleaved round(s) after one untimed check run",
+    ])
+
+
+def update_doc(path: Path, report: str) -> None:
+    """Replace the text between the report markers in ``path`` (appending them if absent)."""
+    text = path.read_text() if path.exists() else ""
+    block = f"{DOC_START}\n{report}\n{DOC_END}"
+    if DOC_START in text and DOC_END in text:
+        head, rest = text.split(DOC_START, 1)
+        tail = rest.split(DOC_END, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{ROUNDS_QUICK} timed round(s), slowest peers skipped")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help=f"timed rounds per case (default {ROUNDS_FULL}, {ROUNDS_QUICK} with --quick)")
+    parser.add_argument("--cases", default="", help="comma-separated case ids (default: all)")
+    parser.add_argument("--update-doc", type=Path, default=None,
+                        help="write the report into this markdown file between its markers")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (ROUNDS_QUICK if args.quick else ROUNDS_FULL)
+
+    try:
+        import dask
+
+        # One scheduler for every dask-based tool, whatever the environment configured.
+        dask.config.set(scheduler="threads")
+    except ImportError:
+        print("note: dask is missing: the dask cases are reported as such", file=sys.stderr)
+    selected = [c for c in cases(args.quick)
+                if not args.cases or c.id in args.cases.upper().split(",")]
+    header = machine_header(argv, rounds)
+    print(header + "\n", flush=True)
+    sections = [header, ""]
+    started = time.perf_counter()
+    for case in selected:
+        print(f"{case.id}: {case.title}", file=sys.stderr, flush=True)
+        try:
+            work = case.build()
+        except ImportError as exc:  # the case itself needs a library (dask for P5)
+            sections += [f"### {case.id}: {case.title}\n\nnot run: {exc}", ""]
+            print(sections[-2] + "\n", flush=True)
+            continue
+        tools = work.tools
+        for t in tools:
+            if t.slow and t.run is not None:
+                t.run, t.status, t.compare = None, "skipped (--quick)", None
+        check(tools, case.reach, work.scale)
+        time_rounds(tools, rounds)
+        table = case_table(case, tools)
+        print(table + "\n", flush=True)
+        sections += [table, ""]
+        del tools, work
+        gc.collect()
+    if not args.cases or "L1" in args.cases.upper().split(","):
+        print("L1: fresh-process latency", file=sys.stderr, flush=True)
+        table = latency_table(max(1, min(rounds, 3)))
+        print(table + "\n", flush=True)
+        sections += [table, ""]
+    elapsed = time.perf_counter() - started
+    sections.append(f"_Total wall time {elapsed:.0f} s. peer / ours > 1: xarray-focal is "
+                    "faster; GPU rows are relative to xarray-focal on cupy when it runs._")
+    report = "\n".join(sections)
+    print(sections[-1])
+    if args.update_doc:
+        update_doc(args.update_doc, report)
+        print(f"wrote {args.update_doc}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
