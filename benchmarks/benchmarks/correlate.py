@@ -54,25 +54,29 @@ class Boundary:
 
 
 class Method:
-    """Each algorithm forced with ``method=`` (the fast-algorithm issue adds the keyword).
+    """Each algorithm forced with ``method=`` on circles and a Gaussian.
 
-    Skipped while ``xf.correlate`` has no ``method`` keyword. Add method names here as the
-    planner gains them; ``"auto"`` must never be slower than the best forced one.
+    ``"auto"`` must never be much slower than the best forced one; ``"separable"`` only
+    applies to the (rank-1) Gaussian and raises NotImplementedError (a skip) on circles.
     """
 
-    params = (("auto", "direct"), RADII)
-    param_names = ("method", "radius")
+    params = (("auto", "direct", "runs", "separable"), RADII, ("circle", "gaussian"))
+    param_names = ("method", "radius", "kernel")
     number = 1
 
-    def setup(self, method, radius):
-        if not keyword_supported(xf.correlate, "method"):
-            raise NotImplementedError("xf.correlate has no method= keyword yet")
-        self.kernel = xf.circle_kernel(1, 1, radius)
+    def setup(self, method, radius, kernel):
+        if kernel == "circle":
+            if method == "separable":
+                raise NotImplementedError("a circle is not a rank-1 kernel")
+            self.kernel = xf.circle_kernel(1, 1, radius)
+        else:
+            g = np.exp(-np.arange(-radius, radius + 1) ** 2 / (0.5 * radius**2 + 0.5))
+            self.kernel = np.outer(g, g) / np.outer(g, g).sum()
         warm_correlate("numpy", "float64", self.kernel, method=method)
         self.data = random_raster(2000)
         self.method = method
 
-    def time_correlate(self, method, radius):
+    def time_correlate(self, method, radius, kernel):
         xf.correlate(self.data, self.kernel, method=self.method)
 
 
