@@ -58,7 +58,9 @@ def _correlate_da(da: xr.DataArray, func, kernel, dims, name, **kwargs) -> xr.Da
         dask="allowed",
         keep_attrs=True,
     )
-    result = result.transpose(*da.dims)
+    # Only the data goes back to the input's dim order: a 2-D coordinate (y, x) on data
+    # laid out (x, ..., y) must keep its own order, or the coords would differ from da's.
+    result = result.transpose(*da.dims, transpose_coords=False)
     return result.rename(name) if name is not None else result
 
 
