@@ -146,7 +146,12 @@ def cellsize(obj, dims: tuple[str, str]) -> tuple[float, float]:
     if found[xdim] is None or found[ydim] is None:
         res = obj.attrs.get("res")
         if res is not None:
-            res = np.atleast_1d(np.asarray(res, dtype=np.float64))
+            try:
+                res = np.atleast_1d(np.asarray(res, dtype=np.float64))
+            except (TypeError, ValueError) as exc:
+                raise FocalValueError(
+                    f"attrs['res'] must be one or two nonzero numbers; got {res!r}"
+                ) from exc
             if res.size == 1:
                 res = np.repeat(res, 2)
             if res.size != 2 or not np.all(np.isfinite(res)) or np.any(res == 0):
