@@ -143,12 +143,8 @@ class _FocalKernels:
         """
         (csx, csy), coords = self._cell_and_coords(dims)
         outer = units.radius_in_coord_units(outer_radius, coords, "outer_radius")
-        if isinstance(inner_radius, (int, float, np.integer, np.floating)) and not isinstance(
-            inner_radius, (bool, np.bool_)
-        ) and inner_radius == 0:
-            inner = 0.0
-        else:
-            inner = units.radius_in_coord_units(inner_radius, coords, "inner_radius")
+        # Zero is a valid inner radius with or without a unit ("0 m": only the centre out).
+        inner = units.radius_in_coord_units(inner_radius, coords, "inner_radius", allow_zero=True)
         return kernels.annulus_kernel(csx, csy, outer, inner)
 
 
