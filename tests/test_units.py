@@ -177,3 +177,10 @@ def test_no_cell_size_is_an_error_naming_the_dims():
     with pytest.raises(ValueError, match="cell size.*row") as info:
         bare.focal.circle_kernel(1)
     assert isinstance(info.value, FocalError)
+
+
+@pytest.mark.parametrize("inner", [0, 0.0, "0 m", "0km"])
+def test_annulus_inner_radius_zero_with_or_without_unit_drops_only_the_centre(inner):
+    expected = xf.circle_kernel(30.0, 30.0, 90.0)
+    expected[3, 3] = 0
+    np.testing.assert_array_equal(raster().focal.annulus_kernel("90 m", inner), expected)
