@@ -23,6 +23,11 @@ __all__ = ["correlate", "convolve"]
 def _check_data(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         data = np.asarray(data)
+    if isinstance(data, np.ndarray) and not isinstance(data, np.ma.MaskedArray):
+        # Subclasses (np.matrix, memmap) as plain views: np.matrix stays 2-D under the
+        # backend's reshape to 3-D and reached numba as the wrong type. Masked arrays are
+        # left alone so the backend refuses them rather than silently dropping the mask.
+        data = np.asarray(data)
     if not hasattr(data, "dtype") or not hasattr(data, "shape"):
         raise FocalTypeError(
             f"data must be a numpy, dask or cupy array; got {type(data).__name__}"
