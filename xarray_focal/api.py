@@ -41,6 +41,11 @@ def _check_data(data: Any) -> Any:
         raise FocalValueError(
             f"data must have at least 2 dimensions (the last two are spatial); got shape {data.shape}"
         )
+    if not np.dtype(data.dtype).isnative:
+        # Byte-swapped input (">f4" read from a file) follows the dtype rules of its native
+        # twin: big-endian float32 must give float32, not float64. The kernels need native
+        # data anyway, so this is the copy they would make.
+        data = data.astype(np.dtype(data.dtype).newbyteorder("="))
     return data
 
 
