@@ -45,7 +45,10 @@ def _merge_small_chunks(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...
         else:
             merged.append(c)
     if len(merged) > 1 and merged[-1] < minimum:
-        merged[-2] += merged.pop()
+        # Pop first: in `merged[-2] += merged.pop()` the index -2 is resolved before the
+        # pop, so with two chunks left it pointed past the shortened list.
+        last = merged.pop()
+        merged[-1] += last
     return tuple(merged)
 
 
