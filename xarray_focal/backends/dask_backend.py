@@ -20,8 +20,11 @@ user fixes with chunking, not us.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dask.array as da
 import numpy as np
+from dask import delayed
 from dask.base import tokenize
 
 from ..algorithms.plan import Plan
@@ -86,26 +89,42 @@ def correlate(data: da.Array, plan: Plan, boundary: str, fill: float) -> da.Arra
         )
     out_dtype = working_dtype(data.dtype)
     meta = data._meta.astype(out_dtype)
+    grid = (ny, nx, _starts(ychunks), _starts(xchunks), ydepth, xdepth, periodic)
+    # Tokenise explicitly: dask would otherwise hash the plan object's identity.
+    setup_token = tokenize(plan.kernel, boundary, fill, grid)
+    # Plan and grid enter the graph once, as one key every block depends on. Passed as
+    # map_blocks kwargs they were copied into every task: with distributed each task is
+    # pickled on its own, so a 81x81 kernel (plan ~175 kB) cost 175 kB per chunk.
+    setup = delayed(
+        _BlockSetup(plan, boundary, fill, grid), pure=True, name="focal-plan-" + setup_token
+    )
     result = da.map_blocks(
         _correlate_block,
         work,
+        setup,
         dtype=out_dtype,
         meta=meta,
         chunks=data.chunks[:-2] + (ychunks, xchunks),
-        plan=plan,
-        boundary=boundary,
-        fill=fill,
-        grid=(ny, nx, _starts(ychunks), _starts(xchunks), ydepth, xdepth, periodic),
-        # Tokenise explicitly: dask would otherwise hash the plan object's identity.
-        name="focal-correlate-" + tokenize(work.name, plan.kernel, boundary, fill),
+        name="focal-correlate-" + tokenize(work.name, setup_token),
     )
     if result.chunks != data.chunks:
         result = result.rechunk(data.chunks)
     return result
 
 
-def _correlate_block(block, plan, boundary, fill, grid, block_id=None):
-    ny, nx, ystarts, xstarts, ydepth, xdepth, periodic = grid
+@dataclass(frozen=True, eq=False)
+class _BlockSetup:
+    """What every block task needs besides its data (one graph key, shared)."""
+
+    plan: Plan
+    boundary: str
+    fill: float
+    grid: tuple
+
+
+def _correlate_block(block, setup, block_id=None):
+    plan, boundary, fill = setup.plan, setup.boundary, setup.fill
+    ny, nx, ystarts, xstarts, ydepth, xdepth, periodic = setup.grid
     iy, ix = block_id[-2], block_id[-1]
     maps = []
     for n, starts, depth, i, radius in (
