@@ -203,3 +203,79 @@ def test_distributed_local_cluster_with_process_workers_equals_numpy(cases_with_
                 np.testing.assert_array_equal(got, expected)
         # Both workers took part: the work was really spread over processes.
         assert len(client.scheduler_info()["workers"]) == 2
+
+
+# --- what dask and distributed ship: graph hygiene ------------------------------------------
+
+
+def _focal_tasks(arr, kernel, boundary):
+    """Tasks the focal op adds on top of ``arr``'s own graph."""
+    result = xf.correlate(arr, kernel, boundary=boundary)
+    return result, len(result.__dask_graph__()) - len(arr.__dask_graph__())
+
+
+@requires_dask
+@pytest.mark.parametrize("boundary", ["nan", "nearest", "reflect", "mirror", "wrap", "constant"])
+def test_task_count_per_chunk_is_small_constant_and_independent_of_the_kernel(boundary):
+    import dask.array as da
+
+    chunk = 20
+    per_chunk = {}
+    for n in (12, 24):
+        arr = da.zeros((n * chunk, n * chunk), chunks=chunk)
+        counts = {r: _focal_tasks(arr, np.ones((2 * r + 1, 2 * r + 1)), boundary)[1] for r in (1, 9, chunk - 1)}
+        # The kernel's reach changes halo widths, never the number of tasks.
+        assert len(set(counts.values())) == 1, counts
+        per_chunk[n] = counts[1] / n**2
+    # Interior chunk: 9 halo pieces + 1 concatenation + 1 focal task (dask's overlap);
+    # wrap adds dask's periodic padding, a few more per chunk. Measured 10.0/10.5 and
+    # 17.4/15.6 (n=12/24).
+    limit = 16 if boundary == "wrap" else 11
+    assert per_chunk[24] <= limit, per_chunk
+    assert per_chunk[24] <= per_chunk[12] + 0.5, per_chunk  # no growth with the grid
+
+
+@requires_dask
+def test_kernel_enters_the_graph_once_not_once_per_task():
+    import cloudpickle
+    import dask.array as da
+
+    arr = da.zeros((400, 400), chunks=50)  # 64 chunks
+    sizes = {}
+    for r in (1, 40):  # 3x3 vs 81x81 kernel (the plan of the latter is ~100 kB)
+        result, _ = _focal_tasks(arr, xf.circle_kernel(1, 1, r), "reflect")
+        graph = dict(result.__dask_graph__())
+        # distributed pickles each task separately when it sends it to a worker.
+        focal = [len(cloudpickle.dumps(v)) for k, v in graph.items() if isinstance(k, tuple) and k[0].startswith("focal-")]
+        sizes[r] = (max(focal), sum(len(cloudpickle.dumps(v)) for v in graph.values()))
+    kernel_bytes = xf.circle_kernel(1, 1, 40).nbytes
+    # Each block task stays small and the same size whatever the kernel...
+    assert sizes[40][0] == sizes[1][0] < 4096, sizes
+    # ...and the whole graph grows by about one copy of the plan, not 64 of them.
+    assert sizes[40][1] - sizes[1][1] < 4 * kernel_bytes, (sizes, kernel_bytes)
+
+
+@requires_dask
+@pytest.mark.parametrize("boundary", ["reflect", "wrap"])
+def test_no_task_holds_more_than_a_chunk_and_its_halo(boundary):
+    import dask
+    from dask.callbacks import Callback
+
+    import dask.array as da
+
+    chunk, r = 30, 6
+    arr = da.random.random((240, 270), chunks=chunk)
+    result = xf.correlate(arr, np.ones((2 * r + 1, 2 * r + 1)), boundary=boundary)
+    biggest = []
+
+    class Largest(Callback):
+        def _posttask(self, key, value, dsk, state, id):
+            # Skip the final assembly of the whole result: that is compute() itself.
+            if not str(key).startswith("finalize-"):
+                biggest.append((getattr(value, "nbytes", 0), key))
+
+    with Largest(), dask.config.set(scheduler="sync"):
+        result.compute()
+    limit = (chunk + 2 * r) ** 2 * 8
+    nbytes, key = max(biggest)
+    assert nbytes <= limit, (nbytes, limit, key)
