@@ -23,3 +23,23 @@ def awkward_data(shape, dtype=np.float64, *, nan_fraction=0.0, seed=0):
     if nan_fraction:
         data[rng.random(shape) < nan_fraction] = np.nan
     return data
+
+
+# --- hypothesis profiles -----------------------------------------------------------------
+# "ci" (chosen when the CI environment variable is set, as CI services do): enough examples
+# to matter, derandomised so a red build reproduces locally with the same profile, no
+# per-example deadline (the first example pays numba's compile or cache load).
+# "dev" (default elsewhere): fewer examples for a quick local loop.
+# "thorough": for a deliberate hunt, `HYPOTHESIS_PROFILE=thorough python -m pytest ...`.
+try:
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    settings.register_profile("ci", max_examples=200, derandomize=True, **_common)
+    settings.register_profile("dev", max_examples=40, **_common)
+    settings.register_profile("thorough", max_examples=1000, **_common)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+except ImportError:  # hypothesis is a test extra; test_properties.py skips without it
+    pass

@@ -58,7 +58,9 @@ def _correlate_da(da: xr.DataArray, func, kernel, dims, name, **kwargs) -> xr.Da
         dask="allowed",
         keep_attrs=True,
     )
-    result = result.transpose(*da.dims)
+    # Only the data goes back to the input's dim order: a 2-D coordinate (y, x) on data
+    # laid out (x, ..., y) must keep its own order, or the coords would differ from da's.
+    result = result.transpose(*da.dims, transpose_coords=False)
     return result.rename(name) if name is not None else result
 
 
@@ -228,12 +230,8 @@ class _FocalKernels:
         """
         (csx, csy), coords = self._cell_and_coords(dims)
         outer = units.radius_in_coord_units(outer_radius, coords, "outer_radius")
-        if isinstance(inner_radius, (int, float, np.integer, np.floating)) and not isinstance(
-            inner_radius, (bool, np.bool_)
-        ) and inner_radius == 0:
-            inner = 0.0
-        else:
-            inner = units.radius_in_coord_units(inner_radius, coords, "inner_radius")
+        # Zero is a valid inner radius with or without a unit ("0 m": only the centre out).
+        inner = units.radius_in_coord_units(inner_radius, coords, "inner_radius", allow_zero=True)
         return kernels.annulus_kernel(csx, csy, outer, inner)
 
 

@@ -45,6 +45,11 @@ STATISTICS = ("mean", "sum", "count", "min", "max", "range", "std", "var")
 def _check_data(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         data = np.asarray(data)
+    if isinstance(data, np.ndarray) and not isinstance(data, np.ma.MaskedArray):
+        # Subclasses (np.matrix, memmap) as plain views: np.matrix stays 2-D under the
+        # backend's reshape to 3-D and reached numba as the wrong type. Masked arrays are
+        # left alone so the backend refuses them rather than silently dropping the mask.
+        data = np.asarray(data)
     if not hasattr(data, "dtype") or not hasattr(data, "shape"):
         raise FocalTypeError(
             f"data must be a numpy, dask or cupy array; got {type(data).__name__}"
@@ -58,6 +63,11 @@ def _check_data(data: Any) -> Any:
         raise FocalValueError(
             f"data must have at least 2 dimensions (the last two are spatial); got shape {data.shape}"
         )
+    if not np.dtype(data.dtype).isnative:
+        # Byte-swapped input (">f4" read from a file) follows the dtype rules of its native
+        # twin: big-endian float32 must give float32, not float64. The kernels need native
+        # data anyway, so this is the copy they would make.
+        data = data.astype(np.dtype(data.dtype).newbyteorder("="))
     return data
 
 

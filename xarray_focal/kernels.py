@@ -88,16 +88,28 @@ def _check_length(value: object, name: str) -> float:
 
 
 def _half_sizes(cellsize_x: float, cellsize_y: float, radius: float, what: str) -> tuple[int, int]:
-    nx = int(math.floor(radius / cellsize_x * (1 + 1e-12)))
-    ny = int(math.floor(radius / cellsize_y * (1 + 1e-12)))
-    cells = (2 * ny + 1) * (2 * nx + 1)
-    if cells > MAX_KERNEL_CELLS:
+    # Sizes stay floats until checked: a radius of 1e300 cells overflows int -> float
+    # conversions (and the message formatting) long before it reaches the limit test.
+    half_x = _floor(radius / cellsize_x * (1 + 1e-12))
+    half_y = _floor(radius / cellsize_y * (1 + 1e-12))
+    cells = (2.0 * half_y + 1) * (2.0 * half_x + 1)
+    if not cells <= MAX_KERNEL_CELLS:  # also catches inf
         raise FocalValueError(
             f"{what} {radius:g} with cell size ({cellsize_x:g}, {cellsize_y:g}) would need a "
-            f"{2 * ny + 1}x{2 * nx + 1} kernel ({cells:.3g} cells, limit {MAX_KERNEL_CELLS:.3g}); "
-            "check the radius and its units"
+            f"{_side(half_y)}x{_side(half_x)} kernel ({cells:.3g} cells, limit "
+            f"{MAX_KERNEL_CELLS:.3g}); check the radius and its units"
         )
-    return nx, ny
+    return int(half_x), int(half_y)
+
+
+def _floor(ratio: float) -> float:
+    """floor() that leaves huge or infinite ratios as floats (math.floor(inf) raises)."""
+    return float(math.floor(ratio)) if ratio < 1e15 else ratio
+
+
+def _side(half: float) -> str:
+    """Kernel side 2*half+1 as text: exact while it fits comfortably, else scientific."""
+    return str(2 * int(half) + 1) if half < 1e15 else f"{2.0 * half + 1:.3g}"
 
 
 def _distance_grid(cellsize_x: float, cellsize_y: float, nx: int, ny: int) -> np.ndarray:

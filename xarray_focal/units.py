@@ -42,8 +42,12 @@ _DEGREE_UNITS = {
 _LENGTH_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z_ ]*?)\s*$")
 
 
-def parse_length(value: object, name: str = "radius") -> tuple[float, str | None]:
+def parse_length(
+    value: object, name: str = "radius", *, allow_zero: bool = False
+) -> tuple[float, str | None]:
     """Split a radius into (number, unit), the unit lower-cased or ``None`` for a plain number.
+
+    The number must be positive and finite (or zero, with ``allow_zero``).
 
     Examples
     --------
@@ -73,8 +77,9 @@ def parse_length(value: object, name: str = "radius") -> tuple[float, str | None
         raise FocalTypeError(
             f"{name} must be a number or a string like '500 m'; got {value!r}"
         )
-    if not math.isfinite(number) or number <= 0:
-        raise FocalValueError(f"{name} must be positive and finite; got {value!r}")
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        what = "finite and >= 0" if allow_zero else "positive and finite"
+        raise FocalValueError(f"{name} must be {what}; got {value!r}")
     return number, unit
 
 
@@ -83,13 +88,15 @@ def _coord_unit(coord) -> str | None:
     return str(units).strip().lower().replace(" ", "_") if units else None
 
 
-def radius_in_coord_units(value: object, coords: list, name: str = "radius") -> float:
+def radius_in_coord_units(
+    value: object, coords: list, name: str = "radius", *, allow_zero: bool = False
+) -> float:
     """Convert a radius to the units of the spatial coordinates ``coords`` (y and x).
 
     A plain number is returned unchanged. A radius with a unit is converted to the coords'
     length unit (metres when they have none) and refused for coordinates in degrees.
     """
-    number, unit = parse_length(value, name)
+    number, unit = parse_length(value, name, allow_zero=allow_zero)
     if unit is None:
         return number
     coord_units = {_coord_unit(c) for c in coords} - {None}
@@ -147,7 +154,12 @@ def cellsize(obj, dims: tuple[str, str]) -> tuple[float, float]:
     if found[xdim] is None or found[ydim] is None:
         res = obj.attrs.get("res")
         if res is not None:
-            res = np.atleast_1d(np.asarray(res, dtype=np.float64))
+            try:
+                res = np.atleast_1d(np.asarray(res, dtype=np.float64))
+            except (TypeError, ValueError) as exc:
+                raise FocalValueError(
+                    f"attrs['res'] must be one or two nonzero numbers; got {res!r}"
+                ) from exc
             if res.size == 1:
                 res = np.repeat(res, 2)
             if res.size != 2 or not np.all(np.isfinite(res)) or np.any(res == 0):

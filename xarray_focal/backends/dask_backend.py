@@ -20,8 +20,11 @@ user fixes with chunking, not us.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import dask.array as da
 import numpy as np
+from dask import delayed
 from dask.base import tokenize
 
 from ..algorithms.plan import Plan
@@ -45,7 +48,10 @@ def _merge_small_chunks(chunks: tuple[int, ...], minimum: int) -> tuple[int, ...
         else:
             merged.append(c)
     if len(merged) > 1 and merged[-1] < minimum:
-        merged[-2] += merged.pop()
+        # Pop first: in `merged[-2] += merged.pop()` the index -2 is resolved before the
+        # pop, so with two chunks left it pointed past the shortened list.
+        last = merged.pop()
+        merged[-1] += last
     return tuple(merged)
 
 
@@ -106,19 +112,24 @@ def _map_tiles(data: da.Array, plan: Plan, boundary: str, fill: float, reduction
         chunks = ((len(reduction.names),),) + chunks
         extra["new_axis"] = 0
     op = "focal-correlate-" if reduction is None else "focal-reduce-"
+    grid = (ny, nx, _starts(ychunks), _starts(xchunks), ydepth, xdepth, periodic)
+    # Tokenise explicitly: dask would otherwise hash the plan object's identity.
+    setup_token = tokenize(plan.kernel, plan.method, boundary, fill, reduction, grid)
+    # Plan and grid enter the graph once, as one key every block depends on. Passed as
+    # map_blocks kwargs they were copied into every task: with distributed each task is
+    # pickled on its own, so a 81x81 kernel (plan ~175 kB) cost 175 kB per chunk.
+    setup = delayed(
+        _BlockSetup(plan, boundary, fill, reduction, grid), pure=True,
+        name="focal-plan-" + setup_token,
+    )
     result = da.map_blocks(
         _tile,
         work,
+        setup,
         dtype=out_dtype,
         meta=data._meta.astype(out_dtype)[(None,) * (reduction is not None)],
         chunks=chunks,
-        plan=plan,
-        boundary=boundary,
-        fill=fill,
-        reduction=reduction,
-        grid=(ny, nx, _starts(ychunks), _starts(xchunks), ydepth, xdepth, periodic),
-        # Tokenise explicitly: dask would otherwise hash the plan object's identity.
-        name=op + tokenize(work.name, plan.kernel, plan.method, boundary, fill, reduction),
+        name=op + tokenize(work.name, setup_token),
         **extra,
     )
     target = data.chunks if reduction is None else ((len(reduction.names),),) + data.chunks
@@ -127,8 +138,20 @@ def _map_tiles(data: da.Array, plan: Plan, boundary: str, fill: float, reduction
     return result
 
 
-def _tile(block, plan, boundary, fill, reduction, grid, block_id=None):
-    ny, nx, ystarts, xstarts, ydepth, xdepth, periodic = grid
+@dataclass(frozen=True, eq=False)
+class _BlockSetup:
+    """What every block task needs besides its data (one graph key, shared)."""
+
+    plan: Plan
+    boundary: str
+    fill: float
+    reduction: object
+    grid: tuple
+
+
+def _tile(block, setup, block_id=None):
+    plan, boundary, fill, reduction = setup.plan, setup.boundary, setup.fill, setup.reduction
+    ny, nx, ystarts, xstarts, ydepth, xdepth, periodic = setup.grid
     iy, ix = block_id[-2], block_id[-1]
     maps = []
     for n, starts, depth, i, radius in (

@@ -27,7 +27,9 @@ _PARALLEL_LOCK = threading.Lock()
 
 def working_dtype(dtype: np.dtype) -> np.dtype:
     """float32 stays float32, float64 stays float64, bool/int become float64."""
-    return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
+    dtype = np.dtype(dtype)
+    # kind/itemsize, not ==: a big-endian float32 is float32 data too.
+    return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize == 4 else np.dtype(np.float64)
 
 
 def correlate(data: np.ndarray, plan: Plan, boundary: str, fill: float) -> np.ndarray:
