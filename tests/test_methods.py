@@ -12,7 +12,7 @@ import xarray_focal as xf
 from .conftest import awkward_data
 from .reference import BOUNDARIES, assert_matches_contract
 
-METHODS = ["direct", "runs", "auto"]
+METHODS = ["direct", "runs", "columns", "auto"]
 
 
 @st.composite
@@ -66,21 +66,27 @@ def test_circles_on_nan_and_inf_data(method, radius):
     assert_matches_contract(result, data, kernel, "nearest")
 
 
-@pytest.mark.parametrize("method", ["direct", "runs"])
-def test_runs_accuracy_with_huge_values_outside_the_window(method):
-    # A prefix sum along the row would lose the small values next to the huge ones;
-    # window sums only ever add values inside the window.
+@pytest.mark.parametrize("method", ["direct", "runs", "columns"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_runs_accuracy_with_huge_values_outside_the_window(method, axis):
+    # A prefix (or running) sum along the run would lose the small values next to the huge
+    # ones; window sums only ever add values inside the window.
     data = np.ones((5, 200))
     data[:, :50] = 1e15
     kernel = np.ones((1, 21))
+    if axis == 0:
+        data, kernel = data.T.copy(), kernel.T.copy()
     result = xf.correlate(data, kernel, boundary="nearest", method=method)
-    np.testing.assert_array_equal(result[:, 100:180], 21.0)
+    interior = result[:, 100:180] if axis == 1 else result[100:180, :]
+    np.testing.assert_array_equal(interior, 21.0)
 
 
-def test_auto_picks_runs_for_circles_and_direct_for_irregular_kernels():
+def test_auto_picks_a_run_method_for_circles_and_direct_for_irregular_kernels():
     from xarray_focal.algorithms.plan import make_plan
 
-    assert make_plan(xf.circle_kernel(1, 1, 7)).method == "runs"
+    assert make_plan(xf.circle_kernel(1, 1, 3)).method == "runs"
+    assert make_plan(xf.circle_kernel(1, 1, 16)).method == "columns"
+    assert make_plan(xf.circle_kernel(1, 1, 16), separable_ok=False).method == "runs"
     assert make_plan(np.random.default_rng(0).standard_normal((7, 7))).method == "direct"
 
 
@@ -134,6 +140,8 @@ def test_separable_refuses_what_it_cannot_do():
         xf.correlate(np.ones((9, 9)), xf.circle_kernel(1, 1, 2), method="separable")
     with pytest.raises(ValueError, match="nan_policy"):
         xf.correlate(np.ones((9, 9)), np.ones((3, 3)), method="separable", nan_policy="omit")
+    with pytest.raises(ValueError, match="nan_policy"):
+        xf.focal_mean(np.ones((9, 9)), np.ones((3, 3)), method="columns")
     # auto never picks it for NaN-aware work, and the result is still right there
     data = awkward_data((12, 12), nan_fraction=0.2)
     r = xf.correlate(data, np.ones((3, 3)), nan_policy="omit", boundary="nearest")

@@ -107,13 +107,14 @@ def correlate(
         missing. ±inf are values, not missing.
     min_count : int, optional
         Fewer valid footprint taps than this give NaN.
-    method : {"auto", "direct", "runs", "separable"}
+    method : {"auto", "direct", "runs", "columns", "separable"}
         Algorithm. ``"direct"`` does one multiply-add per footprint tap; ``"runs"`` splits
         each kernel row into runs of equal weight and costs one multiply-add per run (a
-        circle: one per row) plus shared window sums; ``"separable"`` applies a rank-1
-        kernel (box, Gaussian) as a row pass and a column pass (``nan_policy="propagate"``
-        only). ``"auto"`` (default) picks the cheapest. All methods meet the same accuracy
-        contract and NaN semantics.
+        circle: one per row) plus shared window sums; ``"columns"`` does the same down the
+        kernel's columns (cache-friendlier for large kernels); ``"separable"`` applies a
+        rank-1 kernel (box, Gaussian) as a row pass and a column pass. ``"columns"`` and
+        ``"separable"`` need ``nan_policy="propagate"``. ``"auto"`` (default) picks the
+        cheapest. All methods meet the same accuracy contract and NaN semantics.
 
     Returns
     -------

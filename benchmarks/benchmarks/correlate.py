@@ -60,7 +60,7 @@ class Method:
     applies to the (rank-1) Gaussian and raises NotImplementedError (a skip) on circles.
     """
 
-    params = (("auto", "direct", "runs", "separable"), RADII, ("circle", "gaussian"))
+    params = (("auto", "direct", "runs", "columns", "separable"), RADII, ("circle", "gaussian"))
     param_names = ("method", "radius", "kernel")
     number = 1
 

@@ -243,3 +243,115 @@ def sweep_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
               lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
+
+
+# --- column runs ---------------------------------------------------------------------
+# The same tasks, with the runs laid down the kernel's columns instead of along its rows.
+# The ring then holds only the gathered source rows; for each output row, every distinct
+# vertical window (start row, height) is summed from the ring into a small buffer -- a
+# circle's nested windows each from the next smaller one, two rows at a time -- and the
+# runs read those buffers at their column offsets. Everything a combine reads was just
+# written, so it stays in L1 however long the kernel is; row runs instead keep every
+# length's window sums for every source row of the ring, which outgrows L1/L2 for large
+# kernels.
+
+
+@njit(nogil=True, cache=True)
+def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
+    """vwin[0, j] = sum over rows of window j of the ring (rows relative to ``y``)."""
+    for j in range(win_base.shape[0]):
+        dst = vwin[0, j, :wp]
+        base = win_base[j]
+        k = win_ptr[j]
+        stop = win_ptr[j + 1]
+        first = True
+        while first or k < stop:
+            step = min(4, stop - k)
+            if first and base >= 0:
+                src0 = vwin[0, base, :wp]
+            elif first:
+                # No smaller window inside: start from the first new row itself.
+                src0 = ring[(y + win_rows[k]) % nring, :wp]
+                k += 1
+                step = min(4, stop - k)
+            else:
+                src0 = dst
+            if step >= 4:
+                r0 = ring[(y + win_rows[k]) % nring, :wp]
+                r1 = ring[(y + win_rows[k + 1]) % nring, :wp]
+                r2 = ring[(y + win_rows[k + 2]) % nring, :wp]
+                r3 = ring[(y + win_rows[k + 3]) % nring, :wp]
+                for x in range(wp):
+                    dst[x] = src0[x] + ((r0[x] + r1[x]) + (r2[x] + r3[x]))
+                step = 4
+            elif step == 3:
+                r0 = ring[(y + win_rows[k]) % nring, :wp]
+                r1 = ring[(y + win_rows[k + 1]) % nring, :wp]
+                r2 = ring[(y + win_rows[k + 2]) % nring, :wp]
+                for x in range(wp):
+                    dst[x] = src0[x] + ((r0[x] + r1[x]) + r2[x])
+            elif step == 2:
+                r0 = ring[(y + win_rows[k]) % nring, :wp]
+                r1 = ring[(y + win_rows[k + 1]) % nring, :wp]
+                for x in range(wp):
+                    dst[x] = src0[x] + (r0[x] + r1[x])
+            elif step == 1:
+                r0 = ring[(y + win_rows[k]) % nring, :wp]
+                for x in range(wp):
+                    dst[x] = src0[x] + r0[x]
+            else:
+                for x in range(wp):
+                    dst[x] = src0[x]
+            k += step
+            first = False
+
+
+@njit(nogil=True, cache=True)
+def _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                  win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc):
+    nring = ring.shape[0]
+    span = nring - 1
+    ws = x1 - x0
+    wp = ws + (xmap.shape[0] - out.shape[2])
+    for t in range(y0, y1 + span):
+        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, ring[t % nring], wp)
+        y = t - span
+        if y < y0:
+            continue
+        _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp)
+        _combine(acc, vwin, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
+        orow = out[b, y, x0:x1]
+        for x in range(ws):
+            orow[x] = acc[x]
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def columns_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                     win_base, win_ptr, win_rows, fill, out, band, strip, span, pad):
+    """Column-run tasks on numba's thread pool (hold the backend's lock while calling)."""
+    nb, ho, wo = out.shape
+    nbands = (ho + band - 1) // band
+    nstrips = (wo + strip - 1) // strip
+    for task in prange(nb * nbands * nstrips):
+        b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
+        ring = np.empty((span + 1, strip + pad), dtype=np.float64)
+        vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
+        acc = np.empty(strip, dtype=np.float64)
+        _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)
+
+
+@njit(nogil=True, cache=True)
+def columns_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                   win_base, win_ptr, win_rows, fill, out, band, strip, span, pad):
+    """Column-run tasks in this thread; no numba threads, so no lock needed."""
+    nb, ho, wo = out.shape
+    nbands = (ho + band - 1) // band
+    nstrips = (wo + strip - 1) // strip
+    ring = np.empty((span + 1, strip + pad), dtype=np.float64)
+    vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
+    acc = np.empty(strip, dtype=np.float64)
+    for task in range(nb * nbands * nstrips):
+        b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
+        _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)

@@ -61,16 +61,20 @@ def correlate_tile(
     src3 = src.reshape((-1,) + src.shape[-2:])
     out3 = out.reshape((-1, ho, wo))
     band, strip = _tiling(out3.shape, plan, parallel, channels=1)
-    args = (
-        src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
-        plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
-        plan.sep_dx, plan.sep_w, fill, out3, band, strip, 2 * plan.ry, 2 * plan.rx,
-    )
+    head = (src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
+            plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w)
+    tail = (fill, out3, band, strip, 2 * plan.ry, 2 * plan.rx)
+    if plan.method == "columns":
+        args = head + (plan.win_base, plan.win_ptr, plan.win_rows) + tail
+        run = sweep.columns_parallel if parallel else sweep.columns_serial
+    else:
+        args = head + (plan.lengths, plan.sep_dx, plan.sep_w) + tail
+        run = sweep.sweep_parallel if parallel else sweep.sweep_serial
     if parallel:
         with _PARALLEL_LOCK:
-            sweep.sweep_parallel(*args)
+            run(*args)
     else:
-        sweep.sweep_serial(*args)
+        run(*args)
     return out
 
 
@@ -132,8 +136,12 @@ def _tiling(
     with threads, there should also be a few tasks per thread to balance the load.
     """
     nb, ho, wo = shape
-    slots = 2 if plan.sep_w.size else plan.lengths.size + 1
-    per_column = 8 * channels * (2 * plan.ry + 1) * slots
+    if plan.method == "columns":
+        # The ring holds raw rows only; the window buffers are per output row.
+        per_column = 8 * (2 * plan.ry + 1 + plan.win_base.size)
+    else:
+        slots = 2 if plan.sep_w.size else plan.lengths.size + 1
+        per_column = 8 * channels * (2 * plan.ry + 1) * slots
     strip = RING_BYTES // per_column - 2 * plan.rx
     strip = min(wo, max(MIN_STRIP, min(MAX_STRIP, strip)))
     band = max(64, 8 * plan.ry)
