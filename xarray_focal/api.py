@@ -325,7 +325,8 @@ def _single_stat(name: str):
 
     Returns
     -------
-    array like ``data``
+    array
+        Like ``data`` (float32 for float32 input, else float64).
 
     Examples
     --------

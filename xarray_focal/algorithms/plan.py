@@ -8,7 +8,7 @@ p[x + L - 1]`` of each source row (incrementally: ``S_L`` from the next shorter 
 - ``"direct"``: every nonzero tap is its own run of length 1 (no window sums). Best for
   small or irregular kernels.
 - ``"runs"``: maximal runs of equal weight. A 33x33 circle is 33 runs (one per row) plus
-  16 distinct odd lengths, instead of 797 taps.
+  window sums of 10 distinct lengths, instead of 797 taps.
 - ``"columns"``: the same runs laid down the kernel's columns. For each output row the
   distinct vertical windows are summed from a ring of source rows (nested windows from
   each other), so the buffers the runs read stay in L1 for any kernel size; the fastest
