@@ -114,7 +114,8 @@ def correlate(
         kernel's columns (cache-friendlier for large kernels); ``"separable"`` applies a
         rank-1 kernel (box, Gaussian) as a row pass and a column pass. ``"columns"`` and
         ``"separable"`` need ``nan_policy="propagate"``. ``"auto"`` (default) picks the
-        cheapest. All methods meet the same accuracy contract and NaN semantics.
+        cheapest. All methods meet the same accuracy contract and NaN semantics. On cupy
+        arrays the CUDA kernel plans its own runs and ``method`` only validates.
 
     Returns
     -------
