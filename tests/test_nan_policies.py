@@ -32,7 +32,7 @@ def _close(result, expected, data, kernel, rtol):
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("kname", sorted(KERNELS))
-@pytest.mark.parametrize("method", ["direct", "runs"])
+@pytest.mark.parametrize("method", ["direct", "runs", "columns"])
 def test_policy_matches_reference(policy, boundary, kname, method):
     data = awkward_data((25, 33), nan_fraction=0.15, seed=2)
     kernel = KERNELS[kname]

@@ -32,7 +32,7 @@ def test_statistic_matches_numpy(stat, boundary, policy):
     _check(result, reference_stat(data, footprint, stat, boundary, policy), data)
 
 
-@pytest.mark.parametrize("method", ["direct", "runs"])
+@pytest.mark.parametrize("method", ["direct", "runs", "columns"])
 @pytest.mark.parametrize("min_count", [None, 4, 13])
 def test_all_stats_in_one_pass(method, min_count):
     data = awkward_data((2, 31, 27), nan_fraction=0.25, seed=1)

@@ -112,8 +112,8 @@ def correlate(
         each kernel row into runs of equal weight and costs one multiply-add per run (a
         circle: one per row) plus shared window sums; ``"columns"`` does the same down the
         kernel's columns (cache-friendlier for large kernels); ``"separable"`` applies a
-        rank-1 kernel (box, Gaussian) as a row pass and a column pass. ``"columns"`` and
-        ``"separable"`` need ``nan_policy="propagate"``. ``"auto"`` (default) picks the
+        rank-1 kernel (box, Gaussian) as a row pass and a column pass and needs
+        ``nan_policy="propagate"``. ``"auto"`` (default) picks the
         cheapest. All methods meet the same accuracy contract and NaN semantics. On cupy
         arrays the CUDA kernel plans its own runs and ``method`` only validates.
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .sweep import _combine, _gather, _task_bounds, _window_sums
+from .sweep import _combine, _gather, _task_bounds, _vertical_windows, _window_sums
 
 __all__ = ["STAT_CODES", "reduce_parallel", "reduce_serial", "needs"]
 
@@ -200,6 +200,68 @@ def _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones
 
 
 @njit(nogil=True, cache=True)
+def _vertical_extremes(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp, want_max):
+    """Like ``sweep._vertical_windows`` with max (or min) instead of +."""
+    for j in range(win_base.shape[0]):
+        dst = vwin[0, j, :wp]
+        k = win_ptr[j]
+        if win_base[j] >= 0:
+            first = vwin[0, win_base[j], :wp]
+        else:
+            first = ring[(y + win_rows[k]) % nring, 0, :wp]
+            k += 1
+        for x in range(wp):
+            dst[x] = first[x]
+        for kk in range(k, win_ptr[j + 1]):
+            row = ring[(y + win_rows[kk]) % nring, 0, :wp]
+            if want_max:
+                for x in range(wp):
+                    v = row[x]
+                    dst[x] = v if v > dst[x] else dst[x]
+            else:
+                for x in range(wp):
+                    v = row[x]
+                    dst[x] = v if v < dst[x] else dst[x]
+
+
+@njit(nogil=True, cache=True)
+def _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones,
+                  win_base, win_ptr, win_rows, fill, shift, codes, threshold, wtotal,
+                  need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
+                  p, hx, hv, hq, hmx, hmn, vx, vv, vq, vmx, vmn, accs):
+    """Column-run version of ``_task``: per output row, vertical windows of each channel."""
+    nhist = hv.shape[0]
+    span = nhist - 1
+    ws = x1 - x0
+    wp = ws + (xmap.shape[0] - out.shape[3])
+    for t in range(y0, y1 + span):
+        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, p, wp)
+        _split_channels(p, t % nhist, hx, hv, hq, hmx, hmn, shift, wp, need_x, need_q,
+                        need_mx, need_mn)
+        y = t - span
+        if y < y0:
+            continue
+        _vertical_windows(hv, nhist, y, win_base, win_ptr, win_rows, vv, wp)
+        _combine(accs[1], vv, 1, 0, run_dy, run_dx, run_slot, ones, ws)
+        if need_wv:
+            _combine(accs[2], vv, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
+        if need_x:
+            _vertical_windows(hx, nhist, y, win_base, win_ptr, win_rows, vx, wp)
+            _combine(accs[0], vx, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
+        if need_q:
+            _vertical_windows(hq, nhist, y, win_base, win_ptr, win_rows, vq, wp)
+            _combine(accs[3], vq, 1, 0, run_dy, run_dx, run_slot, ones, ws)
+        if need_mx:
+            _vertical_extremes(hmx, nhist, y, win_base, win_ptr, win_rows, vmx, wp, True)
+            _combine_extreme(accs[4], vmx, 1, 0, run_dy, run_dx, run_slot, ws, True)
+        if need_mn:
+            _vertical_extremes(hmn, nhist, y, win_base, win_ptr, win_rows, vmn, wp, False)
+            _combine_extreme(accs[5], vmn, 1, 0, run_dy, run_dx, run_slot, ws, False)
+        _finish(codes, out, b, y, x0, ws, accs[0], accs[1], accs[2], accs[3], accs[4],
+                accs[5], threshold, wtotal, shift)
+
+
+@njit(nogil=True, cache=True)
 def _alloc(nhist, nlen, width, strip, need_x, need_q, need_mx, need_mn):
     def channel(needed):
         if needed:
@@ -211,10 +273,49 @@ def _alloc(nhist, nlen, width, strip, need_x, need_q, need_mx, need_mn):
             np.empty((6, strip), dtype=np.float64))
 
 
+@njit(nogil=True, cache=True)
+def _run_task(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+              ones, lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold,
+              wtotal, need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
+              bufs, wins):
+    p, hx, hv, hq, hmx, hmn, accs = bufs
+    if columns:
+        vx, vv, vq, vmx, vmn = wins
+        _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones,
+                      win_base, win_ptr, win_rows, fill, shift, codes, threshold, wtotal,
+                      need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
+                      p, hx, hv, hq, hmx, hmn, vx, vv, vq, vmx, vmn, accs)
+    else:
+        _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones, lengths,
+              fill, shift, codes, threshold, wtotal, need_x, need_wv, need_q, need_mx,
+              need_mn, out, b, y0, y1, x0, x1, p, hx, hv, hq, hmx, hmn, accs)
+
+
+@njit(nogil=True, cache=True)
+def _alloc_all(columns, span, lengths, win_base, strip, pad, need_x, need_q, need_mx, need_mn):
+    # Column plans keep one slot per ring row (the channel value) plus per-output-row
+    # window buffers; row plans keep every window length per ring row.
+    nlen = 1 if columns else lengths.shape[0] + 1
+    bufs = _alloc(span + 1, nlen, strip + pad, strip, need_x, need_q, need_mx, need_mn)
+    nwin = win_base.shape[0] if columns else 0
+    wins = _alloc_windows(nwin, strip + pad, need_x, need_q, need_mx, need_mn)
+    return bufs, wins
+
+
+@njit(nogil=True, cache=True)
+def _alloc_windows(nwin, width, need_x, need_q, need_mx, need_mn):
+    def channel(needed):
+        if needed and nwin:
+            return np.empty((1, nwin, width), dtype=np.float64)
+        return np.empty((1, 1, 1), dtype=np.float64)
+
+    return (channel(need_x), channel(True), channel(need_q), channel(need_mx), channel(need_mn))
+
+
 @njit(parallel=True, nogil=True, cache=True)
-def reduce_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
-                    lengths, fill, shift, codes, threshold, wtotal, need_x, need_wv,
-                    need_q, need_mx, need_mn, out, band, strip, span, pad):
+def reduce_parallel(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                    lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold, wtotal,
+                    need_x, need_wv, need_q, need_mx, need_mn, out, band, strip, span, pad):
     """All tasks on numba's thread pool (hold the backend's lock while calling)."""
     _, nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
@@ -222,30 +323,31 @@ def reduce_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, r
     ones = np.ones(run_w.shape[0], dtype=np.float64)
     for task in prange(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        p, hx, hv, hq, hmx, hmn, accs = _alloc(span + 1, lengths.shape[0] + 1, strip + pad,
-                                               strip, need_x, need_q, need_mx, need_mn)
-        _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones, lengths,
-              fill, shift, codes, threshold, wtotal, need_x, need_wv, need_q, need_mx,
-              need_mn, out, b, y0, y1, x0, x1, p, hx, hv, hq, hmx, hmn, accs)
+        bufs, wins = _alloc_all(columns, span, lengths, win_base, strip, pad, need_x, need_q,
+                                need_mx, need_mn)
+        _run_task(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                  ones, lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold,
+                  wtotal, need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
+                  bufs, wins)
 
 
 @njit(nogil=True, cache=True)
-def reduce_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
-                  lengths, fill, shift, codes, threshold, wtotal, need_x, need_wv,
-                  need_q, need_mx, need_mn, out, band, strip, span, pad):
+def reduce_serial(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                  lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold, wtotal,
+                  need_x, need_wv, need_q, need_mx, need_mn, out, band, strip, span, pad):
     """All tasks in this thread; no numba threads, so no lock needed."""
     _, nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
     ones = np.ones(run_w.shape[0], dtype=np.float64)
-    p, hx, hv, hq, hmx, hmn, accs = _alloc(span + 1, lengths.shape[0] + 1, strip + pad,
-                                           strip, need_x, need_q, need_mx, need_mn)
+    bufs, wins = _alloc_all(columns, span, lengths, win_base, strip, pad, need_x, need_q,
+                            need_mx, need_mn)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones, lengths,
-              fill, shift, codes, threshold, wtotal, need_x, need_wv, need_q, need_mx,
-              need_mn, out, b, y0, y1, x0, x1, p, hx, hv, hq, hmx, hmn, accs)
-
+        _run_task(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+                  ones, lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold,
+                  wtotal, need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
+                  bufs, wins)
 
 class Reduction:
     """What a NaN-aware sweep computes: statistic names, their codes and the thresholds.

@@ -283,8 +283,8 @@ _PLANS_LOCK = threading.Lock()
 def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = True) -> Plan:
     """Describe ``kernel`` (validated, float64, odd sides) as runs for ``method``.
 
-    ``separable_ok=False`` (NaN-aware sweeps, which need per-tap counts of row runs) keeps
-    ``"auto"`` to direct taps and row runs and refuses ``"columns"`` and ``"separable"``.
+    ``separable_ok=False`` (NaN-aware sweeps, which need per-tap counts) keeps ``"auto"``
+    away from the separable method and refuses it when asked for by name.
 
     Examples
     --------
@@ -321,11 +321,6 @@ def _make_plan(kernel: np.ndarray, method: str, separable_ok: bool) -> Plan:
     if method == "runs":
         return _build(kernel, False, "runs")
     if method == "columns":
-        if not separable_ok:
-            raise FocalValueError(
-                "method='columns' works with nan_policy='propagate' only; use method='runs' "
-                "or 'auto'"
-            )
         return _build_columns(kernel)
     factors = rank_one_factors(kernel) if (separable_ok or method == "separable") else None
     if method == "separable":
@@ -341,8 +336,7 @@ def _make_plan(kernel: np.ndarray, method: str, separable_ok: bool) -> Plan:
             )
         return _build_separable(kernel, *factors)
     candidates = [_build(kernel, True, "direct"), _build(kernel, False, "runs")]  # ties: direct
-    if separable_ok:
-        candidates.append(_build_columns(kernel))
+    candidates.append(_build_columns(kernel))
     if factors is not None:
         candidates.append(_build_separable(kernel, *factors))
     return min(candidates, key=estimate_cost)

@@ -258,7 +258,11 @@ def sweep_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
 
 @njit(nogil=True, cache=True)
 def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
-    """vwin[0, j] = sum over rows of window j of the ring (rows relative to ``y``)."""
+    """vwin[0, j] = sum over rows of window j of the ring (rows relative to ``y``).
+
+    ``ring`` has shape (rows, 1, width) like a one-slot ``hist``, so the NaN-aware sweep
+    can hand its channel rings in unchanged.
+    """
     for j in range(win_base.shape[0]):
         dst = vwin[0, j, :wp]
         base = win_base[j]
@@ -271,32 +275,32 @@ def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
                 src0 = vwin[0, base, :wp]
             elif first:
                 # No smaller window inside: start from the first new row itself.
-                src0 = ring[(y + win_rows[k]) % nring, :wp]
+                src0 = ring[(y + win_rows[k]) % nring, 0, :wp]
                 k += 1
                 step = min(4, stop - k)
             else:
                 src0 = dst
             if step >= 4:
-                r0 = ring[(y + win_rows[k]) % nring, :wp]
-                r1 = ring[(y + win_rows[k + 1]) % nring, :wp]
-                r2 = ring[(y + win_rows[k + 2]) % nring, :wp]
-                r3 = ring[(y + win_rows[k + 3]) % nring, :wp]
+                r0 = ring[(y + win_rows[k]) % nring, 0, :wp]
+                r1 = ring[(y + win_rows[k + 1]) % nring, 0, :wp]
+                r2 = ring[(y + win_rows[k + 2]) % nring, 0, :wp]
+                r3 = ring[(y + win_rows[k + 3]) % nring, 0, :wp]
                 for x in range(wp):
                     dst[x] = src0[x] + ((r0[x] + r1[x]) + (r2[x] + r3[x]))
                 step = 4
             elif step == 3:
-                r0 = ring[(y + win_rows[k]) % nring, :wp]
-                r1 = ring[(y + win_rows[k + 1]) % nring, :wp]
-                r2 = ring[(y + win_rows[k + 2]) % nring, :wp]
+                r0 = ring[(y + win_rows[k]) % nring, 0, :wp]
+                r1 = ring[(y + win_rows[k + 1]) % nring, 0, :wp]
+                r2 = ring[(y + win_rows[k + 2]) % nring, 0, :wp]
                 for x in range(wp):
                     dst[x] = src0[x] + ((r0[x] + r1[x]) + r2[x])
             elif step == 2:
-                r0 = ring[(y + win_rows[k]) % nring, :wp]
-                r1 = ring[(y + win_rows[k + 1]) % nring, :wp]
+                r0 = ring[(y + win_rows[k]) % nring, 0, :wp]
+                r1 = ring[(y + win_rows[k + 1]) % nring, 0, :wp]
                 for x in range(wp):
                     dst[x] = src0[x] + (r0[x] + r1[x])
             elif step == 1:
-                r0 = ring[(y + win_rows[k]) % nring, :wp]
+                r0 = ring[(y + win_rows[k]) % nring, 0, :wp]
                 for x in range(wp):
                     dst[x] = src0[x] + r0[x]
             else:
@@ -314,7 +318,7 @@ def _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run
     ws = x1 - x0
     wp = ws + (xmap.shape[0] - out.shape[2])
     for t in range(y0, y1 + span):
-        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, ring[t % nring], wp)
+        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, ring[t % nring, 0], wp)
         y = t - span
         if y < y0:
             continue
@@ -334,7 +338,7 @@ def columns_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, 
     nstrips = (wo + strip - 1) // strip
     for task in prange(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        ring = np.empty((span + 1, strip + pad), dtype=np.float64)
+        ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
         vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
         acc = np.empty(strip, dtype=np.float64)
         _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
@@ -348,7 +352,7 @@ def columns_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, ru
     nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
-    ring = np.empty((span + 1, strip + pad), dtype=np.float64)
+    ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
     vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
     acc = np.empty(strip, dtype=np.float64)
     for task in range(nb * nbands * nstrips):

@@ -107,8 +107,10 @@ def reduce_tile(
     channels = 1 + sum(reduction.channels) - need_wv
     band, strip = _tiling(out4.shape[1:], plan, parallel, channels=channels)
     args = (
+        plan.method == "columns",
         src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
         plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
+        plan.win_base, plan.win_ptr, plan.win_rows,
         fill, shift, reduction.codes, reduction.threshold, reduction.wtotal,
         need_x, need_wv, need_q, need_mx, need_mn,
         out4, band, strip, 2 * plan.ry, 2 * plan.rx,
@@ -138,7 +140,7 @@ def _tiling(
     nb, ho, wo = shape
     if plan.method == "columns":
         # The ring holds raw rows only; the window buffers are per output row.
-        per_column = 8 * (2 * plan.ry + 1 + plan.win_base.size)
+        per_column = 8 * channels * (2 * plan.ry + 1 + plan.win_base.size)
     else:
         slots = 2 if plan.sep_w.size else plan.lengths.size + 1
         per_column = 8 * channels * (2 * plan.ry + 1) * slots
