@@ -6,7 +6,9 @@
 ``exec-code``
     Runs its Python body at build time and shows the code followed by what it printed.
     Every page that uses it shares one namespace per document, top to bottom, so pages
-    read like a session. An exception fails the build: a stale example cannot ship.
+    read like a session. An exception fails the build: a stale example cannot ship. The
+    body runs in the docs source directory, so it can read committed data files by a path
+    like ``_static/radius_sweep.csv``.
 ``exec-figure``
     The same, then saves each matplotlib figure the body opened as a PNG under
     ``generated/figures/`` and shows it. (matplotlib's own plot directive needs the
@@ -115,12 +117,16 @@ class ExecCode(Directive):
         namespace = namespaces.setdefault(env.docname, {"__name__": "__docs__"})
         code = "\n".join(self.content)
         buffer = io.StringIO()
+        here = os.getcwd()
         try:
+            os.chdir(env.srcdir)
             with contextlib.redirect_stdout(buffer):
                 exec(compile(code, f"<{env.docname}:{self.lineno}>", "exec"), namespace)
         except Exception:
             message = traceback.format_exc(limit=-3)
             raise self.error(f"{self.name} block failed:\n{code}\n\n{message}")
+        finally:
+            os.chdir(here)
         return code, _clean_output(buffer.getvalue())
 
     def _code_and_output(self, code: str, output: str) -> list:
