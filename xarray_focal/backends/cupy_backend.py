@@ -445,6 +445,19 @@ def _whole_axis_map(n: int, radius: int, mode: str, device: int):
 _KERNELS: dict = {}
 
 
+def _smem_limit(device: int) -> int:
+    """The device's opt-in shared memory per block, at least ``_SMEM_BUDGET``.
+
+    A compiled kernel is cached for the process, so it is allowed the device's maximum
+    rather than the budget in force when it was compiled (a test that shrinks the budget
+    must not leave kernels that later launches with bigger tiles cannot use).
+    """
+    import cupy as cp
+
+    optin = cp.cuda.Device(device).attributes.get("MaxSharedMemoryPerBlockOptin", 0)
+    return max(int(optin), _SMEM_BUDGET)
+
+
 def _kernel(dtype: np.dtype, acc: np.dtype, K: int, device: int):
     """The compiled variant for storage ``dtype``, accumulator ``acc`` and ``K`` (cached)."""
     key = (dtype.str, acc.str, K, device)
@@ -461,7 +474,7 @@ def _kernel(dtype: np.dtype, acc: np.dtype, K: int, device: int):
         )
         kern = cp.RawKernel(_CUDA_SOURCE, "focal_correlate", options=opts)
         # Bands are sized to _SMEM_BUDGET, above the 48 KiB a block gets without asking.
-        kern.max_dynamic_shared_size_bytes = _SMEM_BUDGET
+        kern.max_dynamic_shared_size_bytes = _smem_limit(device)
         with _LOCK:
             kern = _KERNELS.setdefault(key, kern)
     return kern
@@ -827,7 +840,7 @@ def _reduce_kernels(dtype: np.dtype, dplan: _DeviceReducePlan, channels, device:
             f"-DNEED_MX={need_mx}", f"-DNEED_MN={need_mn}", f"-DUNIT_W={int(dplan.unit)}",
         )
         main = cp.RawKernel(_REDUCE_SOURCE, "focal_reduce", options=opts)
-        main.max_dynamic_shared_size_bytes = _SMEM_BUDGET
+        main.max_dynamic_shared_size_bytes = _smem_limit(device)
         finite = cp.RawKernel(_REDUCE_SOURCE, "focal_finite_sum", options=opts)
         with _LOCK:
             pair = _REDUCE_KERNELS.setdefault(key, (main, finite))
