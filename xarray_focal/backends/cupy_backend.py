@@ -1,7 +1,8 @@
 """cupy backend: CUDA C kernels (NVRTC through :class:`cupy.RawKernel`) on device memory.
 
-Same two functions as :mod:`.numpy_backend`; the dask wrapper calls :func:`correlate_tile`
-per chunk, so dask+cupy needs no code of its own. cupy is imported only when a cupy array
+Same functions as :mod:`.numpy_backend` (``correlate``/``correlate_tile`` and the NaN-aware
+``reduce``/``reduce_tile``); the dask wrapper calls the ``*_tile`` functions per chunk, so
+dask+cupy needs no code of its own. cupy is imported only when a cupy array
 reaches this module (it is an optional dependency).
 
 How the work is laid out (details in the CUDA source below):
@@ -16,6 +17,9 @@ How the work is laid out (details in the CUDA source below):
   window sum adds only values inside that window (NaN and inf stay exact, unlike
   running sums).
 * Leading axes are the grid's z dimension: an N-D cube is one launch.
+
+``reduce`` (NaN policies, focal statistics) is a second kernel on the same tiles and runs
+with the semantics of :mod:`xarray_focal.algorithms.masked`; see ``_REDUCE_SOURCE``.
 
 Device copies of the runs/weights and of the index maps are cached (keyed by their bytes,
 the dtype and the device), so repeated calls and dask chunks upload nothing but new maps.
@@ -35,7 +39,7 @@ from ..boundary import AxisMap, source_index
 from ..errors import FocalValueError
 from .numpy_backend import working_dtype
 
-__all__ = ["correlate", "correlate_tile", "kernel_runs", "UPLOADS"]
+__all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "kernel_runs", "UPLOADS"]
 
 #: Host-to-device uploads done by this module, by kind (tests read it to prove caching).
 UPLOADS = {"weights": 0, "index_maps": 0}
