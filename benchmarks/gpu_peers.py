@@ -12,9 +12,18 @@ also xarray-spatial's default and its fastest path). Peers:
 Each is timed with ``cupyx.profiler.benchmark`` (CUDA events, median of the GPU times)
 after warm-up, so compilation stays out. Our result is also checked against cupyx on the
 same data (|ours - cupyx| <= tol * cupyx(|x|, |w|)). ``--k`` times each variant of
-outputs-per-thread besides the automatic choice. Run on the GPU machine::
+outputs-per-thread besides the automatic choice.
 
-    python benchmarks/gpu_peers.py --out results.json [--k] [--size 8192]
+``--stats`` adds the NaN-aware cases of issue 6 (disc r=7, boundary "nearest", NaN-free
+data so that the cupyx peers mean the same thing): ``focal_mean``/``focal_std``/
+``focal_max``, ``focal_stats(("mean", "std", "max"))`` in one pass and
+``correlate(k / k.sum(), nan_policy="renormalize")``, next to our plain correlate and
+cupyx equivalents: ``correlate`` with ``k / k.sum()`` (mean), two correlates
+``sqrt(E[x^2] - E[x]^2)`` (std, not shifted), ``maximum_filter(footprint=)`` (max; must
+agree exactly) and two correlates of the zero-filled data and the valid mask
+(renormalize). ``--no-correlate`` skips the issue-5 table. Run on the GPU machine::
+
+    python benchmarks/gpu_peers.py --out results.json [--k] [--size 8192] [--stats]
 """
 
 from __future__ import annotations
@@ -59,6 +68,8 @@ def main(argv=None):
     ap.add_argument("--out", default=None)
     ap.add_argument("--k", action="store_true", help="also time each K variant")
     ap.add_argument("--no-xrspatial", action="store_true")
+    ap.add_argument("--stats", action="store_true", help="add the issue-6 statistics cases")
+    ap.add_argument("--no-correlate", action="store_true", help="skip the issue-5 cases")
     args = ap.parse_args(argv)
 
     dev = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
@@ -67,7 +78,7 @@ def main(argv=None):
     xrs_conv, xrs_error = (None, "skipped") if args.no_xrspatial else _xrspatial()
     rows, variants = [], []
     rng = cp.random.default_rng(0)
-    for dtype in (np.float32, np.float64):
+    for dtype in () if args.no_correlate else (np.float32, np.float64):
         data = rng.random((n, n), dtype=dtype) * 100 - 50
         dst = cp.empty_like(data)
         copy_ms = _median_ms(lambda: cp.copyto(dst, data), args.repeat)
@@ -132,9 +143,10 @@ def main(argv=None):
     for (dt, acc, k, _), kern in cupy_backend._KERNELS.items():
         attrs = kern.attributes
         kernels[f"{dt}/{acc}/K{k}"] = {a: attrs.get(a) for a in ("num_regs", "local_size_bytes")}
+    stats = _stats_rows(n, args.repeat, args.k) if args.stats else []
     result = dict(card=card, date=time.strftime("%Y-%m-%d"), size=n, rows=rows,
                   variants=variants, xrspatial_error=xrs_error, kernels=kernels,
-                  cupy=cp.__version__, numpy=np.__version__)
+                  stats=stats, cupy=cp.__version__, numpy=np.__version__)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)
@@ -152,9 +164,109 @@ def main(argv=None):
     for v in variants:
         print(f"variant {v['dtype']} r={v['radius']} K={v['K']}: {v['ms']:.3f} ms")
     print("kernels:", kernels)
+    if stats:
+        print(f"\n{card}, {n}x{n}, disc r=7, boundary nearest, NaN-free data, median GPU ms")
+        print("| dtype | case | ours | cupyx peer | peer | ours vs peer | ours vs plain correlate "
+              "| first call s | check |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in stats:
+            peer = f"{r['peer_ms']:.2f}" if r["peer_ms"] is not None else "-"
+            vs = f"{r['peer_ms'] / r['ours_ms']:.1f}x" if r["peer_ms"] is not None else "-"
+            print(f"| {r['dtype']} | {r['case']} | {r['ours_ms']:.3f} | {peer} | {r['peer']} | "
+                  f"{vs} | {r['ours_ms'] / r['correlate_ms']:.2f} | {r['first_call_s']:.2f} | "
+                  f"{r['check']} |")
     if xrs_error:
         print("xarray-spatial:", xrs_error)
     return 0
+
+
+def _stats_rows(n, repeat, k_variants=False):
+    """Issue 6 on the GPU: NaN-aware statistics and renormalize vs plain correlate and cupyx.
+
+    With ``k_variants`` each case is also timed with the reduce kernel forced to K = 4 and 8.
+    """
+    import cupy as cp
+    import cupyx.scipy.ndimage as cndi
+
+    import xarray_focal as xf
+    from xarray_focal.backends import cupy_backend
+
+    rows = []
+    fp = xf.circle_kernel(1, 1, 7)
+    kmean = fp / fp.sum()
+    rng = cp.random.default_rng(1)
+    for dtype in (np.float32, np.float64):
+        data = rng.random((n, n), dtype=dtype) * 100 - 50
+        kdev = cp.asarray(kmean, dtype=dtype)
+        fdev = cp.asarray(fp, dtype=dtype)
+        fbool = cp.asarray(fp != 0)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        correlate_ms = _median_ms(lambda: xf.correlate(data, kmean, boundary="nearest"), repeat)
+
+        def peer_std():
+            m = cndi.correlate(data, kdev, mode="nearest")
+            q = cndi.correlate(data * data, kdev, mode="nearest")
+            return cp.sqrt(cp.maximum(q - m * m, 0))
+
+        def peer_renormalize():
+            valid = ~cp.isnan(data)
+            s = cndi.correlate(cp.where(valid, data, 0), kdev, mode="nearest")
+            w = cndi.correlate(valid.astype(dtype), kdev, mode="nearest")
+            return s / w
+
+        cases = [
+            ("mean", lambda: xf.focal_mean(data, fp, boundary="nearest"),
+             lambda: cndi.correlate(data, kdev, mode="nearest"), "correlate(k/k.sum())"),
+            ("std", lambda: xf.focal_std(data, fp, boundary="nearest"), peer_std,
+             "2x correlate, E[x2]-E[x]2"),
+            ("max", lambda: xf.focal_max(data, fp, boundary="nearest"),
+             lambda: cndi.maximum_filter(data, footprint=fbool, mode="nearest"),
+             "maximum_filter(footprint)"),
+            ("stats mean+std+max", lambda: xf.focal_stats(data, fp, ("mean", "std", "max"),
+                                                          boundary="nearest"), None, "-"),
+            ("renormalize", lambda: xf.correlate(data, kmean, boundary="nearest",
+                                                 nan_policy="renormalize"),
+             peer_renormalize, "2x correlate, s/w"),
+        ]
+        for case, ours_fn, peer_fn, peer_name in cases:
+            t0 = time.perf_counter()
+            ours = ours_fn()
+            cp.cuda.Device().synchronize()
+            first_call_s = time.perf_counter() - t0
+            ours_ms = _median_ms(ours_fn, repeat)
+            peer_ms, check = None, "-"
+            if peer_fn is not None:
+                peer_ms = _median_ms(peer_fn, max(3, repeat // 4))
+                ref = peer_fn()
+                if case == "max":
+                    check = "exact" if bool(cp.array_equal(ours, ref)) else "MISMATCH"
+                else:
+                    scale = cndi.correlate(cp.abs(data), cp.abs(kdev), mode="nearest")
+                    if case == "std":  # the naive peer cancels: compare to the data's scale
+                        scale = cp.sqrt(cndi.correlate(data * data, kdev, mode="nearest"))
+                        tol_case = 1e-3 if dtype == np.float32 else 1e-9
+                    else:
+                        tol_case = tol
+                    err = float(cp.max(cp.abs(ours - ref) / scale))
+                    check = f"err/scale {err:.1e} ({'ok' if err <= tol_case else 'OVER'})"
+                del ref
+            del ours
+            row = dict(dtype=np.dtype(dtype).name, case=case, ours_ms=ours_ms,
+                       peer_ms=peer_ms, peer=peer_name, correlate_ms=correlate_ms,
+                       first_call_s=first_call_s, check=check)
+            if k_variants:
+                chooser = cupy_backend._reduce_K
+                for k in (4, 8):
+                    cupy_backend._reduce_K = lambda channels, k=k: k
+                    ours_fn()
+                    row[f"K{k}_ms"] = _median_ms(ours_fn, repeat)
+                cupy_backend._reduce_K = chooser
+                print(f"variant {row['dtype']} {case}: K=4 {row['K4_ms']:.3f} ms, "
+                      f"K=8 {row['K8_ms']:.3f} ms")
+            rows.append(row)
+        del data
+        cp.get_default_memory_pool().free_all_blocks()
+    return rows
 
 
 if __name__ == "__main__":

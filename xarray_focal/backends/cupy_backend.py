@@ -1,7 +1,8 @@
 """cupy backend: CUDA C kernels (NVRTC through :class:`cupy.RawKernel`) on device memory.
 
-Same two functions as :mod:`.numpy_backend`; the dask wrapper calls :func:`correlate_tile`
-per chunk, so dask+cupy needs no code of its own. cupy is imported only when a cupy array
+Same functions as :mod:`.numpy_backend` (``correlate``/``correlate_tile`` and the NaN-aware
+``reduce``/``reduce_tile``); the dask wrapper calls the ``*_tile`` functions per chunk, so
+dask+cupy needs no code of its own. cupy is imported only when a cupy array
 reaches this module (it is an optional dependency).
 
 How the work is laid out (details in the CUDA source below):
@@ -16,6 +17,9 @@ How the work is laid out (details in the CUDA source below):
   window sum adds only values inside that window (NaN and inf stay exact, unlike
   running sums).
 * Leading axes are the grid's z dimension: an N-D cube is one launch.
+
+``reduce`` (NaN policies, focal statistics) is a second kernel on the same tiles and runs
+with the semantics of :mod:`xarray_focal.algorithms.masked`; see ``_REDUCE_SOURCE``.
 
 Device copies of the runs/weights and of the index maps are cached (keyed by their bytes,
 the dtype and the device), so repeated calls and dask chunks upload nothing but new maps.
@@ -35,7 +39,7 @@ from ..boundary import AxisMap, source_index
 from ..errors import FocalValueError
 from .numpy_backend import working_dtype
 
-__all__ = ["correlate", "correlate_tile", "kernel_runs", "UPLOADS"]
+__all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "kernel_runs", "UPLOADS"]
 
 #: Host-to-device uploads done by this module, by kind (tests read it to prove caching).
 UPLOADS = {"weights": 0, "index_maps": 0}
@@ -272,8 +276,11 @@ def _cost(runs, K: int, kh: int, kw: int, itemsize: int) -> float:
 K_CHOICES = (4, 8, 16)
 
 
-def _split_bands(runs, kh: int, kw: int, K: int, itemsize: int):
+def _split_bands(runs, kh: int, kw: int, K: int, itemsize: int, warps=None):
     """Bands of kernel rows/columns whose tiles fit ``_SMEM_BUDGET``; runs encoded per band.
+
+    ``warps`` is the block's ``(warps along x, warps along y)``; the correlate kernel's
+    layout by default.
 
     Returns ``(runs_i4, weights, bands, pitch, smem_bytes, groups)``: runs as
     ``(row in band, col in band, length, row end)`` (row end: 0 more runs follow, 1 last
@@ -281,7 +288,8 @@ def _split_bands(runs, kh: int, kw: int, K: int, itemsize: int):
     ``(dy0, bh, dx0, bw, first run, end run)``, and per flush group the list of run
     lengths (for the rounding bound).
     """
-    tx, ty = _WARPS_X * K, 32 * _WARPS_Y
+    wx, wy = warps or (_WARPS_X, _WARPS_Y)
+    tx, ty = wx * K, 32 * wy
 
     def pitch_for(bw):
         p = tx + bw - 1
@@ -441,6 +449,19 @@ def _whole_axis_map(n: int, radius: int, mode: str, device: int):
 _KERNELS: dict = {}
 
 
+def _smem_limit(device: int) -> int:
+    """The device's opt-in shared memory per block, at least ``_SMEM_BUDGET``.
+
+    A compiled kernel is cached for the process, so it is allowed the device's maximum
+    rather than the budget in force when it was compiled (a test that shrinks the budget
+    must not leave kernels that later launches with bigger tiles cannot use).
+    """
+    import cupy as cp
+
+    optin = cp.cuda.Device(device).attributes.get("MaxSharedMemoryPerBlockOptin", 0)
+    return max(int(optin), _SMEM_BUDGET)
+
+
 def _kernel(dtype: np.dtype, acc: np.dtype, K: int, device: int):
     """The compiled variant for storage ``dtype``, accumulator ``acc`` and ``K`` (cached)."""
     key = (dtype.str, acc.str, K, device)
@@ -457,7 +478,7 @@ def _kernel(dtype: np.dtype, acc: np.dtype, K: int, device: int):
         )
         kern = cp.RawKernel(_CUDA_SOURCE, "focal_correlate", options=opts)
         # Bands are sized to _SMEM_BUDGET, above the 48 KiB a block gets without asking.
-        kern.max_dynamic_shared_size_bytes = _SMEM_BUDGET
+        kern.max_dynamic_shared_size_bytes = _smem_limit(device)
         with _LOCK:
             kern = _KERNELS.setdefault(key, kern)
     return kern
@@ -526,6 +547,385 @@ def _launch(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float) -> Any:
             (
                 src, out, ymap, xmap, dplan.runs, dplan.weights, dplan.bands,
                 np.int32(dplan.nbands), dplan.acc.type(fill), np.int32(hs), np.int32(ws),
+                np.int32(ho), np.int32(wo), np.int32(ymap.size), np.int32(xmap.size),
+                np.int32(nbatch), np.int32(dplan.pitch),
+            ),
+            shared_mem=dplan.smem,
+        )
+    return out
+
+
+# --- NaN-aware statistics: reduce / reduce_tile ----------------------------------------
+
+#: CUDA C of the NaN-aware sweep (the device twin of :mod:`..algorithms.masked`).
+_REDUCE_SOURCE = r"""
+// NaN-aware focal statistics (compiled by NVRTC through cupy.RawKernel).
+//
+// Macros set per variant by cupy_backend.py:
+//   FOCAL_T  storage type of input and output (float or double)
+//   FOCAL_K  outputs per thread, consecutive along x; FOCAL_WX x FOCAL_WY warps a block
+//   NEED_X, NEED_WV, NEED_Q, NEED_MX, NEED_MN (0/1): the channels of masked.py --
+//            sum of w*(x - shift), sum of w over valid taps, sum of (x - shift)^2,
+//            max, min; the count of valid taps is always kept
+//   UNIT_W   every run weight is 1 (statistics): no multiplications by w
+//
+// The tile, halo and bands are those of focal_correlate, but the tile holds doubles (a
+// float is converted once when staged) and every read tap is split into channels on the
+// fly: valid = (v == v); NaN adds 0 to the sums and is skipped by fmax/fmin (which
+// return the other operand). Runs of length L >= K share their middle L-K+1 taps
+// ("core") among the thread's K windows; window k adds its own left suffix and right
+// prefix -- sums, counts, maxima and minima all split this way, and every window still
+// adds only taps inside it (inf and NaN stay exact). Everything is accumulated in double,
+// counts in int; the finishing formulas are masked.py's _finish, line by line.
+
+typedef FOCAL_T T;
+#define K FOCAL_K
+#define WX FOCAL_WX
+#define WY FOCAL_WY
+#define NWARPS (WX * WY)
+#define NTHREADS (32 * NWARPS)
+#define TX (K * WX)
+#define TY (32 * WY)
+
+constexpr bool kX = NEED_X, kWV = NEED_WV, kQ = NEED_Q, kMX = NEED_MX, kMN = NEED_MN;
+constexpr bool kUnit = UNIT_W;
+
+__device__ __forceinline__ double nan_value() { return __longlong_as_double(0x7ff8000000000000LL); }
+__device__ __forceinline__ double inf_value() { return __longlong_as_double(0x7ff0000000000000LL); }
+
+// One window's (or part of a window's) unweighted channels.
+struct Part {
+    int n; double x, q, mx, mn;
+    __device__ __forceinline__ void clear() { n = 0; x = 0.0; q = 0.0; mx = -inf_value(); mn = inf_value(); }
+    __device__ __forceinline__ void add(const double v, const double shift) {
+        const bool ok = (v == v);
+        n += ok;
+        const double d = ok ? v - shift : 0.0;
+        if (kX) x += d;
+        if (kQ) q = fma(d, d, q);
+        if (kMX) mx = fmax(mx, v);
+        if (kMN) mn = fmin(mn, v);
+    }
+};
+
+// An output's accumulators: weighted sums over runs of the parts' channels.
+struct Acc {
+    int n; double a, wv, q, mx, mn;
+    __device__ __forceinline__ void clear() { n = 0; a = 0.0; wv = 0.0; q = 0.0; mx = -inf_value(); mn = inf_value(); }
+    __device__ __forceinline__ void merge(const Part& p, const double w) {
+        n += p.n;
+        if (kX) a = kUnit ? a + p.x : fma(w, p.x, a);
+        if (kWV) wv = fma(w, double(p.n), wv);
+        if (kQ) q += p.q;
+        if (kMX) mx = fmax(mx, p.mx);
+        if (kMN) mn = fmin(mn, p.mn);
+    }
+    // One tap straight into the accumulators (runs shorter than K).
+    __device__ __forceinline__ void tap(const double v, const double shift, const double w) {
+        const bool ok = (v == v);
+        n += ok;
+        const double d = ok ? v - shift : 0.0;
+        if (kX) a = kUnit ? a + d : fma(w, d, a);
+        if (kWV) wv += ok ? w : 0.0;
+        if (kQ) q = fma(d, d, q);
+        if (kMX) mx = fmax(mx, v);
+        if (kMN) mn = fmin(mn, v);
+    }
+    // masked.py's _finish for one statistic code.
+    __device__ __forceinline__ double finish(const int code, const double threshold,
+                                             const double wtotal, const double shift) const {
+        const double cnt = double(n);
+        if (code == 5) return cnt;
+        if (cnt < threshold || cnt == 0.0) return nan_value();
+        switch (code) {
+        case 0: case 1: return a;
+        case 2: return wv == 0.0 ? nan_value() : a * (wtotal / wv);
+        case 3: return a + shift * cnt;
+        case 4: return a / cnt + shift;
+        case 6: case 7: {
+            const double m = a / cnt;
+            double var = q / cnt - m * m;
+            var = var > 0.0 ? var : 0.0;
+            return code == 6 ? var : sqrt(var);
+        }
+        case 8: return mx;
+        case 9: return mn;
+        default: return mx - mn;
+        }
+    }
+};
+
+// Sum and count of the finite values (the variance's shift is their mean).
+extern "C" __global__ void focal_finite_sum(const T* __restrict__ src, const long long n,
+                                            double* __restrict__ acc)
+{
+    double s = 0.0, c = 0.0;
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        const double v = double(src[i]);
+        if (v - v == 0.0) { s += v; c += 1.0; }  // finite: neither NaN nor inf
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+        s += __shfl_down_sync(0xffffffffu, s, off);
+        c += __shfl_down_sync(0xffffffffu, c, off);
+    }
+    if ((threadIdx.x & 31) == 0 && c > 0.0) { atomicAdd(acc, s); atomicAdd(acc + 1, c); }
+}
+
+extern "C" __global__ void __launch_bounds__(NTHREADS)
+focal_reduce(const T* __restrict__ src, T* __restrict__ out,
+             const int* __restrict__ ymap, const int* __restrict__ xmap,
+             const int4* __restrict__ runs, const double* __restrict__ weights,
+             const int* __restrict__ bands, const int nbands,
+             const long long codes, const int nstats, const long long stat_stride,
+             const double fill, const double threshold, const double wtotal,
+             const double* __restrict__ finite_sum,
+             const int hs, const int ws, const int ho, const int wo,
+             const int ylen, const int xlen, const int nbatch, const int pitch)
+{
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    double* tile = reinterpret_cast<double*>(smem_raw);
+
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int wy = warp / WX;
+    const int wx = warp - wy * WX;
+    const int x0 = blockIdx.x * TX;
+    const int y0 = blockIdx.y * TY;
+    const int orow = wy * 32 + lane;
+    const int ocol = wx * K;
+    double shift = 0.0;
+    if (kQ && finite_sum[1] > 0.0) shift = finite_sum[0] / finite_sum[1];
+
+    for (int b = blockIdx.z; b < nbatch; b += gridDim.z) {
+        const T* srcb = src + (long long)b * hs * ws;
+        Acc acc[K];
+#pragma unroll
+        for (int k = 0; k < K; ++k) acc[k].clear();
+
+        for (int band = 0; band < nbands; ++band) {
+            const int dy0 = bands[6 * band + 0];
+            const int bh = bands[6 * band + 1];
+            const int dx0 = bands[6 * band + 2];
+            const int bw = bands[6 * band + 3];
+            const int rbeg = bands[6 * band + 4];
+            const int rend = bands[6 * band + 5];
+            const int nrows = TY + bh - 1;
+            const int ncols = TX + bw - 1;
+
+            __syncthreads();
+            for (int r = warp; r < nrows; r += NWARPS) {
+                const int py = y0 + dy0 + r;
+                const int sy = (py < ylen) ? ymap[py] : -1;
+                const T* srow = srcb + (long long)(sy < 0 ? 0 : sy) * ws;
+                double* trow = tile + r * pitch;
+                for (int c = lane; c < ncols; c += 32) {
+                    const int px = x0 + dx0 + c;
+                    const int sx = (px < xlen) ? xmap[px] : -1;
+                    trow[c] = (sy >= 0 && sx >= 0) ? double(srow[sx]) : fill;
+                }
+            }
+            __syncthreads();
+
+            const double* base = tile + orow * pitch + ocol;
+            for (int i = rbeg; i < rend; ++i) {
+                const int4 rn = runs[i];  // (row in band, column in band, length, -)
+                const double w = weights[i];
+                const double* p = base + rn.x * pitch + rn.y;
+                const int L = rn.z;
+                if (L < K) {
+                    for (int j = 0; j < L; ++j) {
+#pragma unroll
+                        for (int k = 0; k < K; ++k) acc[k].tap(p[k + j], shift, w);
+                    }
+                    continue;
+                }
+                // Window k = p[k .. K-2] + core p[K-1 .. L-1] + p[L .. L+k-1].
+                Part t;
+                t.clear();
+                for (int j = K - 1; j < L; ++j) t.add(p[j], shift);
+                acc[K - 1].merge(t, w);
+#pragma unroll
+                for (int k = K - 2; k >= 0; --k) { t.add(p[k], shift); acc[k].merge(t, w); }
+                Part u;
+                u.clear();
+#pragma unroll
+                for (int k = 1; k < K; ++k) { u.add(p[L + k - 1], shift); acc[k].merge(u, w); }
+            }
+        }
+
+        // One statistic at a time, staged through shared memory for coalesced stores.
+        for (int s = 0; s < nstats; ++s) {
+            const int code = int((codes >> (4 * s)) & 15);
+            __syncthreads();
+            double* stage = tile + orow * (TX + 1) + ocol;
+#pragma unroll
+            for (int k = 0; k < K; ++k) stage[k] = acc[k].finish(code, threshold, wtotal, shift);
+            __syncthreads();
+            T* outb = out + s * stat_stride + (long long)b * ho * wo;
+            for (int r = warp; r < TY; r += NWARPS) {
+                const int y = y0 + r;
+                if (y >= ho) break;
+                for (int c = lane; c < TX; c += 32) {
+                    const int x = x0 + c;
+                    if (x < wo) outb[(long long)y * wo + x] = T(tile[r * (TX + 1) + c]);
+                }
+            }
+        }
+    }
+}
+"""
+
+#: Block layouts of the reduce kernel by outputs per thread: (K, warps along x, warps
+#: along y). Both give 32-column tiles of 256 threads; K = 4 when many channels are kept
+#: (each output holds up to six accumulators in registers).
+_REDUCE_LAYOUTS = {8: (8, 4, 2), 4: (4, 8, 1)}
+
+
+@dataclass(frozen=True, eq=False)
+class _DeviceReducePlan:
+    """A footprint laid out for the reduce kernel."""
+
+    K: int
+    warps: tuple[int, int]
+    unit: bool
+    runs: Any  # cupy int32 (n, 4)
+    weights: Any  # cupy float64 (n,)
+    bands: Any  # cupy int32 (nbands, 6)
+    nbands: int
+    pitch: int
+    smem: int
+
+
+def _reduce_K(channels) -> int:
+    """Outputs per thread: 8 while at most two channels besides the count, else 4."""
+    need_x, need_wv, need_q, need_mx, need_mn = channels
+    return 8 if need_x + need_wv + need_q + need_mx + need_mn <= 2 else 4
+
+
+def _device_reduce_plan(plan: Plan, K: int, device: int) -> _DeviceReducePlan:
+    weights = np.ascontiguousarray(_footprint(plan))
+    key = ("reduce", weights.shape, weights.tobytes(), K, device)
+
+    def make():
+        import cupy as cp
+
+        runs = kernel_runs(weights)
+        kh, kw = weights.shape
+        _, wx, wy = _REDUCE_LAYOUTS[K]
+        enc, wts, bands, pitch, smem, _ = _split_bands(runs, kh, kw, K, 8, warps=(wx, wy))
+        UPLOADS["weights"] += 1
+        return _DeviceReducePlan(
+            K=K, warps=(wx, wy), unit=bool(np.all(wts == 1.0)), runs=cp.asarray(enc),
+            weights=cp.asarray(wts), bands=cp.asarray(bands), nbands=len(bands),
+            pitch=pitch, smem=smem,
+        )
+
+    return _PLANS.get(key, make)
+
+
+_REDUCE_KERNELS: dict = {}
+
+
+def _reduce_kernels(dtype: np.dtype, dplan: _DeviceReducePlan, channels, device: int):
+    """The compiled ``(focal_reduce, focal_finite_sum)`` pair of a variant (cached)."""
+    key = (dtype.str, dplan.K, dplan.warps, dplan.unit, tuple(channels), device)
+    pair = _REDUCE_KERNELS.get(key)
+    if pair is None:
+        import cupy as cp
+
+        ctype = {"f4": "float", "f8": "double"}[dtype.str[1:]]
+        need_x, need_wv, need_q, need_mx, need_mn = (int(bool(c)) for c in channels)
+        opts = (
+            "-std=c++17", f"-DFOCAL_T={ctype}", f"-DFOCAL_K={dplan.K}",
+            f"-DFOCAL_WX={dplan.warps[0]}", f"-DFOCAL_WY={dplan.warps[1]}",
+            f"-DNEED_X={need_x}", f"-DNEED_WV={need_wv}", f"-DNEED_Q={need_q}",
+            f"-DNEED_MX={need_mx}", f"-DNEED_MN={need_mn}", f"-DUNIT_W={int(dplan.unit)}",
+        )
+        main = cp.RawKernel(_REDUCE_SOURCE, "focal_reduce", options=opts)
+        main.max_dynamic_shared_size_bytes = _smem_limit(device)
+        finite = cp.RawKernel(_REDUCE_SOURCE, "focal_finite_sum", options=opts)
+        with _LOCK:
+            pair = _REDUCE_KERNELS.setdefault(key, (main, finite))
+    return pair
+
+
+def reduce(data: Any, plan: Plan, boundary: str, fill: float, reduction: Any) -> list:
+    """NaN-aware statistics of a whole cupy array: one device array per statistic.
+
+    The semantics are :mod:`xarray_focal.algorithms.masked`'s (codes, threshold, wtotal).
+
+    Examples
+    --------
+    >>> import cupy as cp  # doctest: +SKIP
+    >>> import xarray_focal as xf  # doctest: +SKIP
+    >>> xf.focal_mean(cp.array([[1.0, 3.0, cp.nan, 8.0]]), np.ones((1, 3)),
+    ...               boundary="nearest")  # doctest: +SKIP
+    array([[1.66666667, 2.        , 5.5       , 8.        ]])
+    """
+    ny, nx = data.shape[-2:]
+    device = data.device.id
+    ymap = _whole_axis_map(ny, plan.ry, boundary, device)
+    xmap = _whole_axis_map(nx, plan.rx, boundary, device)
+    return list(_launch_reduce(data, plan, ymap, xmap, fill, reduction))
+
+
+def reduce_tile(
+    src: Any, plan: Plan, ymap: AxisMap, xmap: AxisMap, fill: float, reduction: Any,
+    *, parallel: bool,
+) -> Any:
+    """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + tile output``.
+
+    ``parallel`` is ignored: one launch always fills the whole device.
+    """
+    device = src.device.id
+    return _launch_reduce(
+        src, plan, _device_map(ymap.index, device), _device_map(xmap.index, device), fill,
+        reduction,
+    )
+
+
+def _launch_reduce(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float, reduction: Any):
+    """One launch for every statistic and slice (two when a variance needs its shift)."""
+    import cupy as cp
+
+    dtype = working_dtype(np.dtype(src.dtype))
+    device = src.device.id
+    codes = [int(c) for c in reduction.codes]
+    if not codes or max(codes) > 15 or len(codes) > 15:
+        raise FocalValueError(f"cannot encode statistic codes {codes} for the GPU kernel")
+    with cp.cuda.Device(device):
+        src = cp.ascontiguousarray(src, dtype=dtype)
+        ho = ymap.size - 2 * plan.ry
+        wo = xmap.size - 2 * plan.rx
+        nstats = len(codes)
+        out = cp.empty((nstats,) + src.shape[:-2] + (ho, wo), dtype=dtype)
+        if out.size == 0:
+            return out
+        dplan = _device_reduce_plan(plan, _reduce_K(reduction.channels), device)
+        main, finite = _reduce_kernels(dtype, dplan, reduction.channels, device)
+        finite_sum = cp.zeros(2, dtype=cp.float64)
+        if reduction.channels[2]:
+            # The variance is taken about the tile's mean of finite values, as on the CPU.
+            nthreads = 256
+            nblocks = max(1, min(-(-src.size // nthreads), 4096))
+            finite((nblocks,), (nthreads,), (src, np.int64(src.size), finite_sum))
+        K = dplan.K
+        tx, ty = dplan.warps[0] * K, 32 * dplan.warps[1]
+        nbatch = out.size // (nstats * ho * wo)
+        grid = ((wo + tx - 1) // tx, (ho + ty - 1) // ty, min(nbatch, 65535))
+        if grid[1] > 65535:
+            raise FocalValueError(f"{ho} rows are more than the GPU kernel's grid allows")
+        packed = sum(c << (4 * i) for i, c in enumerate(codes))
+        hs, ws = src.shape[-2:]
+        main(
+            grid, (32 * dplan.warps[0] * dplan.warps[1],),
+            (
+                src, out, ymap, xmap, dplan.runs, dplan.weights, dplan.bands,
+                np.int32(dplan.nbands), np.int64(packed), np.int32(nstats),
+                np.int64(nbatch * ho * wo), np.float64(fill), np.float64(reduction.threshold),
+                np.float64(reduction.wtotal), finite_sum, np.int32(hs), np.int32(ws),
                 np.int32(ho), np.int32(wo), np.int32(ymap.size), np.int32(xmap.size),
                 np.int32(nbatch), np.int32(dplan.pitch),
             ),
