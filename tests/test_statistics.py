@@ -133,3 +133,15 @@ def test_accessor_statistics_keep_labels():
 def test_bad_statistics_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         xf.focal_stats(np.ones((5, 5)), np.ones((3, 3)), **kwargs)
+
+
+def test_variance_with_an_infinity_in_the_window_is_nan():
+    data = np.array([[1.0, 2.0, np.inf, 4.0, 5.0, 6.0]])
+    fp = np.ones((1, 3))
+    expected = reference_stat(data, fp, "var", "nearest")
+    result = xf.focal_var(data, fp, boundary="nearest")
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
+    assert np.isnan(result[0, 1:4]).all()
+    ok = ~np.isnan(expected)
+    np.testing.assert_allclose(result[ok], expected[ok], rtol=1e-12)
+    assert np.isnan(xf.focal_std(data, fp, boundary="nearest")[0, 2])

@@ -128,7 +128,7 @@ def _stat_method(stat: str):
             where there are none; ``"propagate"``: NaN wherever the footprint holds a NaN.
         min_count : int, optional
             Fewer valid cells than this give NaN{" (not applied to count)" if stat == "count" else ""}.
-        method : {{"auto", "direct", "runs"}}
+        method : {{"auto", "direct", "runs", "columns"}}
             Algorithm, as for :meth:`correlate`.
         dims : pair of str, optional
             The (y, x) dims; default the last two.
@@ -342,7 +342,7 @@ class FocalDataArrayAccessor(_FocalKernels, _FocalStatistics):
             How NaN inside the footprint is treated (see :func:`xarray_focal.correlate`).
         min_count : int, optional
             Fewer valid footprint taps than this give NaN.
-        method : {"auto", "direct", "runs"}
+        method : {"auto", "direct", "runs", "columns", "separable"}
             Algorithm (see :func:`xarray_focal.correlate`); all give the same contract.
         dims : pair of str, optional
             The (y, x) dims; default the last two.

@@ -263,7 +263,7 @@ def focal_stats(
         ``count`` always counts the valid cells.
     min_count : int, optional
         Fewer valid cells than this give NaN (except for ``count``).
-    method : {"auto", "direct", "runs"}
+    method : {"auto", "direct", "runs", "columns"}
         As for :func:`correlate`.
 
     Returns

@@ -150,7 +150,9 @@ def _finish(codes, out, b, y, x0, ws, acc_a, acc_n, acc_w, acc_q, acc_mx, acc_mn
             elif code == 6 or code == 7:
                 m = acc_a[x] / n
                 var = acc_q[x] / n - m * m
-                var = var if var > 0.0 else 0.0
+                # NaN (inf - inf: an infinity in the window) stays NaN, as numpy's nanvar
+                # gives; only rounding below zero is clipped.
+                var = var if (var > 0.0 or var != var) else 0.0
                 orow[x] = var if code == 6 else np.sqrt(var)
             elif code == 8:
                 orow[x] = acc_mx[x]

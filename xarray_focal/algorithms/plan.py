@@ -326,8 +326,9 @@ def _make_plan(kernel: np.ndarray, method: str, separable_ok: bool) -> Plan:
     if method == "separable":
         if not separable_ok:
             raise FocalValueError(
-                "method='separable' works with nan_policy='propagate' only (the other "
-                "policies count valid taps per cell); use method='auto'"
+                "method='separable' works only for correlate/convolve with "
+                "nan_policy='propagate' and no min_count (NaN-aware sums and statistics "
+                "count valid taps per cell); use method='auto'"
             )
         if factors is None:
             raise FocalValueError(

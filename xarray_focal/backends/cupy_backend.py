@@ -645,7 +645,8 @@ struct Acc {
         case 6: case 7: {
             const double m = a / cnt;
             double var = q / cnt - m * m;
-            var = var > 0.0 ? var : 0.0;
+            // NaN (inf - inf: an infinity in the window) stays NaN; rounding below 0 is 0.
+            var = (var != var) ? var : (var > 0.0 ? var : 0.0);
             return code == 6 ? var : sqrt(var);
         }
         case 8: return mx;
