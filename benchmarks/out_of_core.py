@@ -16,10 +16,11 @@ Each phase runs in a fresh subprocess, so its peak RSS (``ru_maxrss``) is its ow
 Also printed: the graph's task count per chunk and its pickled size. The data comes from
 ``dask.array.random`` with a fixed seed, so both phases see the same raster.
 
-Measured once on the shared 2-core dev machine (direct algorithm, nice 15, other jobs
-running): threads 157 s = 2.54 Mpx/s, peak RSS 1.18 GB; LocalCluster 2 process workers
-110 s = 3.63 Mpx/s, workers 0.75 GB each, client 0.20 GB; means identical. 100 chunks,
-9.85 focal tasks per chunk, pickled graph 135 kB.
+Measured on the shared 2-core dev machine, 2026-11-25, with the column-run sweep (auto
+picks it for r=16): threads 4.07 s = 98 Mpx/s, peak RSS 1.17 GB; LocalCluster with 2
+process workers 4.25 s = 94 Mpx/s, workers 0.73 / 0.77 GB, client 0.20 GB; means
+identical. 100 chunks, 9.85 focal tasks per chunk, pickled graph 118 kB (largest task
+11.7 kB). (With the first, direct loop the same run took 157 s.)
 """
 
 from __future__ import annotations
