@@ -37,13 +37,16 @@ import importlib.metadata
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+# The machine and commit description is the peers report's, so both files say the same.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import _cpu_model, _git_commit  # noqa: E402
 
 RADII = (1, 2, 3, 5, 7, 10, 13, 16)
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "_static" / "radius_sweep.csv"
@@ -101,26 +104,6 @@ def make_tools(data: np.ndarray, kernel: np.ndarray) -> dict[str, tuple[str, Cal
             _version("xarray-spatial"),
             lambda: np.asarray(convolution_2d(arr, kernel, boundary="reflect").values))
     return tools
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "-C", str(here), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def metadata(argv: list[str], n: int, rounds: int, max_seconds: float) -> dict[str, str]:
