@@ -15,11 +15,31 @@ from .reference import BOUNDARIES, reference_stat
 STATS = list(xf.STATISTICS)
 
 
-def _check(result, expected, data):
+def _check(result, expected, data, stat, footprint, boundary="nan", policy="omit",
+           min_count=None):
+    """Per-statistic accuracy: count, min, max, range exact; sums within 1e-12 sum|x|;
+    var within the one-pass bound 8 (n + 2) eps (mean x^2 + shift^2), std its square root."""
     np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
     ok = ~np.isnan(expected)
-    scale = np.nanmax(np.abs(data)) ** 2 + 1
-    np.testing.assert_allclose(result[ok], expected[ok], rtol=1e-10, atol=1e-12 * scale)
+    result = np.asarray(result, dtype=np.float64)
+    if stat in ("count", "min", "max", "range"):
+        np.testing.assert_array_equal(result[ok], expected[ok])
+        return
+    n = reference_stat(data, footprint, "count", boundary)
+    abs_sum = reference_stat(np.abs(data), footprint, "sum", boundary, policy, min_count)
+    if stat == "sum":
+        bound = 1e-12 * abs_sum
+    elif stat == "mean":
+        bound = 1e-12 * abs_sum / n
+    else:
+        mean_sq = reference_stat(np.asarray(data, np.float64) ** 2, footprint, "mean", boundary,
+                                 policy, min_count)
+        shift_sq = np.nanmean(np.asarray(data, np.float64)) ** 2
+        bound = 8 * (n + 2) * np.finfo(np.float64).eps * (mean_sq + shift_sq)
+        if stat == "std":
+            bound = np.sqrt(bound)
+    err = np.abs(result[ok] - expected[ok])
+    assert np.all(err <= bound[ok] + np.finfo(np.float64).tiny), f"{stat}: error {err.max():.3g}"
 
 
 @pytest.mark.parametrize("stat", STATS)
@@ -29,7 +49,8 @@ def test_statistic_matches_numpy(stat, boundary, policy):
     data = awkward_data((23, 29), nan_fraction=0.1, seed=7)
     footprint = xf.annulus_kernel(1, 1, 2.5, 0.5) * 3.0  # weights are ignored
     result = xf.focal_stats(data, footprint, (stat,), boundary=boundary, nan_policy=policy)[stat]
-    _check(result, reference_stat(data, footprint, stat, boundary, policy), data)
+    _check(result, reference_stat(data, footprint, stat, boundary, policy), data, stat,
+           footprint, boundary, policy)
 
 
 @pytest.mark.parametrize("method", ["direct", "runs", "columns"])
@@ -44,7 +65,7 @@ def test_all_stats_in_one_pass(method, min_count):
         expected = reference_stat(data, footprint, stat, "nearest", "omit", min_count)
         if stat == "count":
             expected = reference_stat(data, footprint, "count", "nearest")
-        _check(out[stat], expected, data)
+        _check(out[stat], expected, data, stat, footprint, "nearest", "omit", min_count)
         alone = getattr(xf, f"focal_{stat}")(data, footprint, boundary="nearest",
                                               min_count=min_count, method=method)
         # Computed alone, sums are not shifted for a variance: equal up to rounding.
@@ -145,3 +166,26 @@ def test_variance_with_an_infinity_in_the_window_is_nan():
     ok = ~np.isnan(expected)
     np.testing.assert_allclose(result[ok], expected[ok], rtol=1e-12)
     assert np.isnan(xf.focal_std(data, fp, boundary="nearest")[0, 2])
+
+
+def test_flat_plateau_far_from_the_tile_mean_has_zero_spread():
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(40, 40)) * 100
+    data[10:30, 10:30] = 1234.5678901
+    fp = np.ones((3, 3))
+    for stat in ("std", "var"):
+        result = getattr(xf, f"focal_{stat}")(data, fp, boundary="nearest")
+        np.testing.assert_array_equal(result[12:28, 12:28], 0.0)
+        expected = reference_stat(data, fp, stat, "nearest")
+        np.testing.assert_allclose(result, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_statistics_keep_2d_coords_when_spatial_dims_are_not_last():
+    da = xr.DataArray(np.arange(30.0).reshape(5, 6), dims=("y", "x"),
+                      coords={"lat": (("y", "x"), np.arange(30.0).reshape(5, 6))})
+    da = da.transpose("x", "y", transpose_coords=False)
+    out = da.focal.mean(np.ones((3, 3)), dims=("y", "x"))
+    assert out.dims == ("x", "y") and out["lat"].dims == ("y", "x")
+    xr.testing.assert_identical(out["lat"], da["lat"])
+    with pytest.raises(TypeError, match="name"):
+        xr.Dataset({"a": da}).focal.mean(np.ones((3, 3)), dims=("y", "x"), name="m")

@@ -82,7 +82,7 @@ def _stats_da(
         keep_attrs=True,
     )
     results = result if isinstance(result, tuple) else (result,)
-    return [r.transpose(*da.dims) for r in results]
+    return [r.transpose(*da.dims, transpose_coords=False) for r in results]
 
 
 def _stat_method(stat: str):
@@ -103,6 +103,8 @@ def _stat_method(stat: str):
         dims = _resolve_dims(obj, dims)
         opts = dict(boundary=boundary, nan_policy=nan_policy, min_count=min_count, method=method)
         if isinstance(obj, xr.Dataset):
+            if name is not None:
+                raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
             api._check_stats((stat,))
             return obj.assign(
                 {
@@ -262,7 +264,8 @@ class _FocalStatistics:
     ) -> xr.Dataset:
         """Several focal statistics in one pass, as a Dataset with one variable per statistic.
 
-        For a Dataset, variables are named ``"<variable>_<statistic>"``.
+        For a Dataset, variables are named ``"<variable>_<statistic>"``; variables without
+        both spatial dims have no statistics and are not in the result.
 
         Parameters
         ----------

@@ -237,7 +237,7 @@ def _check_stats(stats: object) -> tuple[str, ...]:
 def focal_stats(
     data: Any,
     footprint: Any,
-    stats: Sequence[str] = ("mean",),
+    stats: Sequence[str] = ("mean", "std"),
     *,
     boundary: str = "nan",
     nan_policy: str = "omit",

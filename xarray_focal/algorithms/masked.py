@@ -149,10 +149,14 @@ def _finish(codes, out, b, y, x0, ws, acc_a, acc_n, acc_w, acc_q, acc_mx, acc_mn
                 orow[x] = acc_a[x] / n + shift
             elif code == 6 or code == 7:
                 m = acc_a[x] / n
-                var = acc_q[x] / n - m * m
-                # NaN (inf - inf: an infinity in the window) stays NaN, as numpy's nanvar
-                # gives; only rounding below zero is clipped.
-                var = var if (var > 0.0 or var != var) else 0.0
+                q = acc_q[x] / n
+                var = q - m * m
+                # One-pass variance about the tile's shift: its rounding error is at most
+                # about 2 (n + 2) eps q (q >= m^2). A value within that noise -- a flat
+                # window far from the tile mean -- is 0, as a two-pass variance gives.
+                # NaN (inf - inf: an infinity in the window) stays NaN, as numpy's nanvar.
+                if var == var and var <= 2.0 * (n + 2.0) * 2.220446049250313e-16 * q:
+                    var = 0.0
                 orow[x] = var if code == 6 else np.sqrt(var)
             elif code == 8:
                 orow[x] = acc_mx[x]

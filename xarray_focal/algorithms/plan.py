@@ -27,6 +27,7 @@ inf behave exactly as in the direct sum and rounding stays within DESIGN.md's co
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -301,7 +302,9 @@ def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = 
     'separable'
     """
     method = check_method(method)
-    key = (kernel.tobytes(), kernel.shape, method, separable_ok)
+    # A digest, not the bytes: a cache of large kernels must not hold them twice.
+    key = (hashlib.blake2b(np.ascontiguousarray(kernel).tobytes(), digest_size=20).digest(),
+           kernel.shape, method, separable_ok)
     with _PLANS_LOCK:
         plan = _PLANS.get(key)
         if plan is not None:

@@ -644,9 +644,11 @@ struct Acc {
         case 4: return a / cnt + shift;
         case 6: case 7: {
             const double m = a / cnt;
-            double var = q / cnt - m * m;
-            // NaN (inf - inf: an infinity in the window) stays NaN; rounding below 0 is 0.
-            var = (var != var) ? var : (var > 0.0 ? var : 0.0);
+            const double qn = q / cnt;
+            double var = qn - m * m;
+            // Within the one-pass rounding noise (about 2 (n + 2) eps q) is 0, as on the
+            // CPU; NaN (inf - inf: an infinity in the window) stays NaN.
+            if (var == var && var <= 2.0 * (cnt + 2.0) * 2.220446049250313e-16 * qn) var = 0.0;
             return code == 6 ? var : sqrt(var);
         }
         case 8: return mx;
