@@ -51,6 +51,19 @@ def needs(codes) -> tuple[bool, bool, bool, bool, bool]:
 
 
 @njit(nogil=True, cache=True)
+def _fold_extreme(dst, src, n, want_max):
+    """dst[x] = max(dst[x], src[x]) (or min) for x < n; the one loop every extreme uses."""
+    if want_max:
+        for x in range(n):
+            v = src[x]
+            dst[x] = v if v > dst[x] else dst[x]
+    else:
+        for x in range(n):
+            v = src[x]
+            dst[x] = v if v < dst[x] else dst[x]
+
+
+@njit(nogil=True, cache=True)
 def _window_extremes(bufs, lengths, n, want_max):
     """Like ``_window_sums`` with max (or min) instead of +: bufs[k + 1] = window extreme."""
     p = bufs[0]
@@ -63,15 +76,7 @@ def _window_extremes(bufs, lengths, n, want_max):
         for x in range(m):
             dst[x] = last[x]
         for j in range(prev, length):
-            pa = p[j:j + m]
-            if want_max:
-                for x in range(m):
-                    v = pa[x]
-                    dst[x] = v if v > dst[x] else dst[x]
-            else:
-                for x in range(m):
-                    v = pa[x]
-                    dst[x] = v if v < dst[x] else dst[x]
+            _fold_extreme(dst, p[j:j + m], m, want_max)
         prev = length
 
 
@@ -83,14 +88,7 @@ def _combine_extreme(acc, hist, nhist, y, run_dy, run_dx, run_slot, ws, want_max
         acc[x] = init
     for k in range(run_dx.shape[0]):
         b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
-        if want_max:
-            for x in range(ws):
-                v = b0[x]
-                acc[x] = v if v > acc[x] else acc[x]
-        else:
-            for x in range(ws):
-                v = b0[x]
-                acc[x] = v if v < acc[x] else acc[x]
+        _fold_extreme(acc, b0, ws, want_max)
 
 
 @njit(nogil=True, cache=True)
@@ -219,15 +217,7 @@ def _vertical_extremes(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp, wa
         for x in range(wp):
             dst[x] = first[x]
         for kk in range(k, win_ptr[j + 1]):
-            row = ring[(y + win_rows[kk]) % nring, 0, :wp]
-            if want_max:
-                for x in range(wp):
-                    v = row[x]
-                    dst[x] = v if v > dst[x] else dst[x]
-            else:
-                for x in range(wp):
-                    v = row[x]
-                    dst[x] = v if v < dst[x] else dst[x]
+            _fold_extreme(dst, ring[(y + win_rows[kk]) % nring, 0, :wp], wp, want_max)
 
 
 @njit(nogil=True, cache=True)
