@@ -134,3 +134,51 @@ def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_cou
     threshold = stack.shape[0] if policy == "propagate" else 1
     threshold = max(threshold, min_count or 0)
     return np.where(count >= threshold, out, np.nan)
+
+
+def assert_stat_accuracy(result, expected, data, stat, footprint, boundary="nan", policy="omit",
+           min_count=None):
+    """Per-statistic accuracy: count, min, max, range exact; sums within 1e-12 sum|x|;
+    var within the one-pass bound 8 (n + 2) eps (mean x^2 + shift^2), std its square root."""
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
+    ok = ~np.isnan(expected)
+    result = np.asarray(result, dtype=np.float64)
+    if stat in ("count", "min", "max", "range"):
+        np.testing.assert_array_equal(result[ok], expected[ok])
+        return
+    n = reference_stat(data, footprint, "count", boundary)
+    abs_sum = reference_stat(np.abs(data), footprint, "sum", boundary, policy, min_count)
+    if stat == "sum":
+        bound = 1e-12 * abs_sum
+    elif stat == "mean":
+        bound = 1e-12 * abs_sum / n
+    else:
+        mean_sq = reference_stat(np.asarray(data, np.float64) ** 2, footprint, "mean", boundary,
+                                 policy, min_count)
+        shift_sq = np.nanmean(np.asarray(data, np.float64)) ** 2
+        bound = 8 * (n + 2) * np.finfo(np.float64).eps * (mean_sq + shift_sq)
+        if stat == "std":
+            bound = np.sqrt(bound)
+    err = np.abs(result[ok] - expected[ok])
+    assert np.all(err <= bound[ok] + np.finfo(np.float64).tiny), f"{stat}: error {err.max():.3g}"
+
+
+def assert_policy_accuracy(result, expected, data, kernel, policy, boundary="nan", cval=0.0, rtol=1e-12):
+    """NaN where expected, and within DESIGN.md's contract per cell elsewhere.
+
+    The scale is sum|w x| over the valid taps; renormalize multiplies by |W / W_valid| and
+    by the conditioning of W_valid (a sum of signed weights), 1 + sum|w valid| / |W_valid|.
+    """
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
+    data = np.asarray(data, dtype=np.float64)
+    scale = reference_nan_policy(np.abs(data), np.abs(kernel), "omit", boundary, abs(cval))
+    if policy == "renormalize":
+        ones = np.where(np.isnan(data), np.nan, 1.0)
+        w_valid = reference_nan_policy(ones, kernel, "omit", boundary, 1.0)
+        abs_valid = reference_nan_policy(ones, np.abs(kernel), "omit", boundary, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = scale * abs(kernel.sum()) / np.abs(w_valid) * (1 + abs_valid / np.abs(w_valid))
+    ok = ~np.isnan(expected)
+    err = np.abs(np.asarray(result, dtype=np.float64)[ok] - expected[ok])
+    bound = rtol * scale[ok] + np.finfo(np.float64).tiny
+    assert np.all(err <= bound), f"error {err.max():.3g} above the contract"

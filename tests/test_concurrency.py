@@ -95,7 +95,6 @@ def test_dask_threaded_scheduler_with_more_workers_than_cores(cases_with_expecte
 
 @requires_dask
 def test_host_threads_and_dask_threads_at_the_same_time(cases_with_expected):
-    import dask
     import dask.array as da
 
     barrier = threading.Barrier(HOST_THREADS)

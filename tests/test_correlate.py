@@ -9,7 +9,7 @@ import xarray_focal as xf
 
 from . import has_dask, requires_dask, requires_scipy
 from .conftest import awkward_data
-from .reference import BOUNDARIES, assert_matches_contract, reference_correlate
+from .reference import BOUNDARIES, assert_matches_contract
 
 KERNELS = {
     "circle3": xf.circle_kernel(1, 1, 3),

@@ -27,9 +27,10 @@ from . import has_dask, raise_if_dask_computes, requires_dask  # noqa: E402
 from .conftest import awkward_data  # noqa: E402
 from .reference import (  # noqa: E402
     BOUNDARIES,
+    assert_policy_accuracy,
+    assert_stat_accuracy,
     reference_nan_policy,
     reference_stat,
-    reference_windows,
 )
 
 pytestmark = pytest.mark.gpu
@@ -63,15 +64,10 @@ def _host(result):
     return cp.asnumpy(result)
 
 
-def _check_stat(result, expected, data, stat):
-    """Like tests/test_statistics.py: NaN pattern exact, values to 1e-10 of the data scale."""
-    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected), err_msg="NaN pattern")
-    ok = ~np.isnan(expected)
-    if stat in EXACT:
-        np.testing.assert_array_equal(result[ok], expected[ok])
-        return
-    scale = np.nanmax(np.abs(data)) ** 2 + 1
-    np.testing.assert_allclose(result[ok], expected[ok], rtol=1e-10, atol=1e-12 * scale)
+def _check_stat(result, expected, data, stat, fp, boundary="nan", policy="omit", min_count=None):
+    """The CPU tests' per-cell accuracy check (count/min/max/range exact, sums 1e-12, var/std
+    by the one-pass bound)."""
+    assert_stat_accuracy(result, expected, data, stat, fp, boundary, policy, min_count)
 
 
 def _same_as_cpu(result, cpu, stat):
@@ -85,25 +81,9 @@ def _same_as_cpu(result, cpu, stat):
         np.testing.assert_allclose(result, cpu, rtol=rtol, atol=rtol, equal_nan=True)
 
 
-def _close_policy(result, expected, data, kernel, rtol, *, boundary=None, cval=0.0):
-    """Like tests/test_nan_policies.py: within rtol of sum|w| max|x| where defined.
-
-    With ``boundary`` given (renormalize), the bound grows by the factor sum(w) / sum(valid
-    w) that renormalize multiplies the sum (and its rounding) by: with weights of both
-    signs it can be large.
-    """
-    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected), err_msg="NaN pattern")
-    scale = np.abs(kernel).sum() * np.nanmax(np.abs(data)) * 4
-    if boundary is not None:
-        stack, w = reference_windows(data, kernel, boundary, cval)
-        wvalid = np.where(np.isnan(stack), 0.0, w).sum(axis=0)
-        with np.errstate(divide="ignore"):
-            scale = scale * np.maximum(1.0, np.abs(w.sum() / wvalid))
-        scale = scale[~np.isnan(expected)]
-    ok = ~np.isnan(expected)
-    err = np.abs(result[ok] - expected[ok])
-    worst = np.argmax(err - rtol * scale) if err.size else None
-    assert np.all(err <= rtol * scale), f"error {err[worst]:.3g} at flat index {worst}"
+def _close_policy(result, expected, data, kernel, policy, boundary="nan", cval=0.0, rtol=1e-12):
+    """The CPU tests' per-cell contract check for the NaN policies."""
+    assert_policy_accuracy(result, expected, data, kernel, policy, boundary, cval, rtol)
 
 
 # --- statistics on cupy ------------------------------------------------------------
@@ -117,7 +97,8 @@ def test_cupy_statistic_matches_reference_and_cpu(stat, boundary, policy):
     fp = FOOTPRINTS["annulus"]
     result = xf.focal_stats(_gpu(data), fp, (stat,), boundary=boundary, nan_policy=policy)[stat]
     result = _host(result)
-    _check_stat(result, reference_stat(data, fp, stat, boundary, policy), data, stat)
+    _check_stat(result, reference_stat(data, fp, stat, boundary, policy), data, stat, fp,
+                boundary, policy)
     cpu = xf.focal_stats(data, fp, (stat,), boundary=boundary, nan_policy=policy)[stat]
     _same_as_cpu(result, cpu, stat)
 
@@ -133,7 +114,7 @@ def test_cupy_all_stats_in_one_launch(fname, min_count):
     for stat in STATS:
         result = _host(out[stat])
         expected = reference_stat(data, fp, stat, "nearest", "omit", min_count)
-        _check_stat(result, expected, data, stat)
+        _check_stat(result, expected, data, stat, fp, "nearest", "omit", min_count)
         _same_as_cpu(result, cpu[stat], stat)
         alone = _host(getattr(xf, f"focal_{stat}")(_gpu(data), fp, boundary="nearest",
                                                    min_count=min_count))
@@ -151,7 +132,7 @@ def test_cupy_statistic_subsets_pick_their_own_variant(stats, fname):
     cpu = xf.focal_stats(data, fp, stats, boundary="reflect")
     for stat in stats:
         result = _host(out[stat])
-        _check_stat(result, reference_stat(data, fp, stat, "reflect"), data, stat)
+        _check_stat(result, reference_stat(data, fp, stat, "reflect"), data, stat, fp, "reflect")
         _same_as_cpu(result, cpu[stat], stat)
 
 
@@ -177,7 +158,8 @@ def test_cupy_integer_statistics_are_float64(dtype):
     out = xf.focal_stats(_gpu(data), fp, ("max", "mean", "var"), boundary="wrap")
     for stat, arr in out.items():
         assert arr.dtype == np.float64
-        _check_stat(_host(arr), reference_stat(data, fp, stat, "wrap"), data.astype(float), stat)
+        _check_stat(_host(arr), reference_stat(data, fp, stat, "wrap"), data.astype(float), stat,
+                    fp, "wrap")
 
 
 def test_cupy_min_max_with_infinities():
@@ -233,7 +215,8 @@ def test_cupy_statistics_kernel_larger_than_array(boundary):
     fp = xf.circle_kernel(1, 1, 5)
     out = xf.focal_stats(_gpu(data), fp, STATS, boundary=boundary)
     for stat in STATS:
-        _check_stat(_host(out[stat]), reference_stat(data, fp, stat, boundary), data, stat)
+        _check_stat(_host(out[stat]), reference_stat(data, fp, stat, boundary), data, stat, fp,
+                    boundary)
 
 
 def test_cupy_banded_tiles_match(monkeypatch):
@@ -248,7 +231,7 @@ def test_cupy_banded_tiles_match(monkeypatch):
             _same_as_cpu(_host(out[stat]), cpu[stat], stat)
         policy = xf.correlate(_gpu(data), fp * 0.5, boundary="mirror", nan_policy="renormalize")
         _close_policy(_host(policy), reference_nan_policy(data, fp * 0.5, "renormalize", "mirror"),
-                      data, fp * 0.5, 1e-12)
+                      data, fp * 0.5, "renormalize", "mirror")
 
 
 def test_cupy_nd_cube_and_non_contiguous_input_untouched():
@@ -260,7 +243,7 @@ def test_cupy_nd_cube_and_non_contiguous_input_untouched():
     host = cp.asnumpy(view)
     for stat, arr in out.items():
         assert arr.shape == view.shape
-        _check_stat(_host(arr), reference_stat(host, fp, stat, "wrap"), host, stat)
+        _check_stat(_host(arr), reference_stat(host, fp, stat, "wrap"), host, stat, fp, "wrap")
         assert not cp.shares_memory(arr, base)
     cp.testing.assert_array_equal(base, before)
 
@@ -277,8 +260,7 @@ def test_cupy_policy_matches_reference_and_cpu(policy, boundary, kname):
     result = _host(xf.correlate(_gpu(data), kernel, boundary=boundary, cval=2.5,
                                 nan_policy=policy))
     expected = reference_nan_policy(data, kernel, policy, boundary, 2.5)
-    _close_policy(result, expected, data, kernel, 1e-12,
-                  boundary=boundary if policy == "renormalize" else None, cval=2.5)
+    _close_policy(result, expected, data, kernel, policy, boundary, 2.5)
     cpu = xf.correlate(data, kernel, boundary=boundary, cval=2.5, nan_policy=policy)
     np.testing.assert_array_equal(np.isnan(result), np.isnan(cpu))
 
@@ -291,7 +273,7 @@ def test_cupy_policy_min_count(policy, min_count):
     result = _host(xf.correlate(_gpu(data), kernel, boundary="reflect", nan_policy=policy,
                                 min_count=min_count))
     expected = reference_nan_policy(data, kernel, policy, "reflect", min_count=min_count)
-    _close_policy(result, expected, data, kernel, 1e-12)
+    _close_policy(result, expected, data, kernel, policy, "reflect")
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -301,7 +283,7 @@ def test_cupy_float32_policy(policy):
     result = _host(xf.convolve(_gpu(data), kernel, nan_policy=policy, boundary="nearest"))
     assert result.dtype == np.float32
     expected = reference_nan_policy(data, kernel[::-1, ::-1], policy, "nearest")
-    _close_policy(result, expected, data, kernel, 1e-6)
+    _close_policy(result, expected, data, kernel[::-1, ::-1], policy, "nearest", rtol=1e-5)
     if policy != "propagate":
         # omit/renormalize run the reduce kernel, which sums in float64 like the CPU;
         # plain propagate takes the correlate kernel's float32 sums (contract above only).
@@ -361,7 +343,8 @@ def test_accessor_stats_on_cupy_keeps_labels_and_stays_on_device():
         assert isinstance(var.data, cp.ndarray)
         assert var.dims == obj.dims and var.attrs == obj.attrs
         xr.testing.assert_identical(var.coords.to_dataset(), obj.coords.to_dataset())
-        _check_stat(_host(var.data), reference_stat(data, fp, stat, "nearest"), data, stat)
+        _check_stat(_host(var.data), reference_stat(data, fp, stat, "nearest"), data, stat, fp,
+                    "nearest")
     mean = obj.focal.mean(fp, boundary="nearest")
     assert isinstance(mean.data, cp.ndarray) and mean.name == "dem"
     # Alone, the mean is not shifted for a variance: equal to rounding, not bit for bit.
@@ -400,7 +383,8 @@ def test_dask_cupy_statistics_match_reference(policy, boundary, chunks):
         assert isinstance(lazy, da.Array) and isinstance(lazy._meta, cp.ndarray)
         assert lazy.chunks == arr.chunks
         result = _host(lazy.compute())
-        _check_stat(result, reference_stat(data, fp, stat, boundary, policy), data, stat)
+        _check_stat(result, reference_stat(data, fp, stat, boundary, policy), data, stat, fp,
+                    boundary, policy)
         if stat in EXACT:
             np.testing.assert_array_equal(result, cpu[stat])
 
@@ -420,8 +404,7 @@ def test_dask_cupy_policy_matches_reference(policy, boundary, chunks):
     assert isinstance(result, da.Array) and isinstance(result._meta, cp.ndarray)
     assert result.chunks == arr.chunks
     expected = reference_nan_policy(data, kernel, policy, boundary, 7.0, min_count=3)
-    _close_policy(_host(result.compute()), expected, data, kernel, 1e-12,
-                  boundary=boundary if policy == "renormalize" else None, cval=7.0)
+    _close_policy(_host(result.compute()), expected, data, kernel, policy, boundary, 7.0)
 
 
 @requires_dask
@@ -436,7 +419,8 @@ def test_dask_cupy_footprint_larger_than_chunks_and_array(boundary):
     for stat in STATS:
         expected = reference_stat(data, fp, stat, boundary, "omit",
                                   None if stat == "count" else 2)
-        _check_stat(_host(out[stat].compute()), expected, data, stat)
+        _check_stat(_host(out[stat].compute()), expected, data, stat, fp, boundary, "omit",
+                    None if stat == "count" else 2)
 
 
 @requires_dask
@@ -466,4 +450,4 @@ def test_dask_cupy_accessor_stats_lazy_with_labels():
         assert isinstance(var.data, da.Array) and var.data.chunks == obj.data.chunks
         assert isinstance(var.data._meta, cp.ndarray) and var.attrs == {"a": 1}
         computed = var.data.compute()
-        _check_stat(_host(computed), reference_stat(data, fp, stat, "nan"), data, stat)
+        _check_stat(_host(computed), reference_stat(data, fp, stat, "nan"), data, stat, fp, "nan")

@@ -11,7 +11,7 @@ import xarray_focal as xf
 
 from . import requires_dask
 from .conftest import awkward_data
-from .reference import BOUNDARIES, reference_nan_policy
+from .reference import BOUNDARIES, assert_policy_accuracy, reference_nan_policy
 
 POLICIES = ["propagate", "omit", "renormalize"]
 KERNELS = {
@@ -19,27 +19,6 @@ KERNELS = {
     "annulus": xf.annulus_kernel(1, 1, 2, 1),
     "weights": np.array([[0.5, 0.0, -1.0], [2.0, 1.0, 0.0], [0.0, 3.0, 0.25]]),
 }
-
-
-def _close(result, expected, data, kernel, policy, boundary="nan", cval=0.0, rtol=1e-12):
-    """NaN where expected, and within DESIGN.md's contract per cell elsewhere.
-
-    The scale is sum|w x| over the valid taps; renormalize multiplies by |W / W_valid| and
-    by the conditioning of W_valid (a sum of signed weights), 1 + sum|w valid| / |W_valid|.
-    """
-    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
-    data = np.asarray(data, dtype=np.float64)
-    scale = reference_nan_policy(np.abs(data), np.abs(kernel), "omit", boundary, abs(cval))
-    if policy == "renormalize":
-        ones = np.where(np.isnan(data), np.nan, 1.0)
-        w_valid = reference_nan_policy(ones, kernel, "omit", boundary, 1.0)
-        abs_valid = reference_nan_policy(ones, np.abs(kernel), "omit", boundary, 1.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = scale * abs(kernel.sum()) / np.abs(w_valid) * (1 + abs_valid / np.abs(w_valid))
-    ok = ~np.isnan(expected)
-    err = np.abs(np.asarray(result, dtype=np.float64)[ok] - expected[ok])
-    bound = rtol * scale[ok] + np.finfo(np.float64).tiny
-    assert np.all(err <= bound), f"error {err.max():.3g} above the contract"
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -52,7 +31,7 @@ def test_policy_matches_reference(policy, boundary, kname, method):
     result = xf.correlate(data, kernel, boundary=boundary, cval=2.5, nan_policy=policy,
                           method=method)
     expected = reference_nan_policy(data, kernel, policy, boundary, 2.5)
-    _close(result, expected, data, kernel, policy, boundary, 2.5)
+    assert_policy_accuracy(result, expected, data, kernel, policy, boundary, 2.5)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -62,7 +41,7 @@ def test_min_count(policy, min_count):
     kernel = np.ones((3, 3))
     result = xf.correlate(data, kernel, boundary="reflect", nan_policy=policy, min_count=min_count)
     expected = reference_nan_policy(data, kernel, policy, "reflect", min_count=min_count)
-    _close(result, expected, data, kernel, policy, "reflect")
+    assert_policy_accuracy(result, expected, data, kernel, policy, "reflect")
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -72,7 +51,7 @@ def test_float32_policy(policy):
     result = xf.convolve(data, kernel, nan_policy=policy, boundary="nearest")
     assert result.dtype == np.float32
     expected = reference_nan_policy(data, kernel[::-1, ::-1], policy, "nearest")
-    _close(result, expected, data, kernel[::-1, ::-1], policy, "nearest", rtol=1e-5)
+    assert_policy_accuracy(result, expected, data, kernel[::-1, ::-1], policy, "nearest", rtol=1e-5)
 
 
 def test_renormalize_is_astropy_interpolate_by_hand():

@@ -10,36 +10,9 @@ import xarray_focal as xf
 
 from . import raise_if_dask_computes, requires_dask
 from .conftest import awkward_data
-from .reference import BOUNDARIES, reference_stat
+from .reference import BOUNDARIES, assert_stat_accuracy, reference_stat
 
 STATS = list(xf.STATISTICS)
-
-
-def _check(result, expected, data, stat, footprint, boundary="nan", policy="omit",
-           min_count=None):
-    """Per-statistic accuracy: count, min, max, range exact; sums within 1e-12 sum|x|;
-    var within the one-pass bound 8 (n + 2) eps (mean x^2 + shift^2), std its square root."""
-    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
-    ok = ~np.isnan(expected)
-    result = np.asarray(result, dtype=np.float64)
-    if stat in ("count", "min", "max", "range"):
-        np.testing.assert_array_equal(result[ok], expected[ok])
-        return
-    n = reference_stat(data, footprint, "count", boundary)
-    abs_sum = reference_stat(np.abs(data), footprint, "sum", boundary, policy, min_count)
-    if stat == "sum":
-        bound = 1e-12 * abs_sum
-    elif stat == "mean":
-        bound = 1e-12 * abs_sum / n
-    else:
-        mean_sq = reference_stat(np.asarray(data, np.float64) ** 2, footprint, "mean", boundary,
-                                 policy, min_count)
-        shift_sq = np.nanmean(np.asarray(data, np.float64)) ** 2
-        bound = 8 * (n + 2) * np.finfo(np.float64).eps * (mean_sq + shift_sq)
-        if stat == "std":
-            bound = np.sqrt(bound)
-    err = np.abs(result[ok] - expected[ok])
-    assert np.all(err <= bound[ok] + np.finfo(np.float64).tiny), f"{stat}: error {err.max():.3g}"
 
 
 @pytest.mark.parametrize("stat", STATS)
@@ -49,7 +22,7 @@ def test_statistic_matches_numpy(stat, boundary, policy):
     data = awkward_data((23, 29), nan_fraction=0.1, seed=7)
     footprint = xf.annulus_kernel(1, 1, 2.5, 0.5) * 3.0  # weights are ignored
     result = xf.focal_stats(data, footprint, (stat,), boundary=boundary, nan_policy=policy)[stat]
-    _check(result, reference_stat(data, footprint, stat, boundary, policy), data, stat,
+    assert_stat_accuracy(result, reference_stat(data, footprint, stat, boundary, policy), data, stat,
            footprint, boundary, policy)
 
 
@@ -65,7 +38,7 @@ def test_all_stats_in_one_pass(method, min_count):
         expected = reference_stat(data, footprint, stat, "nearest", "omit", min_count)
         if stat == "count":
             expected = reference_stat(data, footprint, "count", "nearest")
-        _check(out[stat], expected, data, stat, footprint, "nearest", "omit", min_count)
+        assert_stat_accuracy(out[stat], expected, data, stat, footprint, "nearest", "omit", min_count)
         alone = getattr(xf, f"focal_{stat}")(data, footprint, boundary="nearest",
                                               min_count=min_count, method=method)
         # Computed alone, sums are not shifted for a variance: equal up to rounding.
