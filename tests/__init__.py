@@ -20,6 +20,22 @@ requires_distributed = pytest.mark.skipif(not has_distributed, reason="needs dis
 requires_scipy = pytest.mark.skipif(not has_scipy, reason="needs scipy")
 
 
+def cupy_with_a_device():
+    """Import cupy for a GPU test module, or skip the whole module cleanly.
+
+    Skips where cupy is not installed and where it is but no CUDA device (or driver) is
+    there, as on CI.
+    """
+    cp = pytest.importorskip("cupy")
+    try:
+        ndev = cp.cuda.runtime.getDeviceCount()
+    except Exception:  # no driver, or a driver with no device
+        ndev = 0
+    if ndev == 0:
+        pytest.skip("needs a CUDA device", allow_module_level=True)
+    return cp
+
+
 class CountingScheduler:
     """A dask scheduler that counts how often it is asked to compute."""
 

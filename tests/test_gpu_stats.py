@@ -12,13 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-cp = pytest.importorskip("cupy")
-try:
-    _ndev = cp.cuda.runtime.getDeviceCount()
-except Exception:  # no driver, or a driver with no device
-    _ndev = 0
-if _ndev == 0:
-    pytest.skip("needs a CUDA device", allow_module_level=True)
+from . import cupy_with_a_device
+
+cp = cupy_with_a_device()
 
 import xarray_focal as xf  # noqa: E402
 from xarray_focal.backends import cupy_backend  # noqa: E402
