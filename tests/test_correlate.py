@@ -22,7 +22,10 @@ KERNELS = {
 }
 DTYPES = [np.float64, np.float32, np.int16, np.uint8, np.int64, np.bool_]
 
-dask_chunkings = [(7, 9), (2, 3), (40, 1), (13, 61)] if has_dask else []
+# (2, 4): chunks exactly as long as the reach of "wide5x9" (ry=2, rx=4), so "mirror" at an
+# edge reads the neighbour's first row; (19, 31): two chunks per axis, so with "wrap" the
+# chunk before and the chunk after are the same one.
+dask_chunkings = [(7, 9), (2, 3), (40, 1), (13, 61), (2, 4), (19, 31)] if has_dask else []
 
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)

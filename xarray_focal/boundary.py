@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import FocalTypeError, FocalValueError
 
-__all__ = ["BOUNDARY_MODES", "BoundaryMode", "check_boundary", "source_index"]
+__all__ = ["BOUNDARY_MODES", "AxisMap", "BoundaryMode", "axis_map", "check_boundary", "source_index", "split_map"]
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,10 @@ def source_index(q: np.ndarray, n: int, mode: str) -> np.ndarray:
 class AxisMap:
     """Index map for one spatial axis of one tile.
 
-    ``index[j]`` is the position in the tile's source array of padded coordinate ``j``
-    (output position ``j - r`` shifted by the kernel offset), or ``-1`` for outside.
-    On ``lo:hi`` the map is the plain shift ``index[j] == j + offset``: loops copy that
-    stretch without looking the map up.
+    ``index[j]`` is the position in the tile's source of padded coordinate ``j`` (output
+    position ``j - r`` shifted by the kernel offset), or ``-1`` for outside. On ``lo:hi``
+    the map is the plain shift ``index[j] == j + offset``: loops copy that stretch without
+    looking the map up.
     """
 
     index: np.ndarray
@@ -119,16 +119,39 @@ class AxisMap:
     hi: int
     offset: int
 
+    @classmethod
+    def from_index(cls, index: np.ndarray, radius: int) -> AxisMap:
+        """Wrap ``index``, finding the longest plain shift around the tile's first output."""
+        index = np.asarray(index, dtype=np.int64)
+        shift = index - np.arange(index.size)
+        valid = index >= 0
+        lo = hi = offset = 0
+        if valid.any():
+            mid = int(np.clip(radius, 0, index.size - 1))
+            if not valid[mid]:
+                mid = int(np.flatnonzero(valid)[0])
+            offset = int(shift[mid])
+            breaks = np.flatnonzero(~(valid & (shift == offset)))
+            before = breaks[breaks < mid]
+            after = breaks[breaks > mid]
+            lo = int(before[-1]) + 1 if before.size else 0
+            hi = int(after[0]) if after.size else index.size
+        return cls(index=index, lo=lo, hi=hi, offset=offset)
+
 
 def axis_map(
     n: int,
     radius: int,
     mode: str,
     core: tuple[int, int] | None = None,
-    source_start: int = 0,
-    periodic_padded: bool = False,
+    before: tuple[int, int] = (0, 0),
+    after: tuple[int, int] = (0, 0),
 ) -> AxisMap:
     """Build the index map of one axis for output positions ``core`` (default: all of it).
+
+    The tile's source along this axis is its *frame*: the ``before`` strip, then the core,
+    then the ``after`` strip, each a range of global indices (a dask chunk's halo from its
+    neighbours; with ``"wrap"`` the strip before the first chunk is the end of the axis).
 
     Parameters
     ----------
@@ -139,33 +162,48 @@ def axis_map(
     mode : str
         Boundary mode.
     core : (start, stop), optional
-        Global range of output positions this tile computes.
-    source_start : int
-        Global coordinate of the tile's first source element (a dask block with its halo).
-    periodic_padded : bool
-        The tile's source already carries the wrapped halo (dask ``boundary="periodic"``),
-        so padded coordinates map straight onto it.
+        Global range of output positions this tile computes; also the frame's middle part.
+    before, after : (start, stop), optional
+        Global ranges of the halo strips on either side of the core (default: none).
+
+    Examples
+    --------
+    Output cells 4..5 of an axis of 8 with a halo of two on each side:
+
+    >>> axis_map(8, 2, "reflect", core=(4, 6), before=(2, 4), after=(6, 8)).index
+    array([0, 1, 2, 3, 4, 5])
     """
     c0, c1 = (0, n) if core is None else core
     q = np.arange(c0 - radius, c1 + radius, dtype=np.int64)
-    if periodic_padded:
-        index = q - (c0 - radius)
-    else:
-        src = source_index(q, n, mode)
-        index = np.where(src >= 0, src - source_start, -1)
-    # Longest stretch of plain shift, anchored where the tile's own data starts.
-    shift = index - np.arange(index.size)
-    valid = index >= 0
-    lo = hi = 0
+    src = source_index(q, n, mode)
+    index = np.full(q.shape, -1, dtype=np.int64)
+    nbefore = before[1] - before[0]
     offset = 0
-    if valid.any():
-        mid = int(np.clip(radius, 0, index.size - 1))
-        if not valid[mid]:
-            mid = int(np.flatnonzero(valid)[0])
-        offset = int(shift[mid])
-        breaks = np.flatnonzero(~(valid & (shift == offset)))
-        before = breaks[breaks < mid]
-        after = breaks[breaks > mid]
-        lo = int(before[-1]) + 1 if before.size else 0
-        hi = int(after[0]) if after.size else index.size
-    return AxisMap(index=index, lo=lo, hi=hi, offset=offset)
+    for (start, stop) in (before, (c0, c1), after):
+        inside = (src >= start) & (src < stop) & (index < 0)
+        index[inside] = src[inside] - start + offset
+        offset += stop - start
+    if ((src >= 0) & (index < 0)).any():
+        # The dask wrapper sizes halos to the reach, so this is a bug, not a user error.
+        raise AssertionError(f"halo of {nbefore}/{after[1] - after[0]} too thin for radius {radius}")
+    return AxisMap.from_index(index, radius)
+
+
+def split_map(frame: AxisMap, nbefore: int, ncore: int, radius: int) -> AxisMap:
+    """Re-encode a frame map for a core read in place and halos kept apart.
+
+    Core positions become indices into the core (``>= 0``); halo positions ``k`` (the
+    before strip then the after strip) become ``-2 - k``; ``-1`` (outside) stays. The
+    numpy sweep reads a chunk this way without copying it into a padded block.
+
+    Examples
+    --------
+    >>> frame = axis_map(8, 2, "reflect", core=(4, 6), before=(2, 4), after=(6, 8))
+    >>> split_map(frame, 2, 2, 2).index
+    array([-2, -3,  0,  1, -4, -5])
+    """
+    f = frame.index
+    index = np.where(f < nbefore, -2 - f, f - nbefore)
+    index = np.where(f >= nbefore + ncore, -2 - (f - ncore), index)
+    index = np.where(f < 0, -1, index)
+    return AxisMap.from_index(index, radius)

@@ -165,16 +165,16 @@ def _finish(codes, out, b, y, x0, ws, acc_a, acc_n, acc_w, acc_q, acc_mx, acc_mn
 
 
 @njit(nogil=True, cache=True)
-def _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones, lengths,
+def _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w, ones, lengths,
           fill, shift, codes, threshold, wtotal, need_x, need_wv, need_q, need_mx, need_mn,
           out, b, y0, y1, x0, x1, p, hx, hv, hq, hmx, hmn, accs):
     nhist = hv.shape[0]
     span = nhist - 1
     ws = x1 - x0
-    wp = ws + (xmap.shape[0] - out.shape[3])
+    wp = ws + (xmaps.shape[1] - out.shape[3])
     for t in range(y0, y1 + span):
         slot = t % nhist
-        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, p, wp)
+        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, p, wp)
         _split_channels(p, slot, hx, hv, hq, hmx, hmn, shift, wp, need_x, need_q, need_mx, need_mn)
         _window_sums(hv[slot], lengths, wp)
         if need_x:
@@ -221,7 +221,7 @@ def _vertical_extremes(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp, wa
 
 
 @njit(nogil=True, cache=True)
-def _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones,
+def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w, ones,
                   win_base, win_ptr, win_rows, fill, shift, codes, threshold, wtotal,
                   need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
                   p, hx, hv, hq, hmx, hmn, vx, vv, vq, vmx, vmn, accs):
@@ -229,9 +229,9 @@ def _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run
     nhist = hv.shape[0]
     span = nhist - 1
     ws = x1 - x0
-    wp = ws + (xmap.shape[0] - out.shape[3])
+    wp = ws + (xmaps.shape[1] - out.shape[3])
     for t in range(y0, y1 + span):
-        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, p, wp)
+        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, p, wp)
         _split_channels(p, t % nhist, hx, hv, hq, hmx, hmn, shift, wp, need_x, need_q,
                         need_mx, need_mn)
         y = t - span
@@ -270,19 +270,19 @@ def _alloc(nhist, nlen, width, strip, need_x, need_q, need_mx, need_mn):
 
 
 @njit(nogil=True, cache=True)
-def _run_task(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+def _run_task(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
               ones, lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold,
               wtotal, need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
               bufs, wins):
     p, hx, hv, hq, hmx, hmn, accs = bufs
     if columns:
         vx, vv, vq, vmx, vmn = wins
-        _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones,
+        _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w, ones,
                       win_base, win_ptr, win_rows, fill, shift, codes, threshold, wtotal,
                       need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
                       p, hx, hv, hq, hmx, hmn, vx, vv, vq, vmx, vmn, accs)
     else:
-        _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w, ones, lengths,
+        _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w, ones, lengths,
               fill, shift, codes, threshold, wtotal, need_x, need_wv, need_q, need_mx,
               need_mn, out, b, y0, y1, x0, x1, p, hx, hv, hq, hmx, hmn, accs)
 
@@ -309,7 +309,7 @@ def _alloc_windows(nwin, width, need_x, need_q, need_mx, need_mn):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def reduce_parallel(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+def reduce_parallel(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                     lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold, wtotal,
                     need_x, need_wv, need_q, need_mx, need_mn, out, band, strip, span, pad):
     """All tasks on numba's thread pool (hold the backend's lock while calling)."""
@@ -321,14 +321,14 @@ def reduce_parallel(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, ru
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         bufs, wins = _alloc_all(columns, span, lengths, win_base, strip, pad, need_x, need_q,
                                 need_mx, need_mn)
-        _run_task(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+        _run_task(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                   ones, lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold,
                   wtotal, need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
                   bufs, wins)
 
 
 @njit(nogil=True, cache=True)
-def reduce_serial(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+def reduce_serial(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                   lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold, wtotal,
                   need_x, need_wv, need_q, need_mx, need_mn, out, band, strip, span, pad):
     """All tasks in this thread; no numba threads, so no lock needed."""
@@ -340,7 +340,7 @@ def reduce_serial(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_
                             need_mx, need_mn)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        _run_task(columns, src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+        _run_task(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                   ones, lengths, win_base, win_ptr, win_rows, fill, shift, codes, threshold,
                   wtotal, need_x, need_wv, need_q, need_mx, need_mn, out, b, y0, y1, x0, x1,
                   bufs, wins)

@@ -31,26 +31,41 @@ __all__ = ["sweep_parallel", "sweep_serial"]
 
 
 @njit(nogil=True, cache=True)
-def _gather(src, b, sy, xmap, xlo, xhi, xoff, fill, x0, p, n):
-    """p[j] = value at padded x coordinate x0 + j of source row sy (``fill`` outside), j < n."""
-    if sy < 0:
+def _gather(srcs, b, sy, xmaps, xb, fill, x0, p, n):
+    """p[j] = value at padded x coordinate x0 + j of source row ``sy``, j < n.
+
+    ``srcs = (core, side, cap)`` (see ``tiles.Tile.pieces``): ``sy >= 0`` is a core row,
+    read in place, whose halo columns ``-2 - k`` come from ``side``; ``sy <= -2`` is halo
+    row ``-2 - sy`` of ``cap``, read through the frame's x map; ``-1`` is outside
+    (``fill``). ``xmaps``/``xb`` hold the x map and its (lo, hi, offset) for each kind.
+    """
+    if sy == -1:
         for j in range(n):
             p[j] = fill
         return
-    row = src[b, sy]
-    lo = min(max(xlo - x0, 0), n)
-    hi = max(min(xhi - x0, n), lo)
+    core, side, cap = srcs
+    if sy >= 0:
+        row = core[b, sy]
+        srow = side[b, sy]
+        m = 0
+    else:
+        row = cap[b, -2 - sy]
+        srow = side[b, 0]  # never read: the frame's x map has no strip codes
+        m = 1
+    xmap = xmaps[m]
+    lo = min(max(xb[m, 0] - x0, 0), n)
+    hi = max(min(xb[m, 1] - x0, n), lo)
     for j in range(lo):
         sx = xmap[x0 + j]
-        p[j] = row[sx] if sx >= 0 else fill
-    off = x0 + xoff
+        p[j] = row[sx] if sx >= 0 else (fill if sx == -1 else srow[-2 - sx])
+    off = x0 + xb[m, 2]
     seg = row[lo + off:hi + off]
     dst = p[lo:hi]
     for j in range(hi - lo):
         dst[j] = seg[j]
     for j in range(hi, n):
         sx = xmap[x0 + j]
-        p[j] = row[sx] if sx >= 0 else fill
+        p[j] = row[sx] if sx >= 0 else (fill if sx == -1 else srow[-2 - sx])
 
 
 @njit(nogil=True, cache=True)
@@ -177,15 +192,15 @@ def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
 
 
 @njit(nogil=True, cache=True)
-def _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+def _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
           lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc):
     nhist = hist.shape[0]
     span = nhist - 1
     ws = x1 - x0
-    wp = ws + (xmap.shape[0] - out.shape[2])  # strip plus the 2rx halo
+    wp = ws + (xmaps.shape[1] - out.shape[2])  # strip plus the 2rx halo
     for t in range(y0, y1 + span):
         h = hist[t % nhist]
-        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, h[0], wp)
+        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, h[0], wp)
         if sep_dx.shape[0]:
             _row_filter(h, sep_dx, sep_w, ws)
         else:
@@ -216,7 +231,7 @@ def _task_bounds(task, nbands, nstrips, band, strip, ho, wo):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def sweep_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
+def sweep_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
                    run_w, lengths, sep_dx, sep_w, fill, out, band, strip, span, pad):
     """All tasks on numba's thread pool (hold the backend's lock while calling)."""
     nb, ho, wo = out.shape
@@ -226,12 +241,12 @@ def sweep_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         hist = np.empty((span + 1, _slots(lengths, sep_dx), strip + pad), dtype=np.float64)
         acc = np.empty(strip, dtype=np.float64)
-        _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+        _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
               lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
 
 
 @njit(nogil=True, cache=True)
-def sweep_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
+def sweep_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
                  run_w, lengths, sep_dx, sep_w, fill, out, band, strip, span, pad):
     """All tasks in this thread; no numba threads, so no lock needed."""
     nb, ho, wo = out.shape
@@ -241,7 +256,7 @@ def sweep_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot,
     acc = np.empty(strip, dtype=np.float64)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        _task(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+        _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
               lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
 
 
@@ -311,14 +326,14 @@ def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
 
 
 @njit(nogil=True, cache=True)
-def _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                   win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc):
     nring = ring.shape[0]
     span = nring - 1
     ws = x1 - x0
-    wp = ws + (xmap.shape[0] - out.shape[2])
+    wp = ws + (xmaps.shape[1] - out.shape[2])
     for t in range(y0, y1 + span):
-        _gather(src, b, ymap[t], xmap, xlo, xhi, xoff, fill, x0, ring[t % nring, 0], wp)
+        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, ring[t % nring, 0], wp)
         y = t - span
         if y < y0:
             continue
@@ -330,7 +345,7 @@ def _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def columns_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+def columns_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                      win_base, win_ptr, win_rows, fill, out, band, strip, span, pad):
     """Column-run tasks on numba's thread pool (hold the backend's lock while calling)."""
     nb, ho, wo = out.shape
@@ -341,12 +356,12 @@ def columns_parallel(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, 
         ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
         vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
         acc = np.empty(strip, dtype=np.float64)
-        _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+        _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                       win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)
 
 
 @njit(nogil=True, cache=True)
-def columns_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+def columns_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                    win_base, win_ptr, win_rows, fill, out, band, strip, span, pad):
     """Column-run tasks in this thread; no numba threads, so no lock needed."""
     nb, ho, wo = out.shape
@@ -357,5 +372,5 @@ def columns_serial(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, ru
     acc = np.empty(strip, dtype=np.float64)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        _task_columns(src, ymap, xmap, xlo, xhi, xoff, run_dy, run_dx, run_slot, run_w,
+        _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                       win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from ..algorithms.plan import Plan
-from ..boundary import AxisMap, source_index
+from ..boundary import source_index
 from ..errors import FocalValueError
+from ..tiles import Tile
 from .numpy_backend import working_dtype
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "kernel_runs", "UPLOADS"]
@@ -511,16 +512,17 @@ def correlate(data: Any, plan: Plan, boundary: str, fill: float) -> Any:
     return _launch(data, plan, ymap, xmap, fill)
 
 
-def correlate_tile(
-    src: Any, plan: Plan, ymap: AxisMap, xmap: AxisMap, fill: float, *, parallel: bool
-) -> Any:
-    """Correlate one tile on the device; shape ``src.shape[:-2] + (len(ymap) - 2ry, len(xmap) - 2rx)``.
+def correlate_tile(tile: Tile, plan: Plan, fill: float, *, parallel: bool) -> Any:
+    """Correlate one tile on the device; the output has the tile's core shape.
 
-    ``parallel`` is ignored: one launch always fills the whole device.
+    The kernels read one array, so the halo strips are put together with the block first
+    (a device copy). ``parallel`` is ignored: one launch always fills the whole device.
     """
+    src = tile.frame()
     device = src.device.id
     return _launch(
-        src, plan, _device_map(ymap.index, device), _device_map(xmap.index, device), fill
+        src, plan, _device_map(tile.ymap.index, device), _device_map(tile.xmap.index, device),
+        fill,
     )
 
 
@@ -878,18 +880,16 @@ def reduce(data: Any, plan: Plan, boundary: str, fill: float, reduction: Any) ->
     return list(_launch_reduce(data, plan, ymap, xmap, fill, reduction))
 
 
-def reduce_tile(
-    src: Any, plan: Plan, ymap: AxisMap, xmap: AxisMap, fill: float, reduction: Any,
-    *, parallel: bool,
-) -> Any:
-    """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + tile output``.
+def reduce_tile(tile: Tile, plan: Plan, fill: float, reduction: Any, *, parallel: bool) -> Any:
+    """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + core shape``.
 
     ``parallel`` is ignored: one launch always fills the whole device.
     """
+    src = tile.frame()
     device = src.device.id
     return _launch_reduce(
-        src, plan, _device_map(ymap.index, device), _device_map(xmap.index, device), fill,
-        reduction,
+        src, plan, _device_map(tile.ymap.index, device), _device_map(tile.xmap.index, device),
+        fill, reduction,
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..algorithms import masked, sweep
 from ..algorithms.masked import Reduction
 from ..algorithms.plan import Plan
-from ..boundary import AxisMap, axis_map
+from ..tiles import Tile
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile"]
 
@@ -34,35 +34,42 @@ def working_dtype(dtype: np.dtype) -> np.dtype:
 
 def correlate(data: np.ndarray, plan: Plan, boundary: str, fill: float) -> np.ndarray:
     """Correlate the last two axes of ``data`` with the plan's kernel, using all cores."""
-    ymap = axis_map(data.shape[-2], plan.ry, boundary)
-    xmap = axis_map(data.shape[-1], plan.rx, boundary)
-    return correlate_tile(data, plan, ymap, xmap, fill, parallel=True)
+    return correlate_tile(Tile.whole(data, plan.ry, plan.rx, boundary), plan, fill, parallel=True)
 
 
-def _prepare(src: np.ndarray, plan: Plan, ymap: AxisMap, xmap: AxisMap):
-    """Native float source and the (lead, ho, wo) output geometry of a tile."""
-    dtype = working_dtype(src.dtype)
-    if src.dtype != dtype or not src.dtype.isnative:
-        # ints, bools and byte-swapped floats: numba reads native floats only.
-        src = src.astype(dtype)
+def _prepare(tile: Tile, plan: Plan):
+    """The tile as the sweep reads it, and the (lead, ho, wo) output geometry.
+
+    Returns ``(srcs, ymap, xmaps, xb)``: the ``(core, side, cap)`` triple as native
+    floats with the leading axes flattened, the y map, and the x maps of core and cap rows
+    with their (lo, hi, offset) bounds.
+    """
+    core, side, cap, ymap, xmap = tile.pieces()
+    dtype = working_dtype(core.dtype)
+    srcs = []
+    nb = int(np.prod(core.shape[:-2], dtype=np.int64))  # not -1: a strip may have no cells
+    for a in (core, side, cap):
+        if a.dtype != dtype or not a.dtype.isnative:
+            # ints, bools and byte-swapped floats: numba reads native floats only.
+            a = a.astype(dtype)
+        srcs.append(a.reshape((nb,) + a.shape[-2:]))
+    frame = tile.xmap
+    xmaps = np.stack((xmap.index, frame.index))
+    xb = np.array([[xmap.lo, xmap.hi, xmap.offset], [frame.lo, frame.hi, frame.offset]], dtype=np.int64)
     ho = ymap.index.size - 2 * plan.ry
     wo = xmap.index.size - 2 * plan.rx
-    return src, dtype, src.shape[:-2], ho, wo
+    return (tuple(srcs), ymap.index, xmaps, xb), dtype, core.shape[:-2], ho, wo
 
 
-def correlate_tile(
-    src: np.ndarray, plan: Plan, ymap: AxisMap, xmap: AxisMap, fill: float, *, parallel: bool
-) -> np.ndarray:
-    """Correlate one tile; output shape is ``src.shape[:-2] + (len(ymap) - 2ry, len(xmap) - 2rx)``."""
-    src, dtype, lead, ho, wo = _prepare(src, plan, ymap, xmap)
+def correlate_tile(tile: Tile, plan: Plan, fill: float, *, parallel: bool) -> np.ndarray:
+    """Correlate one tile; the output has the tile's core shape."""
+    source, dtype, lead, ho, wo = _prepare(tile, plan)
     out = np.empty(lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
-    src3 = src.reshape((-1,) + src.shape[-2:])
     out3 = out.reshape((-1, ho, wo))
     band, strip = _tiling(out3.shape, plan, parallel, channels=1)
-    head = (src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
-            plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w)
+    head = source + (plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w)
     tail = (fill, out3, band, strip, 2 * plan.ry, 2 * plan.rx)
     if plan.method == "columns":
         args = head + (plan.win_base, plan.win_ptr, plan.win_rows) + tail
@@ -81,22 +88,20 @@ def correlate_tile(
 def reduce(data: np.ndarray, plan: Plan, boundary: str, fill: float,
            reduction: Reduction) -> list[np.ndarray]:
     """NaN-aware statistics of the whole array: one array per statistic."""
-    ymap = axis_map(data.shape[-2], plan.ry, boundary)
-    xmap = axis_map(data.shape[-1], plan.rx, boundary)
-    return list(reduce_tile(data, plan, ymap, xmap, fill, reduction, parallel=True))
+    tile = Tile.whole(data, plan.ry, plan.rx, boundary)
+    return list(reduce_tile(tile, plan, fill, reduction, parallel=True))
 
 
 def reduce_tile(
-    src: np.ndarray, plan: Plan, ymap: AxisMap, xmap: AxisMap, fill: float,
-    reduction: Reduction, *, parallel: bool,
+    tile: Tile, plan: Plan, fill: float, reduction: Reduction, *, parallel: bool,
 ) -> np.ndarray:
-    """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + tile output``."""
-    src, dtype, lead, ho, wo = _prepare(src, plan, ymap, xmap)
+    """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + core shape``."""
+    source, dtype, lead, ho, wo = _prepare(tile, plan)
     nstats = len(reduction.names)
     out = np.empty((nstats,) + lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
-    src3 = src.reshape((-1,) + src.shape[-2:])
+    src3 = source[0][0]
     out4 = out.reshape((nstats, -1, ho, wo))
     need_x, need_wv, need_q, need_mx, need_mn = reduction.channels
     shift = 0.0
@@ -108,7 +113,7 @@ def reduce_tile(
     band, strip = _tiling(out4.shape[1:], plan, parallel, channels=channels)
     args = (
         plan.method == "columns",
-        src3, ymap.index, xmap.index, xmap.lo, xmap.hi, xmap.offset,
+        *source,
         plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
         plan.win_base, plan.win_ptr, plan.win_rows,
         fill, shift, reduction.codes, reduction.threshold, reduction.wtotal,

@@ -1,0 +1,75 @@
+"""Tiles: what a backend reads to compute one block of output.
+
+A tile is a 3x3 grid of arrays -- the block itself in the middle, thin halo strips from
+its neighbours around it -- plus the two frame maps (:func:`~xarray_focal.boundary.axis_map`)
+from padded coordinates into the grid put together. The whole-array path is a tile with
+empty strips. Backends choose how to read it: the numpy sweep reads the block in place and
+the strips from two small side arrays (:meth:`Tile.pieces`); the CUDA kernels read one
+assembled array (:meth:`Tile.frame`), a cheap device copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .boundary import AxisMap, axis_map, split_map
+
+__all__ = ["Tile"]
+
+
+@dataclass(frozen=True, eq=False)
+class Tile:
+    """One block of output's source.
+
+    ``grid[i][j]`` for ``i, j`` in (before, core, after) along y and x; ``grid[1][1]`` is
+    the block. A strip missing at an array edge has length 0 along that axis. Leading
+    (non-spatial) axes are the block's own.
+    """
+
+    grid: tuple[tuple[Any, Any, Any], tuple[Any, Any, Any], tuple[Any, Any, Any]]
+    ymap: AxisMap
+    xmap: AxisMap
+    ry: int
+    rx: int
+
+    @classmethod
+    def whole(cls, data: Any, ry: int, rx: int, boundary: str) -> Tile:
+        """The whole array as one tile (no halo strips)."""
+        ny, nx = data.shape[-2:]
+        e = data[..., :0, :0]
+        empty = ((e, data[..., :0, :], e), (data[..., :, :0], data, data[..., :, :0]), (e, data[..., :0, :], e))
+        return cls(empty, axis_map(ny, ry, boundary), axis_map(nx, rx, boundary), ry, rx)
+
+    @property
+    def core(self) -> Any:
+        return self.grid[1][1]
+
+    def frame(self) -> Any:
+        """The grid as one array (a copy unless there are no strips)."""
+        g = self.grid
+        if g[0][1].shape[-2] == g[2][1].shape[-2] == g[1][0].shape[-1] == g[1][2].shape[-1] == 0:
+            return self.core
+        # np.concatenate dispatches to cupy for cupy blocks (__array_function__).
+        return np.concatenate([np.concatenate(row, axis=-1) for row in g], axis=-2)
+
+    def pieces(self) -> tuple[Any, Any, Any, AxisMap, AxisMap]:
+        """(core, side, cap, ymap, xmap) for reading the core in place.
+
+        ``side`` holds the before and after columns of the core's rows, ``cap`` the halo
+        rows (before then after) across the whole frame width; the maps say core positions
+        as ``>= 0`` and strip positions ``k`` as ``-2 - k`` (see
+        :func:`~xarray_focal.boundary.split_map`). The cap rows are read with the frame's
+        own x map.
+        """
+        g = self.grid
+        core = g[1][1]
+        side = np.concatenate((g[1][0], g[1][2]), axis=-1)
+        cap = np.concatenate(
+            (np.concatenate(g[0], axis=-1), np.concatenate(g[2], axis=-1)), axis=-2
+        )
+        ymap = split_map(self.ymap, g[0][1].shape[-2], core.shape[-2], self.ry)
+        xmap = split_map(self.xmap, g[1][0].shape[-1], core.shape[-1], self.rx)
+        return core, side, cap, ymap, xmap
