@@ -10,7 +10,7 @@ columns ``x0:x1`` of one 2-D slice ``b``. A task sweeps the padded source rows
    kernel instead: the row pass ``H = p (x) v``); ``p`` and these go into slot
    ``t % (2ry + 1)`` of a ring (``hist``) of recent source rows;
 3. output row ``y = t - 2ry`` now has every source row it needs in the ring: sum
-   ``w * S_L[x + dx]`` over all runs, eight runs per pass, and store the row.
+   ``w * S_L[x + dx]`` over all runs, up to eight runs per pass, straight into the output.
 
 Each source row is gathered and summed once per task (not once per kernel row), and the
 strip width is chosen so the ring stays in the core's L2 cache. All inner loops run over
@@ -140,52 +140,74 @@ def _row_filter(bufs, sep_dx, sep_w, ws):
 
 
 @njit(nogil=True, cache=True)
+def _view(hist, nhist, y, run_dy, run_dx, run_slot, k, ws):
+    return hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
+
+
+@njit(nogil=True, cache=True)
 def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
     """acc[x] = sum over runs k of w_k * S_k[x + dx_k], S_k from source row y + dy_k.
 
-    Eight runs per pass: the accumulator row is stored once per eight loads. Each source
-    view is pre-sliced so the inner loop indexes by the loop counter alone (an offset index
-    might be negative as far as numba knows, and its wrap-around check blocks vectorising).
+    Up to eight runs per pass; the first pass stores, later passes add, so ``acc`` needs
+    no zeroing and can be the output row itself. Each source view is pre-sliced so the
+    inner loop indexes by the loop counter alone (an offset index might be negative as far
+    as numba knows, and its wrap-around check blocks vectorising).
     """
     nruns = run_dx.shape[0]
-    for x in range(ws):
-        acc[x] = 0.0
+    if nruns == 0:
+        for x in range(ws):
+            acc[x] = 0.0
+        return
     k = 0
     while k < nruns:
-        m = min(8, nruns - k)
-        if m == 8:
-            b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
-            b1 = hist[(y + run_dy[k + 1]) % nhist, run_slot[k + 1], run_dx[k + 1]:run_dx[k + 1] + ws]
-            b2 = hist[(y + run_dy[k + 2]) % nhist, run_slot[k + 2], run_dx[k + 2]:run_dx[k + 2] + ws]
-            b3 = hist[(y + run_dy[k + 3]) % nhist, run_slot[k + 3], run_dx[k + 3]:run_dx[k + 3] + ws]
-            b4 = hist[(y + run_dy[k + 4]) % nhist, run_slot[k + 4], run_dx[k + 4]:run_dx[k + 4] + ws]
-            b5 = hist[(y + run_dy[k + 5]) % nhist, run_slot[k + 5], run_dx[k + 5]:run_dx[k + 5] + ws]
-            b6 = hist[(y + run_dy[k + 6]) % nhist, run_slot[k + 6], run_dx[k + 6]:run_dx[k + 6] + ws]
-            b7 = hist[(y + run_dy[k + 7]) % nhist, run_slot[k + 7], run_dx[k + 7]:run_dx[k + 7] + ws]
-            w0, w1, w2, w3 = run_w[k], run_w[k + 1], run_w[k + 2], run_w[k + 3]
+        m = nruns - k
+        b0 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k, ws)
+        w0 = run_w[k]
+        if m >= 8:
+            m = 8
+            b1 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 1, ws)
+            b2 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 2, ws)
+            b3 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 3, ws)
+            b4 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 4, ws)
+            b5 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 5, ws)
+            b6 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 6, ws)
+            b7 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 7, ws)
+            w1, w2, w3 = run_w[k + 1], run_w[k + 2], run_w[k + 3]
             w4, w5, w6, w7 = run_w[k + 4], run_w[k + 5], run_w[k + 6], run_w[k + 7]
-            for x in range(ws):
-                acc[x] += ((w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])) + (
-                    (w4 * b4[x] + w5 * b5[x]) + (w6 * b6[x] + w7 * b7[x]))
+            if k == 0:
+                for x in range(ws):
+                    acc[x] = ((w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])) + (
+                        (w4 * b4[x] + w5 * b5[x]) + (w6 * b6[x] + w7 * b7[x]))
+            else:
+                for x in range(ws):
+                    acc[x] += ((w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])) + (
+                        (w4 * b4[x] + w5 * b5[x]) + (w6 * b6[x] + w7 * b7[x]))
         elif m >= 4:
             m = 4
-            b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
-            b1 = hist[(y + run_dy[k + 1]) % nhist, run_slot[k + 1], run_dx[k + 1]:run_dx[k + 1] + ws]
-            b2 = hist[(y + run_dy[k + 2]) % nhist, run_slot[k + 2], run_dx[k + 2]:run_dx[k + 2] + ws]
-            b3 = hist[(y + run_dy[k + 3]) % nhist, run_slot[k + 3], run_dx[k + 3]:run_dx[k + 3] + ws]
-            w0, w1, w2, w3 = run_w[k], run_w[k + 1], run_w[k + 2], run_w[k + 3]
-            for x in range(ws):
-                acc[x] += (w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])
+            b1 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 1, ws)
+            b2 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 2, ws)
+            b3 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 3, ws)
+            w1, w2, w3 = run_w[k + 1], run_w[k + 2], run_w[k + 3]
+            if k == 0:
+                for x in range(ws):
+                    acc[x] = (w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])
+            else:
+                for x in range(ws):
+                    acc[x] += (w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])
         elif m >= 2:
             m = 2
-            b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
-            b1 = hist[(y + run_dy[k + 1]) % nhist, run_slot[k + 1], run_dx[k + 1]:run_dx[k + 1] + ws]
-            w0, w1 = run_w[k], run_w[k + 1]
+            b1 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 1, ws)
+            w1 = run_w[k + 1]
+            if k == 0:
+                for x in range(ws):
+                    acc[x] = w0 * b0[x] + w1 * b1[x]
+            else:
+                for x in range(ws):
+                    acc[x] += w0 * b0[x] + w1 * b1[x]
+        elif k == 0:
             for x in range(ws):
-                acc[x] += w0 * b0[x] + w1 * b1[x]
+                acc[x] = w0 * b0[x]
         else:
-            b0 = hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
-            w0 = run_w[k]
             for x in range(ws):
                 acc[x] += w0 * b0[x]
         k += m
@@ -193,7 +215,7 @@ def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
 
 @njit(nogil=True, cache=True)
 def _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-          lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc):
+          lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist):
     nhist = hist.shape[0]
     span = nhist - 1
     ws = x1 - x0
@@ -207,10 +229,7 @@ def _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
             _window_sums(h, lengths, wp)
         y = t - span
         if y >= y0:
-            _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
-            orow = out[b, y, x0:x1]
-            for x in range(ws):
-                orow[x] = acc[x]
+            _combine(out[b, y, x0:x1], hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
 
 
 @njit(nogil=True, cache=True)
@@ -240,9 +259,8 @@ def sweep_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
     for task in prange(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         hist = np.empty((span + 1, _slots(lengths, sep_dx), strip + pad), dtype=np.float64)
-        acc = np.empty(strip, dtype=np.float64)
         _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
+              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist)
 
 
 @njit(nogil=True, cache=True)
@@ -253,11 +271,10 @@ def sweep_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
     hist = np.empty((span + 1, _slots(lengths, sep_dx), strip + pad), dtype=np.float64)
-    acc = np.empty(strip, dtype=np.float64)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
+              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist)
 
 
 # --- column runs ---------------------------------------------------------------------
@@ -327,7 +344,7 @@ def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
 
 @njit(nogil=True, cache=True)
 def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                  win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc):
+                  win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin):
     nring = ring.shape[0]
     span = nring - 1
     ws = x1 - x0
@@ -338,10 +355,7 @@ def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
         if y < y0:
             continue
         _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp)
-        _combine(acc, vwin, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
-        orow = out[b, y, x0:x1]
-        for x in range(ws):
-            orow[x] = acc[x]
+        _combine(out[b, y, x0:x1], vwin, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
 
 
 @njit(parallel=True, nogil=True, cache=True)
@@ -355,9 +369,8 @@ def columns_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
         vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
-        acc = np.empty(strip, dtype=np.float64)
         _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)
+                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin)
 
 
 @njit(nogil=True, cache=True)
@@ -369,8 +382,7 @@ def columns_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
     nstrips = (wo + strip - 1) // strip
     ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
     vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
-    acc = np.empty(strip, dtype=np.float64)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)
+                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin)
