@@ -27,6 +27,25 @@ class Tile:
     ``grid[i][j]`` for ``i, j`` in (before, core, after) along y and x; ``grid[1][1]`` is
     the block. A strip missing at an array edge has length 0 along that axis. Leading
     (non-spatial) axes are the block's own.
+
+    Examples
+    --------
+    The right half of a 4 x 4 array as a chunk, with the one column before it as its halo
+    (a kernel reaching one cell; ``reflect`` at the right edge stays inside the chunk):
+
+    >>> from xarray_focal.boundary import axis_map
+    >>> a = np.arange(16.0).reshape(4, 4)
+    >>> core, before = a[:, 2:], a[:, 1:2]
+    >>> no_rows = (a[:0, :1], a[:0, 2:], a[:0, :0])  # widths 1, 2, 0 like the middle row
+    >>> grid = (no_rows, (before, core, a[:, :0]), no_rows)
+    >>> tile = Tile(grid, axis_map(4, 1, "reflect"),
+    ...             axis_map(4, 1, "reflect", core=(2, 4), before=(1, 2)), 1, 1)
+    >>> tile.frame()[0]  # columns 1, 2, 3 of row 0
+    array([1., 2., 3.])
+    >>> tile.xmap.index  # padded columns 1..4 read frame columns 0, 1, 2 and 2 (reflected)
+    array([0, 1, 2, 2])
+    >>> tile.pieces()[4].index  # the same, with the halo column as side column 0 (-2 - 0)
+    array([-2,  0,  1,  1])
     """
 
     grid: tuple[tuple[Any, Any, Any], tuple[Any, Any, Any], tuple[Any, Any, Any]]
