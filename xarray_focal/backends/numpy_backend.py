@@ -139,8 +139,7 @@ def _tiling(
 ) -> tuple[int, int]:
     """Band height and strip width of a task.
 
-    A band re-reads 2*ry halo rows, so bands are kept several times taller than the halo;
-    with threads, there should also be a few tasks per thread to balance the load.
+    A band re-reads 2*ry halo rows, so bands are as tall as the load balance allows.
     """
     nb, ho, wo = shape
     if plan.method == "columns":
@@ -151,11 +150,12 @@ def _tiling(
         per_column = 8 * channels * (2 * plan.ry + 1) * slots
     strip = RING_BYTES // per_column - 2 * plan.rx
     strip = min(wo, max(MIN_STRIP, min(MAX_STRIP, strip)))
-    band = max(64, 8 * plan.ry)
-    if parallel:
-        threads = numba.get_num_threads()
-        tasks_wanted = 4 * threads
-        tasks_per_band_row = nb * -(-wo // strip)
-        if tasks_per_band_row * -(-ho // band) < tasks_wanted:
-            band = max(4 * plan.ry + 1, -(-ho * tasks_per_band_row // tasks_wanted), 8)
+    if not parallel:
+        # One band: the 2ry halo rows above a band are gathered (and summed) only once.
+        return ho, strip
+    # Threads: about four tasks per thread balance the load; fewer, taller bands re-read
+    # fewer halo rows (64-row bands re-read 22 % more rows for a 15x15 kernel).
+    tasks_wanted = 4 * numba.get_num_threads()
+    tasks_per_band_row = nb * -(-wo // strip)
+    band = max(4 * plan.ry + 1, 8, -(-ho * tasks_per_band_row // tasks_wanted))
     return min(band, ho), strip
