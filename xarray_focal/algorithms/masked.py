@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .sweep import _combine, _gather, _task_bounds, _vertical_windows, _window_sums
+from .sweep import _combine, _gather, _task_bounds, _vertical_windows, _window_sums, buffers
 
 __all__ = ["STAT_CODES", "reduce_parallel", "reduce_serial", "needs"]
 
@@ -261,7 +261,7 @@ def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w, ones,
 def _alloc(nhist, nlen, width, strip, need_x, need_q, need_mx, need_mn):
     def channel(needed):
         if needed:
-            return np.empty((nhist, nlen, width), dtype=np.float64)
+            return buffers(nhist, nlen, width)
         return np.empty((1, 1, 1), dtype=np.float64)
 
     return (np.empty(width, dtype=np.float64), channel(need_x), channel(True),
@@ -302,7 +302,7 @@ def _alloc_all(columns, span, lengths, win_base, strip, pad, need_x, need_q, nee
 def _alloc_windows(nwin, width, need_x, need_q, need_mx, need_mn):
     def channel(needed):
         if needed and nwin:
-            return np.empty((1, nwin, width), dtype=np.float64)
+            return buffers(1, nwin, width)
         return np.empty((1, 1, 1), dtype=np.float64)
 
     return (channel(need_x), channel(True), channel(need_q), channel(need_mx), channel(need_mn))

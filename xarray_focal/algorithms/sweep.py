@@ -140,6 +140,14 @@ def _row_filter(bufs, sep_dx, sep_w, ws):
 
 
 @njit(nogil=True, cache=True)
+def buffers(rows, slots, width):
+    """Row buffers for ``_combine``: ``slots`` slots plus a last one of zeros (its padding)."""
+    buf = np.empty((rows, slots + 1, width), dtype=np.float64)
+    buf[:, slots, :] = 0.0
+    return buf
+
+
+@njit(nogil=True, cache=True)
 def _view(hist, nhist, y, run_dy, run_dx, run_slot, k, ws):
     return hist[(y + run_dy[k]) % nhist, run_slot[k], run_dx[k]:run_dx[k] + ws]
 
@@ -149,7 +157,8 @@ def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
     """acc[x] = sum over runs k of w_k * S_k[x + dx_k], S_k from source row y + dy_k.
 
     Up to eight runs per pass; the first pass stores, later passes add, so ``acc`` needs
-    no zeroing and can be the output row itself. Each source view is pre-sliced so the
+    no zeroing and can be the output row itself. The last slot of ``hist`` must be zeros
+    (see ``buffers``): short passes are padded with it. Each source view is pre-sliced so the
     inner loop indexes by the loop counter alone (an offset index might be negative as far
     as numba knows, and its wrap-around check blocks vectorising).
     """
@@ -163,17 +172,24 @@ def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
         m = nruns - k
         b0 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k, ws)
         w0 = run_w[k]
-        if m >= 8:
-            m = 8
+        if m >= 5:
+            # Five to seven runs left: one eight-wide pass padded with zero rows (weight 0,
+            # value 0, so exact) beats passes of four, two and one.
+            z = hist[y % nhist, hist.shape[1] - 1, :ws]
             b1 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 1, ws)
             b2 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 2, ws)
             b3 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 3, ws)
             b4 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 4, ws)
-            b5 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 5, ws)
-            b6 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 6, ws)
-            b7 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 7, ws)
-            w1, w2, w3 = run_w[k + 1], run_w[k + 2], run_w[k + 3]
-            w4, w5, w6, w7 = run_w[k + 4], run_w[k + 5], run_w[k + 6], run_w[k + 7]
+            w1, w2, w3, w4 = run_w[k + 1], run_w[k + 2], run_w[k + 3], run_w[k + 4]
+            b5, b6, b7 = z, z, z
+            w5 = w6 = w7 = 0.0
+            if m > 5:
+                b5, w5 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 5, ws), run_w[k + 5]
+            if m > 6:
+                b6, w6 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 6, ws), run_w[k + 6]
+            if m > 7:
+                b7, w7 = _view(hist, nhist, y, run_dy, run_dx, run_slot, k + 7, ws), run_w[k + 7]
+            m = min(m, 8)
             if k == 0:
                 for x in range(ws):
                     acc[x] = ((w0 * b0[x] + w1 * b1[x]) + (w2 * b2[x] + w3 * b3[x])) + (
@@ -258,7 +274,7 @@ def sweep_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
     nstrips = (wo + strip - 1) // strip
     for task in prange(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        hist = np.empty((span + 1, _slots(lengths, sep_dx), strip + pad), dtype=np.float64)
+        hist = buffers(span + 1, _slots(lengths, sep_dx), strip + pad)
         _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
               lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist)
 
@@ -270,7 +286,7 @@ def sweep_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
     nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
-    hist = np.empty((span + 1, _slots(lengths, sep_dx), strip + pad), dtype=np.float64)
+    hist = buffers(span + 1, _slots(lengths, sep_dx), strip + pad)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
@@ -368,7 +384,7 @@ def columns_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
     for task in prange(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
-        vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
+        vwin = buffers(1, win_base.shape[0], strip + pad)
         _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                       win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin)
 
@@ -381,7 +397,7 @@ def columns_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
     ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
-    vwin = np.empty((1, win_base.shape[0], strip + pad), dtype=np.float64)
+    vwin = buffers(1, win_base.shape[0], strip + pad)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
