@@ -11,6 +11,7 @@ global map -- shares one code path.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,19 +175,30 @@ def axis_map(
     array([0, 1, 2, 3, 4, 5])
     """
     c0, c1 = (0, n) if core is None else core
+    nbefore = before[1] - before[0]
+    if nbefore == 0 and after[1] == after[0] and (c0, c1) == (0, n):
+        return _whole_axis_map(n, radius, mode)
     q = np.arange(c0 - radius, c1 + radius, dtype=np.int64)
     src = source_index(q, n, mode)
     index = np.full(q.shape, -1, dtype=np.int64)
-    nbefore = before[1] - before[0]
     offset = 0
     for (start, stop) in (before, (c0, c1), after):
-        inside = (src >= start) & (src < stop) & (index < 0)
-        index[inside] = src[inside] - start + offset
+        if stop > start:
+            inside = (src >= start) & (src < stop) & (index < 0)
+            index[inside] = src[inside] - start + offset
         offset += stop - start
     if ((src >= 0) & (index < 0)).any():
         # The dask wrapper sizes halos to the reach, so this is a bug, not a user error.
         raise AssertionError(f"halo of {nbefore}/{after[1] - after[0]} too thin for radius {radius}")
     return AxisMap.from_index(index, radius)
+
+
+@functools.lru_cache(maxsize=256)
+def _whole_axis_map(n: int, radius: int, mode: str) -> AxisMap:
+    """Map of a whole axis, whose frame is the array itself; cached, as every call on a
+    whole array needs two (the maps are only ever read)."""
+    q = np.arange(-radius, n + radius, dtype=np.int64)
+    return AxisMap.from_index(source_index(q, n, mode), radius)
 
 
 def split_map(frame: AxisMap, nbefore: int, ncore: int, radius: int) -> AxisMap:

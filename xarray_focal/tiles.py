@@ -85,10 +85,15 @@ class Tile:
         """
         g = self.grid
         core = g[1][1]
+        ybefore, yafter = g[0][1].shape[-2], g[2][1].shape[-2]
+        xbefore, xafter = g[1][0].shape[-1], g[1][2].shape[-1]
+        if ybefore == yafter == xbefore == xafter == 0:
+            # No strips (the whole array): nothing to put together or re-encode.
+            return core, g[1][0], g[0][1], self.ymap, self.xmap
         side = np.concatenate((g[1][0], g[1][2]), axis=-1)
         cap = np.concatenate(
             (np.concatenate(g[0], axis=-1), np.concatenate(g[2], axis=-1)), axis=-2
         )
-        ymap = split_map(self.ymap, g[0][1].shape[-2], core.shape[-2], self.ry)
-        xmap = split_map(self.xmap, g[1][0].shape[-1], core.shape[-1], self.rx)
+        ymap = split_map(self.ymap, ybefore, core.shape[-2], self.ry)
+        xmap = split_map(self.xmap, xbefore, core.shape[-1], self.rx)
         return core, side, cap, ymap, xmap
