@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import xarray_focal as xf
 
+from . import has_dask
 from .conftest import awkward_data
 from .reference import BOUNDARIES, assert_matches_contract
 
@@ -64,6 +65,35 @@ def test_circles_on_nan_and_inf_data(method, radius):
     kernel = xf.circle_kernel(1, 1, radius)
     result = xf.correlate(data, kernel, boundary="nearest", method=method)
     assert_matches_contract(result, data, kernel, "nearest")
+
+
+@pytest.mark.parametrize("method,kname", [
+    (m, k) for m in ("direct", "runs", "columns", "separable")
+    for k in ("box3", "box5x9", "random25", "circle7")
+    if m != "separable" or k.startswith("box")  # the others are not rank 1
+])
+def test_float32_is_summed_in_float64_and_rounded_once(method, kname):
+    """float32 in, float32 out, but every method sums in float64: the result is the
+    float64 result of the same float32 values rounded once (bit for bit), whatever the
+    number of passes over the runs -- on numpy and per dask chunk."""
+    kernels = {
+        "box3": np.ones((3, 3)),
+        "box5x9": np.full((5, 9), 0.1),
+        "random25": np.random.default_rng(1).random((25, 25)),
+        "circle7": xf.circle_kernel(1, 1, 7),
+    }
+    kernel = kernels[kname]
+    # Large offset, small spread: a float32 running sum would round at every pass.
+    data = (np.random.default_rng(3).random((50, 60)) * 1000 + 1e4).astype(np.float32)
+    expected = xf.correlate(data.astype(np.float64), kernel, method=method).astype(np.float32)
+    result = xf.correlate(data, kernel, method=method)
+    assert result.dtype == np.float32
+    np.testing.assert_array_equal(result, expected)
+    if has_dask:
+        import dask.array as da
+
+        chunked = xf.correlate(da.from_array(data, chunks=25), kernel, method=method)
+        np.testing.assert_array_equal(chunked.compute(), expected)
 
 
 @pytest.mark.parametrize("method", ["direct", "runs", "columns"])

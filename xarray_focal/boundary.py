@@ -177,7 +177,9 @@ def axis_map(
     c0, c1 = (0, n) if core is None else core
     nbefore = before[1] - before[0]
     if nbefore == 0 and after[1] == after[0] and (c0, c1) == (0, n):
-        return _whole_axis_map(n, radius, mode)
+        cached = _whole_axis_map(n, radius, mode)
+        # A copy of the index (a few kB): whoever holds the map may write to it.
+        return AxisMap(cached.index.copy(), cached.lo, cached.hi, cached.offset)
     q = np.arange(c0 - radius, c1 + radius, dtype=np.int64)
     src = source_index(q, n, mode)
     index = np.full(q.shape, -1, dtype=np.int64)
@@ -196,7 +198,7 @@ def axis_map(
 @functools.lru_cache(maxsize=256)
 def _whole_axis_map(n: int, radius: int, mode: str) -> AxisMap:
     """Map of a whole axis, whose frame is the array itself; cached, as every call on a
-    whole array needs two (the maps are only ever read)."""
+    whole array needs two (see ``axis_map``, which hands out copies)."""
     q = np.arange(-radius, n + radius, dtype=np.int64)
     return AxisMap.from_index(source_index(q, n, mode), radius)
 

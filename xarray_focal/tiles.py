@@ -3,9 +3,10 @@
 A tile is a 3x3 grid of arrays -- the block itself in the middle, thin halo strips from
 its neighbours around it -- plus the two frame maps (:func:`~xarray_focal.boundary.axis_map`)
 from padded coordinates into the grid put together. The whole-array path is a tile with
-empty strips. Backends choose how to read it: the numpy sweep reads the block in place and
-the strips from two small side arrays (:meth:`Tile.pieces`); the CUDA kernels read one
-assembled array (:meth:`Tile.frame`), a cheap device copy.
+empty strips. Backends choose how to read it: the numpy sweep reads a float block in place
+(other dtypes are converted first) and the strips from two small arrays they are copied
+into (:meth:`Tile.pieces`); the CUDA kernels read one assembled array (:meth:`Tile.frame`),
+a cheap device copy.
 """
 
 from __future__ import annotations

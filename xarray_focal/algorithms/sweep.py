@@ -230,8 +230,21 @@ def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
 
 
 @njit(nogil=True, cache=True)
+def _emit(out, b, y, x0, x1, acc, hist, nhist, yh, run_dy, run_dx, run_slot, run_w):
+    """Output row ``y`` from the runs: summed in place into float64 output; float32
+    output is summed in the float64 row ``acc`` and rounded once, at the end."""
+    orow = out[b, y, x0:x1]
+    if out.itemsize == 8:
+        _combine(orow, hist, nhist, yh, run_dy, run_dx, run_slot, run_w, x1 - x0)
+    else:
+        _combine(acc, hist, nhist, yh, run_dy, run_dx, run_slot, run_w, x1 - x0)
+        for x in range(x1 - x0):
+            orow[x] = acc[x]
+
+
+@njit(nogil=True, cache=True)
 def _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-          lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist):
+          lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc):
     nhist = hist.shape[0]
     span = nhist - 1
     ws = x1 - x0
@@ -245,7 +258,7 @@ def _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
             _window_sums(h, lengths, wp)
         y = t - span
         if y >= y0:
-            _combine(out[b, y, x0:x1], hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
+            _emit(out, b, y, x0, x1, acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w)
 
 
 @njit(nogil=True, cache=True)
@@ -275,8 +288,9 @@ def sweep_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
     for task in prange(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         hist = buffers(span + 1, _slots(lengths, sep_dx), strip + pad)
+        acc = np.empty(strip, dtype=np.float64)
         _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist)
+              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
 
 
 @njit(nogil=True, cache=True)
@@ -287,10 +301,11 @@ def sweep_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
     hist = buffers(span + 1, _slots(lengths, sep_dx), strip + pad)
+    acc = np.empty(strip, dtype=np.float64)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist)
+              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
 
 
 # --- column runs ---------------------------------------------------------------------
@@ -360,7 +375,7 @@ def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
 
 @njit(nogil=True, cache=True)
 def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                  win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin):
+                  win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc):
     nring = ring.shape[0]
     span = nring - 1
     ws = x1 - x0
@@ -371,7 +386,7 @@ def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
         if y < y0:
             continue
         _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp)
-        _combine(out[b, y, x0:x1], vwin, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
+        _emit(out, b, y, x0, x1, acc, vwin, 1, 0, run_dy, run_dx, run_slot, run_w)
 
 
 @njit(parallel=True, nogil=True, cache=True)
@@ -385,8 +400,9 @@ def columns_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
         vwin = buffers(1, win_base.shape[0], strip + pad)
+        acc = np.empty(strip, dtype=np.float64)
         _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin)
+                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)
 
 
 @njit(nogil=True, cache=True)
@@ -398,7 +414,8 @@ def columns_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
     nstrips = (wo + strip - 1) // strip
     ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
     vwin = buffers(1, win_base.shape[0], strip + pad)
+    acc = np.empty(strip, dtype=np.float64)
     for task in range(nb * nbands * nstrips):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin)
+                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)

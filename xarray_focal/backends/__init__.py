@@ -2,10 +2,12 @@
 
 ``correlate(data, plan, boundary, fill)``
     the whole array (last two axes spatial).
-``correlate_tile(src, plan, ymap, xmap, fill, *, parallel)``
-    one tile whose halo is already in ``src``; the :class:`~xarray_focal.boundary.AxisMap`
-    pair says where each padded coordinate reads from. The dask backend calls this per chunk
-    on whichever backend owns the chunk type, so dask+numpy and dask+cupy share one wrapper.
+``correlate_tile(tile, plan, fill, *, parallel)``
+    one :class:`~xarray_focal.tiles.Tile`: a chunk, the halo strips of its neighbours and
+    the index maps that say where each padded coordinate reads from. The dask backend
+    calls this per chunk on whichever backend owns the chunk type, so dask+numpy and
+    dask+cupy share one wrapper. ``reduce``/``reduce_tile`` do the same for the NaN-aware
+    statistics.
 
 :func:`backend_for` picks the module from the array (chunk) type. Optional libraries are
 imported only when an array of theirs shows up.

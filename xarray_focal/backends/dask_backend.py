@@ -64,10 +64,12 @@ def _spatial_chunks(chunks: tuple[int, ...], n: int, radius: int) -> tuple[tuple
     """Chunks for one spatial axis and the overlap depth they allow."""
     if radius == 0:
         return chunks, 0
-    if radius >= n or len(chunks) == 1:
-        # The whole axis in one chunk: index maps then handle every boundary locally.
+    merged = (n,) if radius >= n else _merge_small_chunks(chunks, radius)
+    if len(merged) == 1:
+        # The whole axis in one chunk: index maps then handle every boundary locally
+        # (with "wrap" a halo would only copy the chunk's own far edge).
         return (n,), 0
-    return _merge_small_chunks(chunks, radius), radius
+    return merged, radius
 
 
 def _starts(chunks: tuple[int, ...]) -> np.ndarray:
@@ -115,9 +117,10 @@ def _map_tiles(data: da.Array, plan: Plan, boundary: str, fill: float, reduction
         _BlockSetup(plan, boundary, fill, reduction, grid), pure=True,
         name="focal-plan-" + setup_token,
     )
-    token = tokenize(work.name, setup_token)
-    name = ("focal-correlate-" if reduction is None else "focal-reduce-") + token
-    halo_name = "focal-halo-" + token
+    name = ("focal-correlate-" if reduction is None else "focal-reduce-") + tokenize(work.name, setup_token)
+    # The strips depend on the data and the halo depths only: focal operations of the
+    # same reach on the same array share them.
+    halo_name = "focal-halo-" + tokenize(work.name, ydepth, xdepth)
     layer: dict = {}
     *lead_blocks, ylen, xlen = work.numblocks
     if ydepth or xdepth:
@@ -154,15 +157,17 @@ def _neighbours(i: int, count: int, depth: int, wrap: bool) -> tuple[int | None,
 
 
 def _edge_strips(block, dy: int, dx: int):
-    """The eight edge pieces of a block that its neighbours read (views, centre left out).
+    """The eight edge pieces of a block that its neighbours read (centre left out).
 
     One task per block hands all of them on, so a distributed worker ships thin strips,
-    never a neighbour's whole block; in threads they are views, so no data is copied.
+    never a neighbour's whole block. They are copies, not views: a view would keep the
+    whole block in memory until the last neighbour has run (with ``wrap``, until the far
+    side of the array has) and would make dask under-count the memory held.
     """
     h, w = block.shape[-2:]
     rows = (slice(0, dy), slice(None), slice(h - dy, h))
     cols = (slice(0, dx), slice(None), slice(w - dx, w))
-    return [[None if (i, j) == (1, 1) else block[..., rows[i], cols[j]] for j in range(3)]
+    return [[None if (i, j) == (1, 1) else block[..., rows[i], cols[j]].copy() for j in range(3)]
             for i in range(3)]
 
 

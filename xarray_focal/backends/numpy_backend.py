@@ -38,11 +38,12 @@ def correlate(data: np.ndarray, plan: Plan, boundary: str, fill: float) -> np.nd
 
 
 def _prepare(tile: Tile, plan: Plan):
-    """The tile as the sweep reads it, and the (lead, ho, wo) output geometry.
+    """The tile as the sweep reads it, its working dtype and output geometry.
 
-    Returns ``(srcs, ymap, xmaps, xb)``: the ``(core, side, cap)`` triple as native
-    floats with the leading axes flattened, the y map, and the x maps of core and cap rows
-    with their (lo, hi, offset) bounds.
+    Returns ``((srcs, ymap, xmaps, xb), dtype, lead, ho, wo)``: the ``(core, side, cap)``
+    triple as native floats with the leading axes flattened, the y map, the x maps of core
+    and cap rows with their (lo, hi, offset) bounds; the working dtype; the leading shape
+    and the output rows and columns.
     """
     core, side, cap, ymap, xmap = tile.pieces()
     dtype = working_dtype(core.dtype)
