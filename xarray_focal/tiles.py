@@ -67,10 +67,16 @@ class Tile:
     def core(self) -> Any:
         return self.grid[1][1]
 
+    @property
+    def strips(self) -> tuple[int, int, int, int]:
+        """Depths of the (y before, y after, x before, x after) strips."""
+        g = self.grid
+        return g[0][1].shape[-2], g[2][1].shape[-2], g[1][0].shape[-1], g[1][2].shape[-1]
+
     def frame(self) -> Any:
         """The grid as one array (a copy unless there are no strips)."""
         g = self.grid
-        if g[0][1].shape[-2] == g[2][1].shape[-2] == g[1][0].shape[-1] == g[1][2].shape[-1] == 0:
+        if not any(self.strips):
             return self.core
         # np.concatenate dispatches to cupy for cupy blocks (__array_function__).
         return np.concatenate([np.concatenate(row, axis=-1) for row in g], axis=-2)
@@ -86,15 +92,14 @@ class Tile:
         """
         g = self.grid
         core = g[1][1]
-        ybefore, yafter = g[0][1].shape[-2], g[2][1].shape[-2]
-        xbefore, xafter = g[1][0].shape[-1], g[1][2].shape[-1]
-        if ybefore == yafter == xbefore == xafter == 0:
+        strips = self.strips
+        if not any(strips):
             # No strips (the whole array): nothing to put together or re-encode.
             return core, g[1][0], g[0][1], self.ymap, self.xmap
         side = np.concatenate((g[1][0], g[1][2]), axis=-1)
         cap = np.concatenate(
             (np.concatenate(g[0], axis=-1), np.concatenate(g[2], axis=-1)), axis=-2
         )
-        ymap = split_map(self.ymap, ybefore, core.shape[-2], self.ry)
-        xmap = split_map(self.xmap, xbefore, core.shape[-1], self.rx)
+        ymap = split_map(self.ymap, strips[0], core.shape[-2], self.ry)
+        xmap = split_map(self.xmap, strips[2], core.shape[-1], self.rx)
         return core, side, cap, ymap, xmap

@@ -1,8 +1,8 @@
 """dask backend: run the chunk type's backend on every chunk with a halo from its neighbours.
 
-The halo exchange is ours, not ``dask.array.overlap``: one task per block hands out views of
-its eight edge strips, and each output task reads its own block in place plus the strips
-of its neighbours (a :class:`~xarray_focal.tiles.Tile`). dask's overlap instead copies
+The halo exchange is ours, not ``dask.array.overlap``: one task per block copies its eight
+thin edge strips, and each output task reads its own block in place plus the strips of its
+neighbours (a :class:`~xarray_focal.tiles.Tile`). dask's overlap instead copies
 every block into a padded one first -- on a 2000x2000 float64 array in four chunks (circle
 r=7, 2-core machine) that copy was ~5 of ~25 ms. Boundaries are not left to dask either:
 every chunk builds the *global* index maps for its frame, so edge chunks reflect, repeat or
@@ -122,22 +122,23 @@ def _map_tiles(data: da.Array, plan: Plan, boundary: str, fill: float, reduction
     # same reach on the same array share them.
     halo_name = "focal-halo-" + tokenize(work.name, ydepth, xdepth)
     layer: dict = {}
-    *lead_blocks, ylen, xlen = work.numblocks
+    ylen, xlen = work.numblocks[-2:]
     if ydepth or xdepth:
         for idx in np.ndindex(*work.numblocks):
             layer[(halo_name,) + idx] = (_edge_strips, (work.name,) + idx, ydepth, xdepth)
     for idx in np.ndindex(*work.numblocks):
         *lead, iy, ix = idx
-        ys = (*_neighbours(iy, ylen, ydepth, wrap), iy)
-        xs = (*_neighbours(ix, xlen, xdepth, wrap), ix)
+        ybefore, yafter = _neighbours(iy, ylen, ydepth, wrap)
+        xbefore, xafter = _neighbours(ix, xlen, xdepth, wrap)
         # sources[i][j]: the neighbour holding grid cell (i, j), before/core/after per axis.
         sources = [
             [None if (i, j) == (1, 1) or by is None or bx is None else (halo_name, *lead, by, bx)
-             for j, bx in enumerate((xs[0], ix, xs[1]))]
-            for i, by in enumerate((ys[0], iy, ys[1]))
+             for j, bx in enumerate((xbefore, ix, xafter))]
+            for i, by in enumerate((ybefore, iy, yafter))
         ]
         key = (name,) + (0,) * (reduction is not None) + idx
-        layer[key] = (_tile, (work.name,) + idx, sources, setup.key, iy, ix, ys[0], ys[1], xs[0], xs[1])
+        layer[key] = (_tile, (work.name,) + idx, sources, setup.key, iy, ix,
+                      ybefore, yafter, xbefore, xafter)
     graph = HighLevelGraph.from_collections(name, layer, dependencies=[work, setup])
     meta = data._meta.astype(out_dtype)[(None,) * (reduction is not None)]
     result = da.Array(graph, name, chunks, meta=meta)
