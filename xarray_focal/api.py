@@ -59,9 +59,22 @@ def _check_data(data: Any) -> Any:
         raise FocalTypeError(
             f"data must be real numbers (bool, int or float); got dtype {data.dtype}"
         )
+    if kind == "f" and np.dtype(data.dtype).itemsize > 8:
+        raise FocalTypeError(
+            f"data of dtype {data.dtype} (extended precision) is not supported: the kernels "
+            "compute in float64 and would silently drop its extra digits; convert with "
+            "data.astype(np.float64) if that is acceptable"
+        )
     if data.ndim < 2:
         raise FocalValueError(
             f"data must have at least 2 dimensions (the last two are spatial); got shape {data.shape}"
+        )
+    if is_dask_array(data) and any(np.isnan(c) for axis in data.chunks for c in axis):
+        # Unknown sizes (after boolean indexing) would reach the index maps as NaN and fail
+        # only at compute time, deep inside a task.
+        raise FocalValueError(
+            "data is a dask array with unknown chunk sizes (NaN in data.chunks, e.g. after "
+            "boolean indexing); call data.compute_chunk_sizes() first"
         )
     if not np.dtype(data.dtype).isnative:
         # Byte-swapped input (">f4" read from a file) follows the dtype rules of its native
@@ -151,6 +164,8 @@ def correlate(
     backend = backend_for(data)
     if 0 in data.shape:
         return _empty_result(data)
+    if policy == "renormalize":
+        _check_renormalizable(weights)
     if fast:
         return backend.correlate(data, plan, mode, fill)
     if policy == "propagate":
@@ -203,6 +218,29 @@ def convolve(
         data, weights[::-1, ::-1], boundary=boundary, cval=cval, nan_policy=nan_policy,
         min_count=min_count, method=method,
     )
+
+
+#: A kernel whose weights sum to at most this fraction of sum|w| counts as zero-sum.
+ZERO_SUM_RTOL = 1e-9
+
+
+def _check_renormalizable(weights: np.ndarray) -> None:
+    """Refuse ``renormalize`` for kernels whose weights sum to (near) zero.
+
+    renormalize rescales a window with missing taps by sum(w) / sum(w valid). For a
+    zero-mean kernel (Laplacian, difference of Gaussians, edge filters) sum(w) is 0 up to
+    rounding, so every such window would come out as 0 or as rounding noise magnified:
+    there is no weighted mean to restore.
+    """
+    total = float(weights.sum())
+    scale = float(np.abs(weights).sum())
+    if abs(total) <= ZERO_SUM_RTOL * scale:
+        raise FocalValueError(
+            f"nan_policy='renormalize' rescales by the kernel's weight sum, but this kernel's "
+            f"weights sum to {total:.3g} (sum of |w| {scale:.3g}): zero-sum kernels have no "
+            "weighted mean to restore; use nan_policy='omit' (sum over the valid taps) or "
+            "'propagate'"
+        )
 
 
 def _check_policy(nan_policy: object, allowed: tuple[str, ...]) -> str:

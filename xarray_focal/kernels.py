@@ -50,6 +50,12 @@ def custom_kernel(kernel: object) -> np.ndarray:
     """
     if _is_gpu_array(kernel):
         kernel = kernel.get()
+    if isinstance(kernel, np.ma.MaskedArray):
+        # np.asarray would drop the mask and put the masked taps' hidden weights back in.
+        raise FocalTypeError(
+            "kernel is a masked array; masks are not read: set the masked taps to 0 "
+            "(kernel.filled(0)), which leaves them out of the footprint"
+        )
     try:
         arr = np.asarray(kernel)
     except Exception as exc:  # ragged lists and the like

@@ -16,18 +16,19 @@ Each source row is gathered and summed once per task (not once per kernel row), 
 strip width is chosen so the ring stays in the core's L2 cache. All inner loops run over
 contiguous x with no branches, so LLVM vectorises them.
 
-Two drivers: ``sweep_parallel`` (``prange`` over tasks; callers must hold the backend's
-lock, see ``backends.numpy_backend``) and ``sweep_serial`` (no threads, ``nogil``; safe
-from many host threads at once). They are separate functions, not one compiled twice,
-because numba's disk cache is keyed by function, not by compile flags.
+The drivers (``sweep``, ``columns``) run a contiguous range of tasks in the calling thread
+with the GIL released; :mod:`xarray_focal.backends.threads` spreads the ranges of one call
+over host threads. There is no ``parallel=True`` variant: numba's threading layers are
+either not fork-safe (GNU OpenMP) or not safe from several host threads (workqueue), and
+a second compiled variant of every driver doubled the first-call compile.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-__all__ = ["sweep_parallel", "sweep_serial"]
+__all__ = ["columns", "sweep", "task_count"]
 
 
 @njit(nogil=True, cache=True)
@@ -267,6 +268,11 @@ def _slots(lengths, sep_dx):
     return 2 if sep_dx.shape[0] else lengths.shape[0] + 1
 
 
+def task_count(nb: int, ho: int, wo: int, band: int, strip: int) -> int:
+    """Number of tasks of ``nb`` slices of ``ho x wo`` outputs in ``band x strip`` pieces."""
+    return nb * -(-ho // band) * -(-wo // strip)
+
+
 @njit(nogil=True, cache=True)
 def _task_bounds(task, nbands, nstrips, band, strip, ho, wo):
     b = task // (nbands * nstrips)
@@ -278,31 +284,16 @@ def _task_bounds(task, nbands, nstrips, band, strip, ho, wo):
     return b, y0, min(y0 + band, ho), x0, min(x0 + strip, wo)
 
 
-@njit(parallel=True, nogil=True, cache=True)
-def sweep_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
-                   run_w, lengths, sep_dx, sep_w, fill, out, band, strip, span, pad):
-    """All tasks on numba's thread pool (hold the backend's lock while calling)."""
-    nb, ho, wo = out.shape
-    nbands = (ho + band - 1) // band
-    nstrips = (wo + strip - 1) // strip
-    for task in prange(nb * nbands * nstrips):
-        b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        hist = buffers(span + 1, _slots(lengths, sep_dx), strip + pad)
-        acc = np.empty(strip, dtype=np.float64)
-        _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
-
-
 @njit(nogil=True, cache=True)
-def sweep_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
-                 run_w, lengths, sep_dx, sep_w, fill, out, band, strip, span, pad):
-    """All tasks in this thread; no numba threads, so no lock needed."""
+def sweep(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
+          run_w, lengths, sep_dx, sep_w, fill, out, band, strip, span, pad, task0, task1):
+    """Tasks ``task0 .. task1 - 1`` in this thread (``nogil``: host threads run ranges at once)."""
     nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
     hist = buffers(span + 1, _slots(lengths, sep_dx), strip + pad)
     acc = np.empty(strip, dtype=np.float64)
-    for task in range(nb * nbands * nstrips):
+    for task in range(task0, task1):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
               lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
@@ -389,33 +380,17 @@ def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
         _emit(out, b, y, x0, x1, acc, vwin, 1, 0, run_dy, run_dx, run_slot, run_w)
 
 
-@njit(parallel=True, nogil=True, cache=True)
-def columns_parallel(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                     win_base, win_ptr, win_rows, fill, out, band, strip, span, pad):
-    """Column-run tasks on numba's thread pool (hold the backend's lock while calling)."""
-    nb, ho, wo = out.shape
-    nbands = (ho + band - 1) // band
-    nstrips = (wo + strip - 1) // strip
-    for task in prange(nb * nbands * nstrips):
-        b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
-        vwin = buffers(1, win_base.shape[0], strip + pad)
-        acc = np.empty(strip, dtype=np.float64)
-        _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)
-
-
 @njit(nogil=True, cache=True)
-def columns_serial(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                   win_base, win_ptr, win_rows, fill, out, band, strip, span, pad):
-    """Column-run tasks in this thread; no numba threads, so no lock needed."""
+def columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
+            win_base, win_ptr, win_rows, fill, out, band, strip, span, pad, task0, task1):
+    """Column-run tasks ``task0 .. task1 - 1`` in this thread, like :func:`sweep`."""
     nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
     ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
     vwin = buffers(1, win_base.shape[0], strip + pad)
     acc = np.empty(strip, dtype=np.float64)
-    for task in range(nb * nbands * nstrips):
+    for task in range(task0, task1):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                       win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)

@@ -18,6 +18,7 @@ from ..algorithms import masked, sweep
 from ..algorithms.masked import Reduction
 from ..algorithms.plan import Plan
 from ..tiles import Tile
+from . import threads
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile"]
 
@@ -26,10 +27,16 @@ _PARALLEL_LOCK = threading.Lock()
 
 
 def working_dtype(dtype: np.dtype) -> np.dtype:
-    """float32 stays float32, float64 stays float64, bool/int become float64."""
+    """float16 and float32 give float32, float64 stays float64, bool/int become float64.
+
+    float16 has no arithmetic of its own in numba or CUDA here: it is read as float32 (exact)
+    and the result is float32, as numpy promotes float16 with float32. longdouble is refused
+    by the array API before this (computing it in float64 would silently drop precision).
+    """
     dtype = np.dtype(dtype)
     # kind/itemsize, not ==: a big-endian float32 is float32 data too.
-    return np.dtype(np.float32) if dtype.kind == "f" and dtype.itemsize == 4 else np.dtype(np.float64)
+    small = dtype.kind == "f" and dtype.itemsize <= 4
+    return np.dtype(np.float32) if small else np.dtype(np.float64)
 
 
 def correlate(data: np.ndarray, plan: Plan, boundary: str, fill: float) -> np.ndarray:
@@ -73,16 +80,10 @@ def correlate_tile(tile: Tile, plan: Plan, fill: float, *, parallel: bool) -> np
     head = source + (plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w)
     tail = (fill, out3, band, strip, 2 * plan.ry, 2 * plan.rx)
     if plan.method == "columns":
-        args = head + (plan.win_base, plan.win_ptr, plan.win_rows) + tail
-        run = sweep.columns_parallel if parallel else sweep.columns_serial
+        args, run = head + (plan.win_base, plan.win_ptr, plan.win_rows) + tail, sweep.columns
     else:
-        args = head + (plan.lengths, plan.sep_dx, plan.sep_w) + tail
-        run = sweep.sweep_parallel if parallel else sweep.sweep_serial
-    if parallel:
-        with _PARALLEL_LOCK:
-            run(*args)
-    else:
-        run(*args)
+        args, run = head + (plan.lengths, plan.sep_dx, plan.sep_w) + tail, sweep.sweep
+    threads.run_ranges(run, args, sweep.task_count(*out3.shape, band, strip), parallel=parallel)
     return out
 
 
@@ -156,7 +157,7 @@ def _tiling(
         return ho, strip
     # Threads: about four tasks per thread balance the load; fewer, taller bands re-read
     # fewer halo rows (64-row bands re-read 22 % more rows for a 15x15 kernel).
-    tasks_wanted = 4 * numba.get_num_threads()
+    tasks_wanted = 4 * threads.num_threads()
     tasks_per_band_row = nb * -(-wo // strip)
     band = max(4 * plan.ry + 1, 8, -(-ho * tasks_per_band_row // tasks_wanted))
     return min(band, ho), strip
