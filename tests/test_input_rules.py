@@ -140,3 +140,16 @@ def test_nearly_zero_sum_threshold_is_relative_to_the_weights():
     data = np.ones((3, 5))
     out = xf.correlate(data, kernel, nan_policy="renormalize", boundary="nearest")
     np.testing.assert_allclose(out, 2e-6, rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_min_count_above_the_footprint_is_refused_not_all_nan(backend):
+    data = _as(backend, np.ones((9, 9)))
+    ntaps = int((KERNEL != 0).sum())
+    with pytest.raises(xf.FocalValueError, match=f"min_count={ntaps + 1}.*{ntaps} cells"):
+        xf.focal_mean(data, KERNEL, min_count=ntaps + 1)
+    with pytest.raises(xf.FocalValueError, match="min_count"):
+        xf.correlate(data, KERNEL, nan_policy="omit", min_count=ntaps + 1)
+    # Exactly the footprint is allowed: a full window gives a value.
+    out = _compute(xf.focal_mean(data, KERNEL, min_count=ntaps, boundary="nearest"))
+    np.testing.assert_array_equal(out, np.ones((9, 9)))

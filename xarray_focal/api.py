@@ -161,6 +161,7 @@ def correlate(
     min_count = _check_min_count(min_count)
     fast = policy == "propagate" and min_count is None
     plan = make_plan(weights, check_method(method), separable_ok=fast)
+    _check_reachable(min_count, plan.ntaps)
     backend = backend_for(data)
     if 0 in data.shape:
         return _empty_result(data)
@@ -259,6 +260,15 @@ def _check_min_count(min_count: object) -> int | None:
     return int(min_count)
 
 
+def _check_reachable(min_count: int | None, ntaps: int) -> None:
+    """A min_count above the footprint's size would make every result NaN without a word."""
+    if min_count is not None and min_count > ntaps:
+        raise FocalValueError(
+            f"min_count={min_count} is more than the footprint's {ntaps} cells: every result "
+            "would be NaN"
+        )
+
+
 def _check_stats(stats: object) -> tuple[str, ...]:
     if isinstance(stats, str):
         stats = (stats,)
@@ -329,6 +339,7 @@ def focal_stats(
     policy = _check_policy(nan_policy, NAN_POLICIES[:2])
     min_count = _check_min_count(min_count)
     plan = make_plan(weights, check_method(method), separable_ok=False)
+    _check_reachable(min_count, plan.ntaps)
     backend = backend_for(data)
     if 0 in data.shape:
         return {name: _empty_result(data) for name in names}
