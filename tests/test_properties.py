@@ -200,3 +200,32 @@ def test_dask_equals_numpy_for_any_chunking(data, kernel, boundary, cval, pick):
     scale = reference_correlate(data, kernel, boundary, cval, absolute=True)
     assert_close_per_contract(result, eager, scale, out_dtype(data))
     assert_matches_contract(result, data, kernel, boundary, cval)
+
+
+@st.composite
+def zero_sum_kernels(draw):
+    """Kernels whose weights sum to zero up to rounding: any kernel minus its mean."""
+    k = draw(kernels())
+    k = k - k.mean()
+    assume(np.abs(k).sum() > 0)
+    return k
+
+
+@given(data=rasters(dtypes=("float64", "float32")), kernel=zero_sum_kernels(),
+       boundary=boundaries, policy=st.sampled_from(["propagate", "omit"]))
+def test_zero_sum_kernels_with_propagate_and_omit_match_the_reference(data, kernel, boundary, policy):
+    from .reference import reference_nan_policy
+
+    result = xf.correlate(data, kernel, boundary=boundary, nan_policy=policy)
+    expected = reference_nan_policy(data, kernel, policy, boundary)
+    scale = reference_nan_policy(np.abs(data), np.abs(kernel), "omit", boundary)
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
+    ok = ~np.isnan(expected)
+    bound = RTOL[out_dtype(data)] * scale[ok] + np.finfo(out_dtype(data)).tiny
+    assert np.all(np.abs(np.asarray(result, np.float64)[ok] - expected[ok]) <= bound)
+
+
+@given(data=rasters(dtypes=("float64",)), kernel=zero_sum_kernels())
+def test_zero_sum_kernels_are_refused_for_renormalize(data, kernel):
+    with pytest.raises(xf.FocalValueError, match="renormalize"):
+        xf.correlate(data, kernel, nan_policy="renormalize")
