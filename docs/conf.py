@@ -66,6 +66,8 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "navbar_align": "left",
+    # Every top-level page up to Performance in the header at 1280 px; the rest under "More".
+    "header_links_before_dropdown": 6,
     # One sidebar (section links, then this page's headings) leaves the text room for
     # full-width code and figures on a laptop screen.
     "secondary_sidebar_items": [],
