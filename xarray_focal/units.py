@@ -151,8 +151,9 @@ def parse_length(
         raw = match.group(2).strip()
         unit = None
         if raw:
+            # A symbol only as written: "Mm" must not fall back to "mm" as a name would.
             unit = raw if raw in LENGTH_SYMBOLS else _word(raw)
-            if unit not in LENGTH_UNITS:
+            if raw not in LENGTH_SYMBOLS and unit not in LENGTH_WORDS:
                 raise FocalValueError(
                     f"unknown unit {raw!r} in {name} {value!r}{_unknown_unit_hint(raw)}; "
                     f"known units: {', '.join(LENGTH_SYMBOLS)} or the names "
@@ -317,31 +318,41 @@ def radius_in_coord_units(
     return number * LENGTH_UNITS[unit] / target
 
 
+def _shortest_decimal(value: float, within: float) -> float:
+    """The decimal with the fewest significant digits within ``within`` of ``value``."""
+    for digits in range(1, 18):
+        candidate = float(f"{value:.{digits}g}")
+        if abs(candidate - value) <= within:
+            return candidate
+    return value
+
+
 def _step(values: np.ndarray) -> tuple[float | None, float, np.ndarray]:
     """(cell size or ``None`` if irregular, tolerance, steps) of 1-D coordinate values.
 
-    A stored float coordinate is the exact grid value rounded, once when it was computed
-    and once when it was stored: within 1 ulp (unit in the last place) of its own dtype at
-    the largest magnitude. Every step is then within 2 ulp of the true step and two steps
-    differ by at most 4 ulp -- the tolerance, so float32 coordinates at 0.005 degrees
-    over +-180 are regular. Float64 keeps at least today's relative 1e-6 of a step;
-    integers must be exact.
+    A stored float coordinate is the exact grid value rounded when it was computed and
+    again when it was stored (a float32 ``numpy.arange`` also carries its rounded step):
+    allow each value an error of ``e = 2`` ulp of its dtype at the largest magnitude. A
+    step is then within ``2e`` of the true step, the mean step (the span over the count)
+    within ``2e / (n - 1)``, so a step differs from the mean by at most
+    ``2e * n / (n - 1)`` -- the tolerance, which makes float32 coordinates at 0.005 degrees
+    up to 180 regular. Float64 keeps at least today's relative 1e-6 of a step; integers
+    must be exact. The cell size returned is the shortest decimal within the mean step's
+    own uncertainty: a 0.01-degree grid stored as float32 gives 0.01, not 0.0100000055,
+    so a radius of a whole number of cells keeps its rim.
     """
     steps = np.diff(values.astype(np.float64))
-    # The span over the count is as accurate as one stored value, far better than one step.
-    step = float(values[-1].astype(np.float64) - values[0]) / (values.size - 1)
+    n = values.size
+    step = float(values[-1].astype(np.float64) - values[0]) / (n - 1)
     if values.dtype.kind == "f":
-        ulp = float(np.spacing(np.max(np.abs(values))))
-        tol = max(4 * ulp, 1e-6 * abs(step))
+        error = 2 * float(np.spacing(np.max(np.abs(values))))
+        tol = max(2 * error * n / (n - 1), 1e-6 * abs(step))
     else:
-        tol = 0.0
+        error = tol = 0.0
     regular = step != 0 and bool(np.all(np.abs(steps - step) <= tol))
-    if regular and values.dtype.itemsize < 8 and values.dtype.kind == "f":
-        # The shortest decimal that the coordinate's dtype rounds to the step: a grid typed
-        # at 0.1 and stored as float32 gets the cell size 0.1, not 0.10000000149.
-        narrow = values.dtype.type(step)
-        step = float(np.format_float_positional(narrow, unique=True, trim="-"))
-    return (abs(step) if regular else None), tol, steps
+    if not regular:
+        return None, tol, steps
+    return abs(_shortest_decimal(step, 2 * error / (n - 1))), tol, steps
 
 
 def _read_res(obj) -> tuple[float, float] | None:
