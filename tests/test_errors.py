@@ -125,7 +125,8 @@ BAD_ARGUMENTS = [
     ("dims-kernel-missing", lambda: _raster().focal.circle_kernel(30, dims=("y", "z")), V, r"dims.*'z'"),
     (
         "dims-dataset-ambiguous",
-        lambda: xr.Dataset({"a": _raster(), "b": _raster().T}).focal.correlate(K3),
+        # No CF clue in the names: the two dims are held in both orders.
+        lambda: xr.Dataset({"a": _bare(), "b": _bare().T}).focal.correlate(K3),
         V,
         r"dims",
     ),

@@ -337,7 +337,8 @@ def test_accessor_stats_on_cupy_keeps_labels_and_stays_on_device():
     assert isinstance(ds, xr.Dataset) and set(ds.data_vars) == {"mean", "std", "max", "count"}
     for stat, var in ds.data_vars.items():
         assert isinstance(var.data, cp.ndarray)
-        assert var.dims == obj.dims and var.attrs == obj.attrs
+        assert var.dims == obj.dims
+        assert var.attrs["units"] == ("1" if stat == "count" else "m")  # CF labels, test_cf.py
         xr.testing.assert_identical(var.coords.to_dataset(), obj.coords.to_dataset())
         _check_stat(_host(var.data), reference_stat(data, fp, stat, "nearest"), data, stat, fp,
                     "nearest")

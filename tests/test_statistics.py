@@ -104,7 +104,10 @@ def test_accessor_statistics_keep_labels():
     )
     fp = np.ones((3, 3))
     mean = da.focal.mean(fp)
-    assert mean.dims == da.dims and mean.name == "z" and mean.attrs == {"units": "m"}
+    assert mean.dims == da.dims and mean.name == "z"
+    # Attributes describe the statistic (issue 12): tests/test_cf.py pins them per statistic.
+    assert mean.attrs == {"units": "m", "long_name": "focal mean of z",
+                          "cell_methods": "y: x: mean (focal footprint of 9 cells)"}
     xr.testing.assert_identical(mean.coords.to_dataset(), da.coords.to_dataset())
     np.testing.assert_array_equal(mean.values, xf.focal_mean(da.values, fp))
     ds = da.focal.stats(fp, ("mean", "max", "count"))

@@ -15,13 +15,16 @@ from xarray_focal.errors import FocalError
 
 
 def raster(ny=20, nx=30, dy=-30.0, dx=30.0, units=None, attrs=None, ydim="y", xdim="x"):
+    """A (y, x) grid; ``units`` is one units attribute for both coordinates or a (y, x) pair."""
     y = 1000.0 + np.arange(ny) * dy
     x = 500.0 + np.arange(nx) * dx
-    cattrs = {} if units is None else {"units": units}
+    yunits, xunits = (units, units) if units is None or isinstance(units, str) else units
+    yattrs = {} if yunits is None else {"units": yunits}
+    xattrs = {} if xunits is None else {"units": xunits}
     return xr.DataArray(
         np.zeros((ny, nx)),
         dims=(ydim, xdim),
-        coords={ydim: (ydim, y, cattrs), xdim: (xdim, x, cattrs)},
+        coords={ydim: (ydim, y, yattrs), xdim: (xdim, x, xattrs)},
         attrs=attrs or {},
     )
 
@@ -85,7 +88,11 @@ def test_coordinates_in_feet_convert_metric_radius():
     np.testing.assert_array_equal(ft.focal.circle_kernel("9.144 m"), integer_disc(3))
 
 
-@pytest.mark.parametrize("units", ["degrees_north", "degrees", "degree_east", "deg"])
+@pytest.mark.parametrize(
+    "units",
+    [("degrees_north", "degrees_east"), "degrees", ("degree_north", "degree_east"), "deg",
+     ("degreesN", "degreesE")],
+)
 def test_degree_coordinates_refuse_a_metric_radius(units):
     da = raster(dy=-0.1, dx=0.1, units=units, ydim="lat", xdim="lon")
     with pytest.raises(ValueError, match="degree") as info:
@@ -131,9 +138,17 @@ def test_attrs_res_is_the_fallback_without_coordinates():
     np.testing.assert_array_equal(square.focal.circle_kernel("0.1 km"), integer_disc(4))
 
 
-def test_coordinates_win_over_attrs_res():
+def test_attrs_res_that_contradicts_regular_coordinates_is_an_error_naming_both():
     da = raster(dy=-30.0, dx=30.0, attrs={"res": (1.0, 1.0)})
-    np.testing.assert_array_equal(da.focal.circle_kernel(90), integer_disc(3))
+    with pytest.raises(ValueError, match=r"res.*1\.0.*'x'.*30\.0") as info:
+        da.focal.circle_kernel(90)
+    assert isinstance(info.value, FocalError)
+
+
+def test_attrs_res_that_agrees_with_regular_coordinates_is_fine():
+    # rioxarray writes y's res negative for a north-up grid: only the size counts.
+    da = raster(dy=-30.0, dx=20.0, attrs={"res": (20.0, -30.0)})
+    np.testing.assert_array_equal(da.focal.circle_kernel(90), xf.circle_kernel(20.0, 30.0, 90.0))
 
 
 def test_kernel_dims_keyword_picks_the_spatial_dims():

@@ -7,6 +7,8 @@ the dask graph itself). No array logic lives here.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -19,22 +21,54 @@ from .errors import FocalTypeError, FocalValueError
 __all__ = ["FocalDataArrayAccessor", "FocalDatasetAccessor"]
 
 
+def _dims_in_order(obj: xr.DataArray | xr.Dataset) -> tuple:
+    return tuple(obj.dims) if isinstance(obj, xr.DataArray) else tuple(obj.sizes)
+
+
+def _detect_dims(obj: xr.DataArray | xr.Dataset) -> tuple:
+    """The (y, x) dims from CF clues (see :func:`units.spatial_role`), else the only two dims."""
+    what = "DataArray" if isinstance(obj, xr.DataArray) else "Dataset"
+    seen = _dims_in_order(obj)
+    if len(seen) < 2:
+        label = f" {obj.name!r}" if isinstance(obj, xr.DataArray) else ""
+        raise FocalValueError(
+            f"a focal operation needs at least 2 dims; the {what}{label} has dims {seen}"
+        )
+    roles = {d: units.spatial_role(obj, d) for d in seen}
+    ys = [d for d in seen if "y" in roles[d]]
+    xs = [d for d in seen if "x" in roles[d]]
+    if len(ys) == 1 and len(xs) == 1 and ys != xs:
+        return ys[0], xs[0]
+    if not ys and not xs and len(seen) == 2:
+        if isinstance(obj, xr.DataArray):
+            return seen
+        # A Dataset's dim order is only that of first appearance: take the order its
+        # variables hold the two dims in, when they all agree.
+        orders = {v.dims for v in obj.data_vars.values() if v.ndim == 2}
+        if len(orders) <= 1:
+            return orders.pop() if orders else seen
+        found = f"its variables hold them in both orders {sorted(orders, key=str)}"
+    elif not ys and not xs:
+        found = "none of them is named or marked (CF axis, standard_name, units) as y or x"
+    else:
+        found = f"y-like: {ys or 'none'}, x-like: {xs or 'none'}"
+    raise FocalValueError(
+        f"cannot tell the spatial dims of this {what} with dims {seen}: {found}; "
+        "pass dims=('y', 'x') naming them"
+    )
+
+
 def _resolve_dims(obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable] | None) -> tuple:
+    """The (y, x) dims: ``dims`` checked, or detected from CF conventions when ``None``.
+
+    Detection: one y-like and one x-like dim (CF ``axis`` "Y"/"X"; ``standard_name``
+    latitude, grid_latitude, projection_y_coordinate / the x counterparts; ``units``
+    degrees_north / degrees_east; names y, lat, latitude, rlat, northing / x, lon,
+    longitude, rlon, easting in any case), wherever they are in the dim order. With no
+    such clue, an object of exactly two dims uses them in order. Anything else is refused.
+    """
     if dims is None:
-        if isinstance(obj, xr.Dataset):
-            candidates = {tuple(v.dims[-2:]) for v in obj.data_vars.values() if v.ndim >= 2}
-            if len(candidates) != 1:
-                raise FocalValueError(
-                    "cannot infer the spatial dims of this Dataset: its variables with 2 or "
-                    f"more dims end in {sorted(candidates, key=str) or 'nothing'}; pass "
-                    "dims=('y', 'x')"
-                )
-            return candidates.pop()
-        if obj.ndim < 2:
-            raise FocalValueError(
-                f"a focal operation needs at least 2 dims; {obj.name!r} has dims {obj.dims}"
-            )
-        return tuple(obj.dims[-2:])
+        return _detect_dims(obj)
     if isinstance(dims, (str, bytes)) or not isinstance(dims, Sequence):
         raise FocalTypeError(f"dims must be a sequence of two dimension names; got {dims!r}")
     dims = tuple(dims)
@@ -44,7 +78,7 @@ def _resolve_dims(obj: xr.DataArray | xr.Dataset, dims: Sequence[Hashable] | Non
         raise FocalValueError(f"dims must be two different dimensions; got {dims!r}")
     missing = [d for d in dims if d not in obj.dims]
     if missing:
-        raise FocalValueError(f"dims {missing} not found; available dims are {tuple(obj.dims)}")
+        raise FocalValueError(f"dims {missing} not found; available dims are {_dims_in_order(obj)}")
     return dims
 
 
@@ -64,10 +98,74 @@ def _correlate_da(da: xr.DataArray, func, kernel, dims, name, **kwargs) -> xr.Da
     return result.rename(name) if name is not None else result
 
 
+# CF cell_methods method names; count has none (it is not a statistic of the values).
+_CF_METHODS = {
+    "mean": "mean", "sum": "sum", "min": "minimum", "max": "maximum", "range": "range",
+    "std": "standard_deviation", "var": "variance",
+}
+_LONG_NAMES = {
+    "mean": "mean", "sum": "sum", "count": "count of valid cells", "min": "minimum",
+    "max": "maximum", "range": "range", "std": "standard deviation", "var": "variance",
+}
+# Statistics that are the same physical quantity as the data (standard_name and valid
+# range still apply); the others are sums, spreads or counts of it.
+_SAME_QUANTITY = {"mean", "min", "max"}
+# Attributes about the input's packing, fill value, flags or actual values: they do not
+# describe any statistic (float results, NaN for missing).
+_INPUT_ONLY_ATTRS = {
+    "scale_factor", "add_offset", "_FillValue", "missing_value", "_Unsigned", "actual_range",
+    "flag_values", "flag_masks", "flag_meanings",
+}
+_VALID_RANGE_ATTRS = {"valid_range", "valid_min", "valid_max"}
+_UNIT_POWER = re.compile(r"([A-Za-z_]+)(-?\d+)?")
+
+
+def _squared_units(unit: str) -> str:
+    """``unit`` squared in UDUNITS syntax: "m" -> "m2", "s-1" -> "s-2", "kg m-2" -> "(kg m-2)2"."""
+    if unit == "1":
+        return "1"
+    match = _UNIT_POWER.fullmatch(unit)
+    if match is not None:
+        return f"{match.group(1)}{2 * int(match.group(2) or 1)}"
+    return f"({unit})2"
+
+
+def _stat_attrs(attrs: dict, name: Hashable | None, stat: str, dims: tuple, cells: int) -> dict:
+    """CF attributes of focal ``stat`` of data with ``attrs``: see the statistics' docstrings."""
+    out = {
+        key: value for key, value in attrs.items()
+        if key not in _INPUT_ONLY_ATTRS
+        and (stat in _SAME_QUANTITY or key not in _VALID_RANGE_ATTRS)
+    }
+    if stat not in _SAME_QUANTITY:
+        out.pop("standard_name", None)
+    subject = attrs.get("long_name") or (str(name) if name is not None else None)
+    out["long_name"] = f"focal {_LONG_NAMES[stat]}" + (f" of {subject}" if subject else "")
+    unit = str(attrs.get("units", "")).strip()
+    if stat == "count":
+        out["units"] = "1"
+        out.pop("units_metadata", None)
+    elif stat == "var":
+        if unit:
+            out["units"] = _squared_units(unit)
+        else:
+            out.pop("units", None)
+    if stat in ("std", "var", "range") and str(out.get("units_metadata", "")).startswith("temperature"):
+        out["units_metadata"] = "temperature: difference"  # a spread, not a point on the scale
+    if stat == "count":
+        out.pop("cell_methods", None)
+    else:
+        method = f"{dims[0]}: {dims[1]}: {_CF_METHODS[stat]} (focal footprint of {cells} cells)"
+        before = str(attrs.get("cell_methods", "")).strip()
+        out["cell_methods"] = f"{before} {method}" if before else method
+    return out
+
+
 def _stats_da(
     da: xr.DataArray, footprint: Any, names: tuple[str, ...], dims: tuple, **kwargs
 ) -> list[xr.DataArray]:
     footprint = kernels.custom_kernel(footprint)
+    cells = int(np.count_nonzero(footprint))
 
     def func(arr):
         out = api.focal_stats(arr, footprint, names, **kwargs)
@@ -82,7 +180,42 @@ def _stats_da(
         keep_attrs=True,
     )
     results = result if isinstance(result, tuple) else (result,)
-    return [r.transpose(*da.dims, transpose_coords=False) for r in results]
+    labelled = []
+    for stat, r in zip(names, results):
+        r = r.transpose(*da.dims, transpose_coords=False)
+        r.attrs = _stat_attrs(da.attrs, da.name, stat, dims, cells)  # a new dict, not da's
+        labelled.append(r)
+    return labelled
+
+
+def _labels_doc(stat: str) -> str:
+    """The attributes paragraph of the docstring of statistic ``stat``."""
+    units = {
+        "count": '``units`` "1" (a number of cells)',
+        "var": '``units`` squared ("m" -> "m2", "kg m-2" -> "(kg m-2)2"; none without units)',
+    }.get(stat, "the data's ``units``")
+    standard_name = (
+        "``standard_name`` and ``valid_*`` kept (the same quantity)" if stat in _SAME_QUANTITY
+        else "no ``standard_name`` or ``valid_*`` (another quantity)"
+    )
+    if stat == "count":
+        methods = "no ``cell_methods`` (CF has no method for a count)"
+    else:
+        methods = (
+            f'``cell_methods`` appended with ``"<y>: <x>: {_CF_METHODS[stat]} (focal footprint '
+            'of <n> cells)"``'
+        )
+    text = (
+        f"{units}; {standard_name}; ``long_name`` "
+        f'``"focal {_LONG_NAMES[stat]} of <long_name or name>"``; {methods}. Packing and '
+        "fill attributes (``scale_factor``, ``add_offset``, ``_FillValue``, "
+        "``missing_value``), ``actual_range`` and ``flag_*`` are dropped; the others (such as "
+        "``grid_mapping``) are kept."
+    )
+    # Wrapped to sit under "Returns" in the generated docstring.
+    indent = " " * 12
+    return textwrap.fill(text, width=92, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False).lstrip()
 
 
 def _stat_method(stat: str):
@@ -133,14 +266,18 @@ def _stat_method(stat: str):
         method : {{"auto", "direct", "runs", "columns"}}
             Algorithm, as for :meth:`correlate`.
         dims : pair of str, optional
-            The (y, x) dims; default the last two.
+            The (y, x) dims; default: detected from CF (``axis``, ``standard_name``,
+            degree ``units``, names like y/x, lat/lon), else the only two dims; an
+            ambiguous or non-spatial layout is an error asking for ``dims``.
         name : hashable, optional
             Name of the result (DataArray only); default the input's.
 
         Returns
         -------
         DataArray or Dataset
-            Like the input: dims, coords and attrs kept; dask input stays lazy.
+            Like the input: dims and coords kept; dask input stays lazy. The attributes
+            say what the values are (CF conventions):
+            {_labels_doc(stat)}
 
         Examples
         --------
@@ -158,10 +295,9 @@ class _FocalKernels:
 
     _obj: xr.DataArray | xr.Dataset
 
-    def _cell_and_coords(self, dims):
+    def _cells_and_dims(self, dims):
         dims = _resolve_dims(self._obj, dims)
-        coords = [self._obj.coords[d] if d in self._obj.coords else None for d in dims]
-        return units.cellsize(self._obj, dims), coords
+        return units.cellsize(self._obj, dims), dims
 
     def circle_kernel(self, radius: float | str, *, dims: Sequence[Hashable] | None = None) -> np.ndarray:
         """A disc kernel of ``radius``, with cells sized from this object's coordinates.
@@ -173,7 +309,9 @@ class _FocalKernels:
             ``"1 mi"``, ``"30 ft"``). Metric radii need projected (non-degree) coordinates;
             coordinates without a ``units`` attribute are taken as metres.
         dims : pair of str, optional
-            The (y, x) dims; default the last two.
+            The (y, x) dims; default: detected from CF (``axis``, ``standard_name``,
+            degree ``units``, names like y/x, lat/lon), else the only two dims; an
+            ambiguous or non-spatial layout is an error asking for ``dims``.
 
         Returns
         -------
@@ -193,8 +331,8 @@ class _FocalKernels:
                [0., 1., 1., 1., 0.],
                [0., 0., 1., 0., 0.]])
         """
-        (csx, csy), coords = self._cell_and_coords(dims)
-        r = units.radius_in_coord_units(radius, coords, "radius")
+        (csx, csy), dims = self._cells_and_dims(dims)
+        r = units.radius_in_coord_units(radius, self._obj, dims, "radius")
         return kernels.circle_kernel(csx, csy, r)
 
     def annulus_kernel(
@@ -212,7 +350,9 @@ class _FocalKernels:
             As ``radius`` of :meth:`circle_kernel`; ``inner_radius`` may be ``0`` (only the
             centre cell is left out).
         dims : pair of str, optional
-            The (y, x) dims; default the last two.
+            The (y, x) dims; default: detected from CF (``axis``, ``standard_name``,
+            degree ``units``, names like y/x, lat/lon), else the only two dims; an
+            ambiguous or non-spatial layout is an error asking for ``dims``.
 
         Returns
         -------
@@ -230,10 +370,12 @@ class _FocalKernels:
                [1., 0., 1.],
                [0., 1., 0.]])
         """
-        (csx, csy), coords = self._cell_and_coords(dims)
-        outer = units.radius_in_coord_units(outer_radius, coords, "outer_radius")
+        (csx, csy), dims = self._cells_and_dims(dims)
+        outer = units.radius_in_coord_units(outer_radius, self._obj, dims, "outer_radius")
         # Zero is a valid inner radius with or without a unit ("0 m": only the centre out).
-        inner = units.radius_in_coord_units(inner_radius, coords, "inner_radius", allow_zero=True)
+        inner = units.radius_in_coord_units(
+            inner_radius, self._obj, dims, "inner_radius", allow_zero=True
+        )
         return kernels.annulus_kernel(csx, csy, outer, inner)
 
 
@@ -280,17 +422,25 @@ class _FocalStatistics:
         Returns
         -------
         xarray.Dataset
+            Each variable with the CF attributes of its statistic, as for :meth:`mean`,
+            :meth:`count`, :meth:`var`...; the Dataset keeps the input's attrs.
 
         Examples
         --------
         >>> import numpy as np, xarray as xr
         >>> import xarray_focal
-        >>> da = xr.DataArray([[1.0, 3.0, np.nan, 8.0]], dims=("y", "x"), name="z")
-        >>> ds = da.focal.stats(np.ones((1, 3)), ("mean", "max"), boundary="nearest")
+        >>> da = xr.DataArray([[1.0, 3.0, np.nan, 8.0]], dims=("y", "x"), name="z",
+        ...                   attrs={"units": "m", "long_name": "elevation"})
+        >>> ds = da.focal.stats(np.ones((1, 3)), ("mean", "max", "var", "count"),
+        ...                     boundary="nearest")
         >>> sorted(ds.data_vars)
-        ['max', 'mean']
+        ['count', 'max', 'mean', 'var']
         >>> ds["max"].values
         array([[3., 3., 8., 8.]])
+        >>> ds["var"].attrs["units"], ds["count"].attrs["units"]
+        ('m2', '1')
+        >>> ds["mean"].attrs["long_name"], ds["mean"].attrs["cell_methods"]
+        ('focal mean of elevation', 'y: x: mean (focal footprint of 3 cells)')
         """
         obj = self._obj
         dims = _resolve_dims(obj, dims)
@@ -348,7 +498,9 @@ class FocalDataArrayAccessor(_FocalKernels, _FocalStatistics):
         method : {"auto", "direct", "runs", "columns", "separable"}
             Algorithm (see :func:`xarray_focal.correlate`); all give the same contract.
         dims : pair of str, optional
-            The (y, x) dims; default the last two.
+            The (y, x) dims; default: detected from CF (``axis``, ``standard_name``,
+            degree ``units``, names like y/x, lat/lon), else the only two dims; an
+            ambiguous or non-spatial layout is an error asking for ``dims``.
         name : hashable, optional
             Name of the result; default the input's.
 
@@ -449,8 +601,9 @@ class FocalDatasetAccessor(_FocalKernels, _FocalStatistics):
         kernel, boundary, cval, nan_policy, min_count, method
             As for :meth:`FocalDataArrayAccessor.correlate`.
         dims : pair of str, optional
-            The (y, x) dims; default the last two dims of the variables, which must then
-            agree among all variables with two or more dims.
+            The (y, x) dims; default: detected as for a DataArray over the Dataset's dims
+            and coords (with no CF clue, its only two dims, held in one order by all
+            variables).
 
         Returns
         -------
