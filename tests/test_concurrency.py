@@ -1,10 +1,11 @@
 """Concurrency: many host threads, dask's threaded scheduler, both at once, processes.
 
-What can go wrong: numba's default ``workqueue`` threading layer aborts the whole process
-when two host threads enter a parallel region at once; the numpy backend serialises its
-parallel loop behind a module lock for that, and dask chunks use the serial ``nogil``
-loop. These tests hammer both paths together and require identical results every time.
-The threading-layer test runs in subprocesses, so an abort shows up as a failed test
+What can go wrong: numba's ``workqueue`` threading layer aborts the whole process when two
+host threads enter a parallel region at once, and GNU OpenMP (``omp``) is not fork-safe;
+so the library runs its ``nogil`` loops on plain Python threads and never enters numba's
+pool (``backends.threads``), leaving the layer to the user's own numba code. These tests
+hammer whole-array calls and dask chunks together and require identical results every
+time. The threading-layer test runs in subprocesses, so an abort shows up as a failed test
 rather than a dead test session.
 """
 
@@ -140,20 +141,38 @@ _LAYER_SCRIPT = textwrap.dedent(
     import numba, numpy as np
     import xarray_focal as xf
 
+    @numba.njit(parallel=True)
+    def users_own_parallel_loop(a):
+        s = 0.0
+        for i in numba.prange(a.size):
+            s += a[i]
+        return s
+
     rng = np.random.default_rng(0)
     data = rng.standard_normal((3, 120, 150))
     kernel = xf.circle_kernel(1, 1, 4)
     expected = xf.correlate(data, kernel, boundary="reflect")
+    expected_std = xf.focal_std(data, kernel)
     barrier = threading.Barrier(16)
+    done = threading.Event()
 
     def work(_):
         barrier.wait()
-        return [xf.correlate(data, kernel, boundary="reflect") for _ in range(5)]
+        out = [xf.correlate(data, kernel, boundary="reflect") for _ in range(5)]
+        return out, xf.focal_std(data, kernel)
 
+    ones = np.ones(10_000)
     with ThreadPoolExecutor(16) as pool:
-        for batch in pool.map(work, range(16)):
+        futures = [pool.submit(work, i) for i in range(16)]
+        # Meanwhile the user's own parallel numba code runs in the main thread, in the
+        # threading layer they chose: it must be the only one entering numba's pool.
+        while not all(f.done() for f in futures):
+            assert users_own_parallel_loop(ones) == 10_000.0
+        for f in futures:
+            batch, std = f.result()
             for got in batch:
                 assert np.array_equal(got, expected)
+            assert np.array_equal(std, expected_std, equal_nan=True)
     print("layer", numba.threading_layer(), "threads", numba.get_num_threads(), "calls", 16 * 5)
     """
 )
