@@ -804,7 +804,9 @@ focal_reduce(const T* __restrict__ src, T* __restrict__ out,
 _REDUCE_LAYOUTS = {8: (8, 4, 2), 4: (4, 8, 1)}
 
 #: Outputs per thread of every variant that keeps the sum of w*x (see ``_reduce_K``).
-_K_SUMS = 8
+#: 4 is faster than 8 once the variance pair, the extremes or the valid weights come
+#: beside the sum (registers), and about as fast for the sum alone.
+_K_SUMS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -842,12 +844,12 @@ def _reduce_K(channels) -> int:
     sum, a mean or a NaN-policy result depend on it: every variant that keeps the sum of
     w*x takes ``_K_SUMS``, so that a mean is the same to the bit whatever other
     statistics come with it (and renormalize equals omit where no tap is missing).
-    Otherwise 8 while the channels besides the count are few, else 4 (registers).
+    Without the sum: 4 with the variance pair (its registers), else 8.
     """
     need_x, need_wv, need_q, need_mx, need_mn = channels
     if need_x:
         return _K_SUMS
-    return 8 if 2 * need_q + need_mx + need_mn <= 2 else 4
+    return 4 if need_q else 8
 
 
 def _device_reduce_plan(plan: Plan, K: int, device: int) -> _DeviceReducePlan:
