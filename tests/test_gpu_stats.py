@@ -9,6 +9,8 @@ rounding. Without cupy or a CUDA device the whole module is skipped.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -23,10 +25,12 @@ from . import has_dask, raise_if_dask_computes, requires_dask  # noqa: E402
 from .conftest import awkward_data  # noqa: E402
 from .reference import (  # noqa: E402
     BOUNDARIES,
+    assert_matches_contract,
     assert_policy_accuracy,
     assert_stat_accuracy,
     reference_nan_policy,
     reference_stat,
+    reference_windows,
 )
 
 pytestmark = pytest.mark.gpu
@@ -321,6 +325,217 @@ def test_cupy_policy_inf_is_not_missing():
                                                       nan_policy=policy))
 
 
+# --- outliers, sentinels and local variance shifts (issue 12) ----------------------------
+
+#: Undecoded nodata values a user may leave in the data.
+SENTINELS = [-3.4028235e38, -9999.0, 1e22]
+#: Cells holding the sentinel: far apart, one near a corner (reach 7 of circle7).
+SENTINEL_CELLS = [(3, 5), (30, 48), (60, 20), (62, 93)]
+EPS = np.finfo(np.float64).eps
+
+
+def _smooth_field(shape, dtype, seed=0):
+    """1000 + small noise with a few NaN holes: data where a far-off shift cancels badly."""
+    rng = np.random.default_rng(seed)
+    data = 1000.0 + 0.01 * rng.standard_normal(shape)
+    data[rng.random(shape) < 0.03] = np.nan
+    return data.astype(dtype)
+
+
+def _window_references(data, fp, boundary):
+    """Per-window statistics and contract bounds from the stacked windows (float64).
+
+    The variance is a corrected two-pass one (mean of squared deviations minus the squared
+    mean deviation), which cancels the mean's own rounding. Bounds: sums 1e-12 sum|x|, means
+    that over n, variance 8 (n + 2) eps R^2 with R the window's range of valid values (a
+    one-pass variance about any value of the window), std its square root.
+    """
+    stack, _ = reference_windows(np.asarray(data, dtype=np.float64), fp != 0, boundary, 0.0)
+    valid = ~np.isnan(stack)
+    n = valid.sum(axis=0).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        total = np.nansum(stack, axis=0)
+        abs_total = np.nansum(np.abs(stack), axis=0)
+        mean = total / n
+        dev = stack - mean
+        var = np.nanmean(dev * dev, axis=0) - np.nanmean(dev, axis=0) ** 2
+        mx, mn = np.nanmax(stack, axis=0), np.nanmin(stack, axis=0)
+        var_bound = 8 * (n + 2) * EPS * (mx - mn) ** 2
+        refs = {"count": n, "sum": total, "mean": mean, "var": var, "std": np.sqrt(var),
+                "max": mx, "min": mn, "range": mx - mn}
+        bounds = {"sum": 1e-12 * abs_total, "mean": 1e-12 * abs_total / n, "var": var_bound,
+                  "std": np.sqrt(var_bound)}
+    for stat in refs:
+        if stat != "count":
+            refs[stat] = np.where(n > 0, refs[stat], np.nan)
+    return refs, bounds
+
+
+def _assert_window_contract(result, refs, bounds, stat):
+    """``result`` meets the per-window contract; float32 adds its one rounding at the store."""
+    ref = refs[stat]
+    out_dtype = result.dtype
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(ref), err_msg=f"{stat}: NaN")
+    ok = ~np.isnan(ref)
+    with np.errstate(over="ignore"):
+        expected = ref.astype(out_dtype)
+    if stat in EXACT:
+        np.testing.assert_array_equal(result[ok], expected[ok], err_msg=stat)
+        return
+    # A float32 result whose exact value is beyond float32's range is that infinity.
+    over = ok & np.isinf(expected)
+    np.testing.assert_array_equal(result[over], expected[over], err_msg=f"{stat}: overflow")
+    ok &= ~over
+    bound = bounds[stat][ok]
+    if out_dtype == np.float32:
+        bound = bound + (np.abs(ref[ok]) + bound) * 2.0**-24
+    err = np.abs(result[ok].astype(np.float64) - ref[ok])
+    worst = np.argmax(err - bound)
+    assert np.all(err <= bound + np.finfo(np.float64).tiny), (
+        f"{stat}: error {err[worst]:.3g} > bound {bound[worst]:.3g} "
+        f"(value {result[ok][worst]!r}, exact {ref[ok][worst]!r})"
+    )
+
+
+def _with_sentinels(dtype, sentinel, seed=0):
+    data = _smooth_field((64, 96), dtype, seed)
+    for cell in SENTINEL_CELLS:
+        data[cell] = sentinel
+    clean = data.copy()
+    for cell in SENTINEL_CELLS:
+        clean[cell] = 1000.0
+    return data, clean
+
+
+def _windows_without_sentinel(fp, boundary, shape):
+    """Output cells whose window holds no sentinel cell."""
+    marks = np.zeros(shape)
+    for cell in SENTINEL_CELLS:
+        marks[cell] = 1.0
+    stack, _ = reference_windows(marks, fp != 0, boundary, 0.0)
+    return np.nansum(stack, axis=0) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("sentinel", SENTINELS, ids=repr)
+@pytest.mark.parametrize("fname", ["circle7", "rows"])
+def test_cupy_sentinels_spoil_only_their_own_windows(fname, sentinel, dtype):
+    # A nodata sentinel left in the data changes the statistics of the windows that hold
+    # it and of no other: every window meets the contract on its own values (its range),
+    # mean and sum are right with std/var in the same call, and a window without the
+    # sentinel gives the same bits as on data without it.
+    fp = FOOTPRINTS[fname]
+    boundary = "nearest"
+    data, clean = _with_sentinels(dtype, sentinel)
+    refs, bounds = _window_references(data, fp, boundary)
+    out = xf.focal_stats(_gpu(data), fp, STATS, boundary=boundary)
+    out_clean = xf.focal_stats(_gpu(clean), fp, STATS, boundary=boundary)
+    away = _windows_without_sentinel(fp, boundary, data.shape)
+    assert away.sum() > 1000 and (~away).sum() > 100
+    for stat in STATS:
+        result = _host(out[stat])
+        assert result.dtype == dtype
+        _assert_window_contract(result, refs, bounds, stat)
+        np.testing.assert_array_equal(result[away], _host(out_clean[stat])[away], err_msg=stat)
+    for stat in ("std", "var"):  # alone: the variance-only variant
+        alone = _host(getattr(xf, f"focal_{stat}")(_gpu(data), fp, boundary=boundary))
+        _assert_window_contract(alone, refs, bounds, stat)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+def test_cupy_variance_of_flat_windows_beside_an_outlier_is_zero(dtype):
+    data = np.full((40, 50), 1234.5678, dtype=dtype)
+    data[20, 25] = 1e22
+    fp = FOOTPRINTS["circle7"]
+    var = _host(xf.focal_var(_gpu(data), fp, boundary="reflect"))
+    away = np.ones(data.shape, bool)
+    away[20 - 7:20 + 8, 25 - 7:25 + 8] = False
+    assert np.all(var[away] == 0.0)
+    assert np.all(var[~away & (np.hypot(*np.mgrid[-20:20, -25:25]) <= 7)] > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("fname", sorted(FOOTPRINTS))
+def test_cupy_mean_and_sum_bits_do_not_depend_on_other_statistics(fname, dtype):
+    data = _smooth_field((45, 77), dtype, seed=5) + awkward_data((45, 77), dtype, seed=2)
+    fp = FOOTPRINTS[fname]
+    alone = {s: _host(getattr(xf, f"focal_{s}")(_gpu(data), fp, boundary="reflect"))
+             for s in ("mean", "sum")}
+    for stats in [("mean", "std"), ("sum", "var"), ("mean", "sum", "max", "min"),
+                  ("std", "mean", "range"), tuple(STATS)]:
+        out = xf.focal_stats(_gpu(data), fp, stats, boundary="reflect")
+        for stat in set(stats) & {"mean", "sum"}:
+            np.testing.assert_array_equal(_host(out[stat]), alone[stat],
+                                          err_msg=f"{stat} with {stats}")
+
+
+# --- renormalize where no tap is missing (issue 12) ---------------------------------------
+
+_g1, _g2 = (np.exp(-(np.mgrid[-3:4, -3:4] ** 2).sum(axis=0) / (2 * s * s)) for s in (1.0, 2.0))
+#: Kernels whose weight sum is not exactly what the device's sum of valid weights gives:
+#: normalised weights, zero-sum filters (rounding to a tiny sum, or exactly 0).
+RENORM_KERNELS = {
+    "disc_normalised": xf.circle_kernel(1, 1, 4) / xf.circle_kernel(1, 1, 4).sum(),
+    "dog": _g1 / _g1.sum() - _g2 / _g2.sum(),
+    "sobel": np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]),
+    "laplace": np.array([[0.1, 0.2, 0.1], [0.2, -1.2, 0.2], [0.1, 0.2, 0.1]]),
+    "wide5x9": KERNELS["wide5x9"],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("boundary", ["reflect", "nearest", "wrap", "constant"])
+@pytest.mark.parametrize("kname", sorted(RENORM_KERNELS))
+def test_cupy_renormalize_without_missing_taps_is_propagate(kname, boundary, dtype):
+    # NaN-free data: no tap is ever missing, so renormalize must be the plain weighted sum,
+    # bit for bit the value of omit and of propagate on the same kernel (not scaled by a
+    # Sum(w) / Sum(w valid) that rounds away from 1, nor 0 / 0 for a zero-sum kernel).
+    data = awkward_data((37, 53), dtype, seed=4)
+    kernel = RENORM_KERNELS[kname]
+    gpu = _gpu(data)
+    renorm = _host(xf.correlate(gpu, kernel, boundary=boundary, cval=2.5,
+                                nan_policy="renormalize"))
+    assert renorm.dtype == dtype
+    omit = _host(xf.correlate(gpu, kernel, boundary=boundary, cval=2.5, nan_policy="omit"))
+    # min_count takes propagate through the same NaN-aware kernel as renormalize.
+    prop = _host(xf.correlate(gpu, kernel, boundary=boundary, cval=2.5, nan_policy="propagate",
+                              min_count=1))
+    np.testing.assert_array_equal(renorm, omit)
+    np.testing.assert_array_equal(renorm, prop)
+    assert_matches_contract(renorm, data, kernel, boundary, 2.5)
+    if has_dask:
+        lazy = xf.correlate(_dask_gpu(data, (11, 20)), kernel, boundary=boundary, cval=2.5,
+                            nan_policy="renormalize")
+        lazy_omit = xf.correlate(_dask_gpu(data, (11, 20)), kernel, boundary=boundary, cval=2.5,
+                                 nan_policy="omit")
+        np.testing.assert_array_equal(_host(lazy.compute()), _host(lazy_omit.compute()))
+
+
+@pytest.mark.parametrize("kname", sorted(RENORM_KERNELS))
+def test_cupy_renormalize_scales_only_windows_with_missing_taps(kname):
+    data = awkward_data((41, 47), nan_fraction=0.04, seed=8)
+    kernel = RENORM_KERNELS[kname]
+    renorm = _host(xf.correlate(_gpu(data), kernel, boundary="nan", nan_policy="renormalize"))
+    omit = _host(xf.correlate(_gpu(data), kernel, boundary="nan", nan_policy="omit"))
+    stack, _ = reference_windows(data, kernel, "nan")
+    complete = np.all(~np.isnan(stack), axis=0)
+    assert complete.sum() > 100 and (~complete).sum() > 100
+    np.testing.assert_array_equal(renorm[complete], omit[complete])
+    expected = reference_nan_policy(data, kernel, "renormalize", "nan")
+    if abs(kernel.sum()) > 1e-3:
+        _close_policy(renorm, expected, data, kernel, "renormalize", "nan")
+    else:
+        # Sum(w) is (nearly) 0: partial windows are scaled by about 0 (NaN where the valid
+        # weights cancel exactly); the reference's own rounding of Sum(w) dominates there.
+        ones = np.where(np.isnan(data), np.nan, 1.0)
+        w_valid = reference_nan_policy(ones, kernel, "omit", "nan", 1.0)
+        np.testing.assert_array_equal(np.isnan(renorm) & complete, np.isnan(omit) & complete)
+        partial = ~complete & ~np.isnan(renorm)
+        assert np.all(w_valid[np.isnan(renorm) & ~np.isnan(omit)] == 0.0)
+        assert np.all(np.abs(renorm[partial]) <= 1e-9 * (np.abs(omit[partial]) + 1e3))
+
+
 # --- accessor -----------------------------------------------------------------------------
 
 
@@ -344,9 +559,8 @@ def test_accessor_stats_on_cupy_keeps_labels_and_stays_on_device():
                     "nearest")
     mean = obj.focal.mean(fp, boundary="nearest")
     assert isinstance(mean.data, cp.ndarray) and mean.name == "dem"
-    # Alone, the mean is not shifted for a variance: equal to rounding, not bit for bit.
-    np.testing.assert_allclose(_host(mean.data), _host(ds["mean"].data), rtol=1e-12,
-                               atol=1e-12, equal_nan=True)
+    # The mean never depends on the other statistics of the call, to the bit.
+    np.testing.assert_array_equal(_host(mean.data), _host(ds["mean"].data))
     smooth = obj.focal.correlate(fp, nan_policy="renormalize", boundary="nearest")
     assert isinstance(smooth.data, cp.ndarray)
 
@@ -448,3 +662,27 @@ def test_dask_cupy_accessor_stats_lazy_with_labels():
         assert isinstance(var.data._meta, cp.ndarray) and var.attrs == {"a": 1}
         computed = var.data.compute()
         _check_stat(_host(computed), reference_stat(data, fp, stat, "nan"), data, stat, fp, "nan")
+
+
+@requires_dask
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("chunks", [(16, 24), (9, 50), (64, 13)])
+def test_dask_cupy_sentinels_spoil_only_their_own_windows(chunks, dtype):
+    # Per chunk the same kernel: every window meets the contract on its own values,
+    # whatever chunk holds the sentinel; count/min/max/range are cupy's to the bit.
+    fp = FOOTPRINTS["circle7"]
+    data, clean = _with_sentinels(dtype, -3.4028235e38, seed=3)
+    refs, bounds = _window_references(data, fp, "reflect")
+    out = xf.focal_stats(_dask_gpu(data, chunks), fp, STATS, boundary="reflect")
+    whole = xf.focal_stats(_gpu(data), fp, STATS, boundary="reflect")
+    away = _windows_without_sentinel(fp, "reflect", data.shape)
+    for stat in STATS:
+        result = _host(out[stat].compute())
+        _assert_window_contract(result, refs, bounds, stat)
+        if stat in EXACT:
+            np.testing.assert_array_equal(result, _host(whole[stat]))
+    lazy = xf.focal_stats(_dask_gpu(data, chunks), fp, ("mean", "std"), boundary="reflect")
+    lazy_clean = xf.focal_stats(_dask_gpu(clean, chunks), fp, ("mean", "std"), boundary="reflect")
+    for stat in ("mean", "std"):
+        np.testing.assert_array_equal(_host(lazy[stat].compute())[away],
+                                      _host(lazy_clean[stat].compute())[away])

@@ -570,9 +570,9 @@ _REDUCE_SOURCE = r"""
 // Macros set per variant by cupy_backend.py:
 //   FOCAL_T  storage type of input and output (float or double)
 //   FOCAL_K  outputs per thread, consecutive along x; FOCAL_WX x FOCAL_WY warps a block
-//   NEED_X, NEED_WV, NEED_Q, NEED_MX, NEED_MN (0/1): the channels of masked.py --
-//            sum of w*(x - shift), sum of w over valid taps, sum of (x - shift)^2,
-//            max, min; the count of valid taps is always kept
+//   NEED_X, NEED_WV, NEED_Q, NEED_MX, NEED_MN (0/1): the channels -- sum of w*x, sum of
+//            w over valid taps, the variance's pair (see below), max, min; the count of
+//            valid taps is always kept
 //   UNIT_W   every run weight is 1 (statistics): no multiplications by w
 //
 // The tile, halo and bands are those of focal_correlate, but the tile holds doubles (a
@@ -582,7 +582,16 @@ _REDUCE_SOURCE = r"""
 // ("core") among the thread's K windows; window k adds its own left suffix and right
 // prefix -- sums, counts, maxima and minima all split this way, and every window still
 // adds only taps inside it (inf and NaN stay exact). Everything is accumulated in double,
-// counts in int; the finishing formulas are masked.py's _finish, line by line.
+// counts in int; the finishing formulas are masked.py's _finish.
+//
+// The sum of w*x is never shifted, so sum and mean do not depend on which other
+// statistics are computed with them. The variance has its own pair, taken about a
+// reference value s local to the window: a Part takes as s the first valid value it
+// adds and keeps xs = sum(v - s), qs = sum((v - s)^2); an Acc takes the reference of the
+// first part or tap with a valid value it receives and re-centres every later part on
+// its own s (d = s_part - s_acc: xs += x + n d, qs += q + d (2 x + n d)). s is a value of
+// the window, so |v - s| is at most the window's range R and the one-pass formula
+// qs/n - (xs/n)^2 loses at most a few (n + 2) eps R^2, whatever lies outside the window.
 
 typedef FOCAL_T T;
 #define K FOCAL_K
@@ -601,14 +610,20 @@ __device__ __forceinline__ double inf_value() { return __longlong_as_double(0x7f
 
 // One window's (or part of a window's) unweighted channels.
 struct Part {
-    int n; double x, q, mx, mn;
-    __device__ __forceinline__ void clear() { n = 0; x = 0.0; q = 0.0; mx = -inf_value(); mn = inf_value(); }
-    __device__ __forceinline__ void add(const double v, const double shift) {
+    int n; double x, xs, qs, s, mx, mn;
+    __device__ __forceinline__ void clear() {
+        n = 0; x = 0.0; xs = 0.0; qs = 0.0; s = 0.0; mx = -inf_value(); mn = inf_value();
+    }
+    __device__ __forceinline__ void add(const double v) {
         const bool ok = (v == v);
+        if (kQ) {
+            s = (n == 0) ? v : s;  // NaN until the first valid value, then that value
+            const double d = ok ? v - s : 0.0;
+            xs += d;
+            qs = fma(d, d, qs);
+        }
         n += ok;
-        const double d = ok ? v - shift : 0.0;
-        if (kX) x += d;
-        if (kQ) q = fma(d, d, q);
+        if (kX) x += ok ? v : 0.0;
         if (kMX) mx = fmax(mx, v);
         if (kMN) mn = fmin(mn, v);
     }
@@ -616,43 +631,60 @@ struct Part {
 
 // An output's accumulators: weighted sums over runs of the parts' channels.
 struct Acc {
-    int n; double a, wv, q, mx, mn;
-    __device__ __forceinline__ void clear() { n = 0; a = 0.0; wv = 0.0; q = 0.0; mx = -inf_value(); mn = inf_value(); }
+    int n; double a, wv, xs, qs, s, mx, mn;
+    __device__ __forceinline__ void clear() {
+        n = 0; a = 0.0; wv = 0.0; xs = 0.0; qs = 0.0; s = 0.0; mx = -inf_value(); mn = inf_value();
+    }
     __device__ __forceinline__ void merge(const Part& p, const double w) {
+        if (kQ) {
+            s = (n == 0) ? p.s : s;
+            // A part without valid values has s = NaN (or stale) and adds nothing.
+            const double d = (p.n == 0) ? 0.0 : p.s - s;
+            const double nd = double(p.n) * d;
+            xs += p.xs + nd;
+            qs += p.qs + d * (2.0 * p.xs + nd);
+        }
         n += p.n;
         if (kX) a = kUnit ? a + p.x : fma(w, p.x, a);
         if (kWV) wv = fma(w, double(p.n), wv);
-        if (kQ) q += p.q;
         if (kMX) mx = fmax(mx, p.mx);
         if (kMN) mn = fmin(mn, p.mn);
     }
     // One tap straight into the accumulators (runs shorter than K).
-    __device__ __forceinline__ void tap(const double v, const double shift, const double w) {
+    __device__ __forceinline__ void tap(const double v, const double w) {
         const bool ok = (v == v);
+        if (kQ) {
+            s = (n == 0) ? v : s;
+            const double d = ok ? v - s : 0.0;
+            xs += d;
+            qs = fma(d, d, qs);
+        }
         n += ok;
-        const double d = ok ? v - shift : 0.0;
-        if (kX) a = kUnit ? a + d : fma(w, d, a);
+        const double x = ok ? v : 0.0;
+        if (kX) a = kUnit ? a + x : fma(w, x, a);
         if (kWV) wv += ok ? w : 0.0;
-        if (kQ) q = fma(d, d, q);
         if (kMX) mx = fmax(mx, v);
         if (kMN) mn = fmin(mn, v);
     }
     // masked.py's _finish for one statistic code.
     __device__ __forceinline__ double finish(const int code, const double threshold,
-                                             const double wtotal, const double shift) const {
+                                             const double wtotal, const int ntaps) const {
         const double cnt = double(n);
         if (code == 5) return cnt;
         if (cnt < threshold || cnt == 0.0) return nan_value();
         switch (code) {
-        case 0: case 1: return a;
-        case 2: return wv == 0.0 ? nan_value() : a * (wtotal / wv);
-        case 3: return a + shift * cnt;
-        case 4: return a / cnt + shift;
+        case 0: case 1: case 3: return a;
+        case 2:
+            // No tap missing: the weighted sum itself. wtotal / wv would be two
+            // differently rounded sums, not exactly 1 (and 0 / 0 for zero-sum kernels).
+            if (n == ntaps) return a;
+            return wv == 0.0 ? nan_value() : a * (wtotal / wv);
+        case 4: return a / cnt;
         case 6: case 7: {
-            const double m = a / cnt;
-            const double qn = q / cnt;
+            const double m = xs / cnt;
+            const double qn = qs / cnt;
             double var = qn - m * m;
-            // Within the one-pass rounding noise (about 2 (n + 2) eps q) is 0, as on the
+            // Within the one-pass rounding noise (about 2 (n + 2) eps qn) is 0, as on the
             // CPU; NaN (inf - inf: an infinity in the window) stays NaN.
             if (var == var && var <= 2.0 * (cnt + 2.0) * 2.220446049250313e-16 * qn) var = 0.0;
             return code == 6 ? var : sqrt(var);
@@ -664,24 +696,6 @@ struct Acc {
     }
 };
 
-// Sum and count of the finite values (the variance's shift is their mean).
-extern "C" __global__ void focal_finite_sum(const T* __restrict__ src, const long long n,
-                                            double* __restrict__ acc)
-{
-    double s = 0.0, c = 0.0;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (long long)gridDim.x * blockDim.x) {
-        const double v = double(src[i]);
-        if (v - v == 0.0) { s += v; c += 1.0; }  // finite: neither NaN nor inf
-    }
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) {
-        s += __shfl_down_sync(0xffffffffu, s, off);
-        c += __shfl_down_sync(0xffffffffu, c, off);
-    }
-    if ((threadIdx.x & 31) == 0 && c > 0.0) { atomicAdd(acc, s); atomicAdd(acc + 1, c); }
-}
-
 extern "C" __global__ void __launch_bounds__(NTHREADS)
 focal_reduce(const T* __restrict__ src, T* __restrict__ out,
              const int* __restrict__ ymap, const int* __restrict__ xmap,
@@ -689,7 +703,7 @@ focal_reduce(const T* __restrict__ src, T* __restrict__ out,
              const int* __restrict__ bands, const int nbands,
              const long long codes, const int nstats, const long long stat_stride,
              const double fill, const double threshold, const double wtotal,
-             const double* __restrict__ finite_sum,
+             const int ntaps,
              const int hs, const int ws, const int ho, const int wo,
              const int ylen, const int xlen, const int nbatch, const int pitch)
 {
@@ -704,8 +718,6 @@ focal_reduce(const T* __restrict__ src, T* __restrict__ out,
     const int y0 = blockIdx.y * TY;
     const int orow = wy * 32 + lane;
     const int ocol = wx * K;
-    double shift = 0.0;
-    if (kQ && finite_sum[1] > 0.0) shift = finite_sum[0] / finite_sum[1];
 
     for (int b = blockIdx.z; b < nbatch; b += gridDim.z) {
         const T* srcb = src + (long long)b * hs * ws;
@@ -746,21 +758,21 @@ focal_reduce(const T* __restrict__ src, T* __restrict__ out,
                 if (L < K) {
                     for (int j = 0; j < L; ++j) {
 #pragma unroll
-                        for (int k = 0; k < K; ++k) acc[k].tap(p[k + j], shift, w);
+                        for (int k = 0; k < K; ++k) acc[k].tap(p[k + j], w);
                     }
                     continue;
                 }
                 // Window k = p[k .. K-2] + core p[K-1 .. L-1] + p[L .. L+k-1].
                 Part t;
                 t.clear();
-                for (int j = K - 1; j < L; ++j) t.add(p[j], shift);
+                for (int j = K - 1; j < L; ++j) t.add(p[j]);
                 acc[K - 1].merge(t, w);
 #pragma unroll
-                for (int k = K - 2; k >= 0; --k) { t.add(p[k], shift); acc[k].merge(t, w); }
+                for (int k = K - 2; k >= 0; --k) { t.add(p[k]); acc[k].merge(t, w); }
                 Part u;
                 u.clear();
 #pragma unroll
-                for (int k = 1; k < K; ++k) { u.add(p[L + k - 1], shift); acc[k].merge(u, w); }
+                for (int k = 1; k < K; ++k) { u.add(p[L + k - 1]); acc[k].merge(u, w); }
             }
         }
 
@@ -770,7 +782,7 @@ focal_reduce(const T* __restrict__ src, T* __restrict__ out,
             __syncthreads();
             double* stage = tile + orow * (TX + 1) + ocol;
 #pragma unroll
-            for (int k = 0; k < K; ++k) stage[k] = acc[k].finish(code, threshold, wtotal, shift);
+            for (int k = 0; k < K; ++k) stage[k] = acc[k].finish(code, threshold, wtotal, ntaps);
             __syncthreads();
             T* outb = out + s * stat_stride + (long long)b * ho * wo;
             for (int r = warp; r < TY; r += NWARPS) {
@@ -788,8 +800,13 @@ focal_reduce(const T* __restrict__ src, T* __restrict__ out,
 
 #: Block layouts of the reduce kernel by outputs per thread: (K, warps along x, warps
 #: along y). Both give 32-column tiles of 256 threads; K = 4 when many channels are kept
-#: (each output holds up to six accumulators in registers).
+#: (each output holds up to seven accumulators in registers).
 _REDUCE_LAYOUTS = {8: (8, 4, 2), 4: (4, 8, 1)}
+
+#: Outputs per thread of every variant that keeps the sum of w*x (see ``_reduce_K``).
+#: 4 is faster than 8 once the variance pair, the extremes or the valid weights come
+#: beside the sum (registers), and about as fast for the sum alone.
+_K_SUMS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -799,6 +816,7 @@ class _DeviceReducePlan:
     K: int
     warps: tuple[int, int]
     unit: bool
+    ntaps: int  # taps the kernel reads per output (every nonzero footprint tap)
     runs: Any  # cupy int32 (n, 4)
     weights: Any  # cupy float64 (n,)
     bands: Any  # cupy int32 (nbands, 6)
@@ -807,10 +825,31 @@ class _DeviceReducePlan:
     smem: int
 
 
+def _device_channels(codes) -> tuple[bool, bool, bool, bool, bool]:
+    """The kernel's channels for statistic codes: (sum of w*x, sum of w over valid taps,
+    variance pair, max, min).
+
+    Unlike the CPU's channels, the variance does not use the sum of w*x: it has its own
+    pair about a reference local to each window.
+    """
+    c = set(int(code) for code in codes)
+    return (bool(c & {0, 1, 2, 3, 4}), 2 in c, bool(c & {6, 7}), bool(c & {8, 10}),
+            bool(c & {9, 10}))
+
+
 def _reduce_K(channels) -> int:
-    """Outputs per thread: 8 while at most two channels besides the count, else 4."""
+    """Outputs per thread for a channel set.
+
+    K decides how each window's sum is split into shared parts, so the last bits of a
+    sum, a mean or a NaN-policy result depend on it: every variant that keeps the sum of
+    w*x takes ``_K_SUMS``, so that a mean is the same to the bit whatever other
+    statistics come with it (and renormalize equals omit where no tap is missing).
+    Without the sum: 4 with the variance pair (its registers), else 8.
+    """
     need_x, need_wv, need_q, need_mx, need_mn = channels
-    return 8 if need_x + need_wv + need_q + need_mx + need_mn <= 2 else 4
+    if need_x:
+        return _K_SUMS
+    return 4 if need_q else 8
 
 
 def _device_reduce_plan(plan: Plan, K: int, device: int) -> _DeviceReducePlan:
@@ -826,7 +865,8 @@ def _device_reduce_plan(plan: Plan, K: int, device: int) -> _DeviceReducePlan:
         enc, wts, bands, pitch, smem, _ = _split_bands(runs, kh, kw, K, 8, warps=(wx, wy))
         UPLOADS["weights"] += 1
         return _DeviceReducePlan(
-            K=K, warps=(wx, wy), unit=bool(np.all(wts == 1.0)), runs=cp.asarray(enc),
+            K=K, warps=(wx, wy), unit=bool(np.all(wts == 1.0)),
+            ntaps=sum(n for _, _, n, _ in runs), runs=cp.asarray(enc),
             weights=cp.asarray(wts), bands=cp.asarray(bands), nbands=len(bands),
             pitch=pitch, smem=smem,
         )
@@ -837,11 +877,11 @@ def _device_reduce_plan(plan: Plan, K: int, device: int) -> _DeviceReducePlan:
 _REDUCE_KERNELS: dict = {}
 
 
-def _reduce_kernels(dtype: np.dtype, dplan: _DeviceReducePlan, channels, device: int):
-    """The compiled ``(focal_reduce, focal_finite_sum)`` pair of a variant (cached)."""
+def _reduce_kernel(dtype: np.dtype, dplan: _DeviceReducePlan, channels, device: int):
+    """The compiled ``focal_reduce`` of a variant (cached)."""
     key = (dtype.str, dplan.K, dplan.warps, dplan.unit, tuple(channels), device)
-    pair = _REDUCE_KERNELS.get(key)
-    if pair is None:
+    kern = _REDUCE_KERNELS.get(key)
+    if kern is None:
         import cupy as cp
 
         ctype = {"f4": "float", "f8": "double"}[dtype.str[1:]]
@@ -852,12 +892,11 @@ def _reduce_kernels(dtype: np.dtype, dplan: _DeviceReducePlan, channels, device:
             f"-DNEED_X={need_x}", f"-DNEED_WV={need_wv}", f"-DNEED_Q={need_q}",
             f"-DNEED_MX={need_mx}", f"-DNEED_MN={need_mn}", f"-DUNIT_W={int(dplan.unit)}",
         )
-        main = cp.RawKernel(_REDUCE_SOURCE, "focal_reduce", options=opts)
-        main.max_dynamic_shared_size_bytes = _smem_limit(device)
-        finite = cp.RawKernel(_REDUCE_SOURCE, "focal_finite_sum", options=opts)
+        kern = cp.RawKernel(_REDUCE_SOURCE, "focal_reduce", options=opts)
+        kern.max_dynamic_shared_size_bytes = _smem_limit(device)
         with _LOCK:
-            pair = _REDUCE_KERNELS.setdefault(key, (main, finite))
-    return pair
+            kern = _REDUCE_KERNELS.setdefault(key, kern)
+    return kern
 
 
 def reduce(data: Any, plan: Plan, boundary: str, fill: float, reduction: Any) -> list:
@@ -894,7 +933,7 @@ def reduce_tile(tile: Tile, plan: Plan, fill: float, reduction: Any, *, parallel
 
 
 def _launch_reduce(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float, reduction: Any):
-    """One launch for every statistic and slice (two when a variance needs its shift)."""
+    """One launch for every statistic and slice."""
     import cupy as cp
 
     dtype = working_dtype(np.dtype(src.dtype))
@@ -910,14 +949,9 @@ def _launch_reduce(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float, redu
         out = cp.empty((nstats,) + src.shape[:-2] + (ho, wo), dtype=dtype)
         if out.size == 0:
             return out
-        dplan = _device_reduce_plan(plan, _reduce_K(reduction.channels), device)
-        main, finite = _reduce_kernels(dtype, dplan, reduction.channels, device)
-        finite_sum = cp.zeros(2, dtype=cp.float64)
-        if reduction.channels[2]:
-            # The variance is taken about the tile's mean of finite values, as on the CPU.
-            nthreads = 256
-            nblocks = max(1, min(-(-src.size // nthreads), 4096))
-            finite((nblocks,), (nthreads,), (src, np.int64(src.size), finite_sum))
+        channels = _device_channels(codes)
+        dplan = _device_reduce_plan(plan, _reduce_K(channels), device)
+        main = _reduce_kernel(dtype, dplan, channels, device)
         K = dplan.K
         tx, ty = dplan.warps[0] * K, 32 * dplan.warps[1]
         nbatch = out.size // (nstats * ho * wo)
@@ -932,7 +966,7 @@ def _launch_reduce(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float, redu
                 src, out, ymap, xmap, dplan.runs, dplan.weights, dplan.bands,
                 np.int32(dplan.nbands), np.int64(packed), np.int32(nstats),
                 np.int64(nbatch * ho * wo), np.float64(fill), np.float64(reduction.threshold),
-                np.float64(reduction.wtotal), finite_sum, np.int32(hs), np.int32(ws),
+                np.float64(reduction.wtotal), np.int32(dplan.ntaps), np.int32(hs), np.int32(ws),
                 np.int32(ho), np.int32(wo), np.int32(ymap.size), np.int32(xmap.size),
                 np.int32(nbatch), np.int32(dplan.pitch),
             ),
