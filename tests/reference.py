@@ -136,31 +136,65 @@ def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_cou
     return np.where(count >= threshold, out, np.nan)
 
 
-def assert_stat_accuracy(result, expected, data, stat, footprint, boundary="nan", policy="omit",
-           min_count=None):
-    """Per-statistic accuracy: count, min, max, range exact; sums within 1e-12 sum|x|;
-    var within the one-pass bound 8 (n + 2) eps (mean x^2 + shift^2), std its square root."""
-    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
-    ok = ~np.isnan(expected)
-    result = np.asarray(result, dtype=np.float64)
+def stat_bound(data, footprint, stat, boundary="nan", policy="omit", min_count=None, *,
+               dtype=np.float64):
+    """Per-cell error bound of a focal statistic (DESIGN.md's contract), from the windows.
+
+    count, min, max and range are exact (0). sum: rtol * sum|x| and mean: rtol * sum|x| / n
+    over the valid taps (rtol 1e-12 for float64 results, 1e-5 for float32). var: the
+    one-pass bound about a value of the window, 8 (n + 2) eps R^2 with R = max - min of the
+    window's valid values and n their count -- independent of the data's offset and of
+    everything outside the window; std: its square root, since |sqrt a - sqrt b| <=
+    sqrt|a - b|. A float32 result adds one rounding of the float64 result.
+    """
+    dtype = np.dtype(dtype)
     if stat in ("count", "min", "max", "range"):
-        np.testing.assert_array_equal(result[ok], expected[ok])
-        return
-    n = reference_stat(data, footprint, "count", boundary)
-    abs_sum = reference_stat(np.abs(data), footprint, "sum", boundary, policy, min_count)
-    if stat == "sum":
-        bound = 1e-12 * abs_sum
-    elif stat == "mean":
-        bound = 1e-12 * abs_sum / n
-    else:
-        mean_sq = reference_stat(np.asarray(data, np.float64) ** 2, footprint, "mean", boundary,
-                                 policy, min_count)
-        shift_sq = np.nanmean(np.asarray(data, np.float64)) ** 2
-        bound = 8 * (n + 2) * np.finfo(np.float64).eps * (mean_sq + shift_sq)
-        if stat == "std":
-            bound = np.sqrt(bound)
+        return np.zeros(np.shape(data))
+    data64 = np.asarray(data, dtype=np.float64)
+    n = reference_stat(data64, footprint, "count", boundary)
+    if stat in ("sum", "mean"):
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        abs_sum = reference_stat(np.abs(data64), footprint, "sum", boundary, policy, min_count)
+        return rtol * abs_sum / (n if stat == "mean" else 1.0)
+    with np.errstate(invalid="ignore"):
+        spread = reference_stat(data64, footprint, "range", boundary)
+        bound = 8 * (n + 2) * np.finfo(np.float64).eps * spread ** 2
+    bound = np.sqrt(bound) if stat == "std" else bound
+    if dtype == np.float32:
+        expected = np.abs(reference_stat(data64, footprint, stat, boundary, policy, min_count))
+        bound = bound + np.finfo(np.float32).eps * (expected + bound)
+    return bound
+
+
+def assert_stat_accuracy(result, expected, data, stat, footprint, boundary="nan", policy="omit",
+                         min_count=None, *, where=None):
+    """Assert a focal statistic meets :func:`stat_bound` against ``expected`` per cell.
+
+    NaN exactly where ``expected`` is NaN, infinities equal, finite cells within the bound.
+    ``where`` (boolean, like ``data``) limits the check to those cells.
+    """
+    result = np.asarray(result)
+    dtype = result.dtype
+    expected = np.asarray(expected, dtype=np.float64)
+    if dtype == np.float32 and stat in ("count", "min", "max", "range"):
+        # The result is the float64 value rounded once; min/max/count are float32 already.
+        expected = expected.astype(np.float32).astype(np.float64)
+    result = result.astype(np.float64)
+    bound = stat_bound(data, footprint, stat, boundary, policy, min_count, dtype=dtype)
+    sel = np.ones(expected.shape, dtype=bool) if where is None else np.asarray(where, bool)
+    np.testing.assert_array_equal(np.isnan(result[sel]), np.isnan(expected[sel]),
+                                  err_msg=f"{stat}: NaN pattern")
+    inf = sel & np.isinf(expected)
+    np.testing.assert_array_equal(result[inf], expected[inf], err_msg=f"{stat}: infinities")
+    ok = sel & np.isfinite(expected)
     err = np.abs(result[ok] - expected[ok])
-    assert np.all(err <= bound[ok] + np.finfo(np.float64).tiny), f"{stat}: error {err.max():.3g}"
+    limit = bound[ok] + np.finfo(np.float64).tiny
+    if err.size:
+        worst = np.argmax(err - limit)
+        assert np.all(err <= limit), (
+            f"{stat}: error {err[worst]:.3g} > bound {limit[worst]:.3g} "
+            f"(expected {expected[ok][worst]:.6g}, got {result[ok][worst]:.6g})"
+        )
 
 
 def assert_policy_accuracy(result, expected, data, kernel, policy, boundary="nan", cval=0.0, rtol=1e-12):
