@@ -117,6 +117,23 @@ def reference_nan_policy(data, kernel, policy, boundary="nan", cval=0.0, min_cou
     return np.where(count >= threshold, out, np.nan)
 
 
+def _nanvar(stack, axis):
+    """Corrected two-pass variance (numpy's nanvar plus the mean's correction term).
+
+    Plain two-pass ``nanvar`` is off by the square of its mean's rounding error, about
+    (n eps |mean|)^2: 1e-14 for a window at 1e8, far above the contract for a small
+    spread. Subtracting the squared mean deviation removes that term. A window of equal
+    values has variance 0 exactly.
+    """
+    m = np.nanmean(stack, axis=axis, keepdims=True)
+    d = stack - m
+    msq, md = np.nanmean(d * d, axis=axis), np.nanmean(d, axis=axis)
+    # Squares that overflow: the variance does too, whatever the (tiny) correction.
+    var = np.where(np.isinf(msq) & np.isfinite(md), msq, msq - md * md)
+    flat = np.nanmax(stack, axis=axis) == np.nanmin(stack, axis=axis)
+    return np.where(flat & np.isfinite(var), 0.0, np.where(var < 0, 0.0, var))
+
+
 def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_count=None):
     """Focal statistic from the stacked windows with numpy's nan-functions."""
     stack, _ = reference_windows(data, footprint != 0, boundary, 0.0)
@@ -127,7 +144,7 @@ def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_cou
         warnings.simplefilter("ignore", RuntimeWarning)
         funcs = {
             "mean": np.nanmean, "sum": np.nansum, "min": np.nanmin, "max": np.nanmax,
-            "std": np.nanstd, "var": np.nanvar,
+            "std": lambda s, axis: np.sqrt(_nanvar(s, axis)), "var": _nanvar,
             "range": lambda s, axis: np.nanmax(s, axis=axis) - np.nanmin(s, axis=axis),
         }
         out = funcs[stat](stack, axis=0)
@@ -144,8 +161,9 @@ def stat_bound(data, footprint, stat, boundary="nan", policy="omit", min_count=N
     over the valid taps (rtol 1e-12 for float64 results, 1e-5 for float32). var: the
     one-pass bound about a value of the window, 8 (n + 2) eps R^2 with R = max - min of the
     window's valid values and n their count -- independent of the data's offset and of
-    everything outside the window; std: its square root, since |sqrt a - sqrt b| <=
-    sqrt|a - b|. A float32 result adds one rounding of the float64 result.
+    everything outside the window; std: min(sqrt B, B / std) for the variance's bound B,
+    since |sqrt a - sqrt b| <= min(sqrt|a - b|, |a - b| / sqrt b), plus the square root's
+    rounding. A float32 result adds one rounding of the float64 result.
     """
     dtype = np.dtype(dtype)
     if stat in ("count", "min", "max", "range"):
@@ -156,12 +174,16 @@ def stat_bound(data, footprint, stat, boundary="nan", policy="omit", min_count=N
         rtol = 1e-5 if dtype == np.float32 else 1e-12
         abs_sum = reference_stat(np.abs(data64), footprint, "sum", boundary, policy, min_count)
         return rtol * abs_sum / (n if stat == "mean" else 1.0)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         spread = reference_stat(data64, footprint, "range", boundary)
         bound = 8 * (n + 2) * np.finfo(np.float64).eps * spread ** 2
-    bound = np.sqrt(bound) if stat == "std" else bound
+    expected = np.abs(reference_stat(data64, footprint, stat, boundary, policy, min_count))
+    if stat == "std":
+        # |sqrt a - sqrt b| <= min(sqrt|a - b|, |a - b| / sqrt b), plus the sqrt's rounding.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = np.fmin(np.sqrt(bound), bound / expected)
+        bound = bound + np.finfo(np.float64).eps * expected
     if dtype == np.float32:
-        expected = np.abs(reference_stat(data64, footprint, stat, boundary, policy, min_count))
         bound = bound + np.finfo(np.float32).eps * (expected + bound)
     return bound
 
