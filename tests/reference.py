@@ -113,6 +113,8 @@ def reference_nan_policy(data, kernel, policy, boundary="nan", cval=0.0, min_cou
         else:
             wvalid = np.where(valid, w, 0.0).sum(axis=0)
             out = np.where(wvalid != 0, wsum * (w.sum() / np.where(wvalid != 0, wvalid, 1)), np.nan)
+            # No tap missing: the weighted sum itself (the factor would be W / W, not 1).
+            out = np.where(count == stack.shape[0], wsum, out)
             threshold = max(1, min_count or 0)
     return np.where(count >= threshold, out, np.nan)
 
