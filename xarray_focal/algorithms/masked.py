@@ -138,7 +138,7 @@ def _first_valid(p, s0, n):
 @njit(nogil=True, cache=True)
 def _shifted_sums(p, s0, h1, h2, lengths, n):
     """h1[k + 1][x] = sum of p[x + j] - s0[x] over the valid taps of p[x : x + lengths[k]];
-    h2 the same for the squares. Slot 0 (length 1) must already hold the one-tap terms.
+    h2 the same for the squares. Slot 0 (length 1) must hold zeros: a tap is its own shift.
 
     The shift belongs to the run's start, so the terms cannot come from one shifted row:
     each window sum subtracts its own ``s0[x]`` tap by tap (vectorised along x like
@@ -188,18 +188,15 @@ def _shifted_sums(p, s0, h1, h2, lengths, n):
 
 
 @njit(nogil=True, cache=True)
-def _recentre(n, a, q, r, nk, a1, a2, s):
-    """Add one run (count nk, deviations a1, squares a2 about its shift s) to a window's
-    (count n, deviations a, squares q about its reference r).
+def _run_terms(nk, a1, a2, s, r):
+    """One run's deviation and square sums moved from its shift s to the reference r.
 
-    The first run with a valid tap sets r; later runs move to it by d = s - r, which is a
-    difference of two values of the window, so no term exceeds the window's range. Runs
-    with no valid tap add exact zeros whatever their (unused) shift.
+    d = s - r is a difference of two values of the window, so no term exceeds its range.
+    A run with no valid tap adds exact zeros whatever its (unused) shift.
     """
-    take = nk > 0.0
-    r = s if take and n == 0.0 else r
-    d = s - r if take else 0.0
-    return n + nk, a + (a1 + nk * d), q + (a2 + d * (2.0 * a1 + nk * d)), r
+    d = s - r if nk > 0.0 else 0.0
+    ta = a1 + nk * d
+    return ta, a2 + d * (a1 + ta)  # sum (x - r)^2 = S2 + d (2 S1 + n d)
 
 
 @njit(nogil=True, cache=True)
@@ -207,9 +204,11 @@ def _combine_var(accs, hv, h1, h2, hs, nhist, y, run_dy, run_dx, run_slot, shift
     """Window count, deviations and squared deviations about the window's own reference.
 
     Run k reads count, deviation and square sums from slot ``run_slot[k]`` of hv, h1, h2
-    and its shift from slot ``shift_slot[k]`` of hs, all of row y + dy_k at x + dx_k.
-    Four runs a pass; a short pass is padded with the zero slots (count 0: no effect).
-    Writes accs[1] (count), accs[6] (deviations), accs[3] (squares), accs[7] (reference).
+    and its shift from slot ``shift_slot[k]`` of hs, all of row y + dy_k at x + dx_k. The
+    reference r is the shift of the first run (plan order) with a valid tap. Four runs a
+    pass, added as a tree like ``sweep._combine``; a short pass is padded with the zero
+    slots (count 0: no effect). Writes accs[1] (count), accs[6] (deviations), accs[3]
+    (squares) and accs[7] (reference).
     """
     acc_n, acc_a, acc_q, acc_r = accs[1], accs[6], accs[3], accs[7]
     for x in range(ws):
@@ -224,7 +223,6 @@ def _combine_var(accs, hv, h1, h2, hs, nhist, y, run_dy, run_dx, run_slot, shift
     nruns = run_dx.shape[0]
     k = 0
     while k < nruns:
-        # Unused lanes of a short pass read the zero slots: count 0, so they add nothing.
         v0, v1, v2, v3 = zv, zv, zv, zv
         a0, a1, a2, a3 = z1, z1, z1, z1
         q0, q1, q2, q3 = z2, z2, z2, z2
@@ -246,12 +244,78 @@ def _combine_var(accs, hv, h1, h2, hs, nhist, y, run_dy, run_dx, run_slot, shift
             else:
                 v3, a3, q3, s3 = vi, ai, qi, si
         for x in range(ws):
-            n, a, q, r = acc_n[x], acc_a[x], acc_q[x], acc_r[x]
-            n, a, q, r = _recentre(n, a, q, r, v0[x], a0[x], q0[x], s0[x])
-            n, a, q, r = _recentre(n, a, q, r, v1[x], a1[x], q1[x], s1[x])
-            n, a, q, r = _recentre(n, a, q, r, v2[x], a2[x], q2[x], s2[x])
-            n, a, q, r = _recentre(n, a, q, r, v3[x], a3[x], q3[x], s3[x])
-            acc_n[x], acc_a[x], acc_q[x], acc_r[x] = n, a, q, r
+            # Every load first, then only selects on values: conditional loads would stop
+            # LLVM from vectorising the loop.
+            n0, n1, n2, n3 = v0[x], v1[x], v2[x], v3[x]
+            e0, e1, e2, e3 = s0[x], s1[x], s2[x], s3[x]
+            n, r = acc_n[x], acc_r[x]
+            # The pass's first shift with a valid tap; it becomes r if the window had none.
+            first = e3
+            first = e2 if n2 > 0.0 else first
+            first = e1 if n1 > 0.0 else first
+            first = e0 if n0 > 0.0 else first
+            r = first if n == 0.0 else r
+            ta0, tq0 = _run_terms(n0, a0[x], q0[x], e0, r)
+            ta1, tq1 = _run_terms(n1, a1[x], q1[x], e1, r)
+            ta2, tq2 = _run_terms(n2, a2[x], q2[x], e2, r)
+            ta3, tq3 = _run_terms(n3, a3[x], q3[x], e3, r)
+            acc_n[x] = n + ((n0 + n1) + (n2 + n3))
+            acc_a[x] += (ta0 + ta1) + (ta2 + ta3)
+            acc_q[x] += (tq0 + tq1) + (tq2 + tq3)
+            acc_r[x] = r
+        k += 4
+
+
+@njit(nogil=True, cache=True)
+def _combine_var_taps(accs, hv, hs, nhist, y, run_dy, run_dx, ws):
+    """``_combine_var`` for single-tap runs (row slot 0, as every run of a direct plan).
+
+    A tap is its own shift, so its deviation sums are zero and only d = x - r is added
+    (an infinite reference is caught in ``_finish``); the same terms, without the loads.
+    """
+    acc_n, acc_a, acc_q, acc_r = accs[1], accs[6], accs[3], accs[7]
+    for x in range(ws):
+        acc_n[x] = 0.0
+        acc_a[x] = 0.0
+        acc_q[x] = 0.0
+        acc_r[x] = 0.0
+    zv = hv[0, hv.shape[1] - 1, :ws]
+    zs = hs[0, hs.shape[1] - 1, :ws]
+    nruns = run_dx.shape[0]
+    k = 0
+    while k < nruns:
+        v0, v1, v2, v3 = zv, zv, zv, zv
+        s0, s1, s2, s3 = zs, zs, zs, zs
+        for i in range(min(4, nruns - k)):
+            row = (y + run_dy[k + i]) % nhist
+            lo = run_dx[k + i]
+            vi = hv[row, 0, lo:lo + ws]
+            si = hs[row, 0, lo:lo + ws]
+            if i == 0:
+                v0, s0 = vi, si
+            elif i == 1:
+                v1, s1 = vi, si
+            elif i == 2:
+                v2, s2 = vi, si
+            else:
+                v3, s3 = vi, si
+        for x in range(ws):
+            n0, n1, n2, n3 = v0[x], v1[x], v2[x], v3[x]
+            e0, e1, e2, e3 = s0[x], s1[x], s2[x], s3[x]
+            n, r = acc_n[x], acc_r[x]
+            first = e3
+            first = e2 if n2 > 0.0 else first
+            first = e1 if n1 > 0.0 else first
+            first = e0 if n0 > 0.0 else first
+            r = first if n == 0.0 else r
+            d0 = e0 - r if n0 > 0.0 else 0.0
+            d1 = e1 - r if n1 > 0.0 else 0.0
+            d2 = e2 - r if n2 > 0.0 else 0.0
+            d3 = e3 - r if n3 > 0.0 else 0.0
+            acc_n[x] = n + ((n0 + n1) + (n2 + n3))
+            acc_a[x] += (d0 + d1) + (d2 + d3)
+            acc_q[x] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+            acc_r[x] = r
         k += 4
 
 
@@ -260,9 +324,9 @@ def _split_channels(p, slot, hx, hv, h1, h2, hs, hmx, hmn, n, need_sum, need_var
                     need_mx, need_mn):
     """Write row ``p`` into slot ``slot`` (length index 0) of each needed channel.
 
-    The variance channels differ by method: row runs keep the shift row (hs) and the
-    one-tap deviations (h1, h2 slot 0) that their window sums start from; column runs
-    keep the raw row (hs), shifted per vertical window later.
+    The variance channels differ by method: row runs keep the shift row (hs; their
+    one-tap deviations, slot 0 of h1 and h2, are zeros from allocation); column runs keep
+    the raw row (hs), shifted per vertical window later.
     """
     v_row = hv[slot, 0]
     for j in range(n):
@@ -280,12 +344,6 @@ def _split_channels(p, slot, hx, hv, h1, h2, hs, hmx, hmn, n, need_sum, need_var
                 s_row[j] = p[j]
         else:
             _first_valid(p, s_row, n)
-            a_row = h1[slot, 0]
-            q_row = h2[slot, 0]
-            for j in range(n):
-                t = _deviation(p[j], s_row[j])  # 0, or NaN for an infinity
-                a_row[j] = t
-                q_row[j] = t * t
     if need_mx:
         m_row = hmx[slot, 0]
         for j in range(n):
@@ -305,8 +363,8 @@ _EPS = 2.220446049250313e-16
 @njit(nogil=True, cache=True)
 def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps):
     nan = np.nan
-    acc_a, acc_n, acc_w, acc_q, acc_mx, acc_mn, acc_d = (
-        accs[0], accs[1], accs[2], accs[3], accs[4], accs[5], accs[6])
+    acc_a, acc_n, acc_w, acc_q, acc_mx, acc_mn, acc_d, acc_r = (
+        accs[0], accs[1], accs[2], accs[3], accs[4], accs[5], accs[6], accs[7])
     for s in range(codes.shape[0]):
         code = codes[s]
         orow = out[s, b, y, x0:x0 + ws]
@@ -336,7 +394,11 @@ def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps):
                 m = acc_d[x] / n
                 q = acc_q[x] / n
                 var = q - m * m
-                if var == var:
+                if np.abs(acc_r[x]) == np.inf:
+                    # The window's first valid value is infinite (a lone one-tap run
+                    # has zero deviation sums): NaN, as numpy's nanvar.
+                    var = nan
+                elif var == var:
                     # Deviations are about a value of the window, so q <= R^2 (R its
                     # range) and the rounding error is a few (n + 2) eps q. A result
                     # within that noise (negative by rounding) is 0, as a two-pass
@@ -384,7 +446,11 @@ def _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w, ones, zeros, l
             continue
         if need_var:
             # Also the count (exact integers, so the same as the plain count combine).
-            _combine_var(accs, hv, h1, h2, hs, nhist, y, run_dy, run_dx, run_slot, zeros, ws)
+            if lengths.shape[0] == 0:
+                _combine_var_taps(accs, hv, hs, nhist, y, run_dy, run_dx, ws)
+            else:
+                _combine_var(accs, hv, h1, h2, hs, nhist, y, run_dy, run_dx, run_slot, zeros,
+                             ws)
         else:
             _combine(accs[1], hv, nhist, y, run_dy, run_dx, run_slot, ones, ws)
         if need_sum:
@@ -416,45 +482,89 @@ def _vertical_extremes(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp, wa
 
 
 @njit(nogil=True, cache=True)
-def _vertical_shifted(ring, nring, y, win_base, win_ptr, win_rows, vv, v1, v2, vs, vc, wp):
+def _added_deviations(dst, base, s, ring, nring, y, rows, square, wp):
+    """dst = base + sum over ``rows`` of the ring of the deviations from s (or squares).
+
+    Up to four rows a pass, left to right. One written row per loop keeps LLVM's runtime
+    alias checks few enough for it to vectorise.
+    """
+    k = 0
+    src = base
+    while True:
+        step = min(4, rows.shape[0] - k)
+        r0 = ring[(y + rows[min(k, rows.shape[0] - 1)]) % nring, 0, :wp] if step > 0 else s
+        r1 = ring[(y + rows[k + 1]) % nring, 0, :wp] if step > 1 else r0
+        r2 = ring[(y + rows[k + 2]) % nring, 0, :wp] if step > 2 else r0
+        r3 = ring[(y + rows[k + 3]) % nring, 0, :wp] if step > 3 else r0
+        if step == 4:
+            for x in range(wp):
+                sx = s[x]
+                t0, t1 = _deviation(r0[x], sx), _deviation(r1[x], sx)
+                t2, t3 = _deviation(r2[x], sx), _deviation(r3[x], sx)
+                if square:
+                    dst[x] = src[x] + ((t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3))
+                else:
+                    dst[x] = src[x] + ((t0 + t1) + (t2 + t3))
+        elif step == 3:
+            for x in range(wp):
+                sx = s[x]
+                t0, t1, t2 = _deviation(r0[x], sx), _deviation(r1[x], sx), _deviation(r2[x], sx)
+                if square:
+                    dst[x] = src[x] + ((t0 * t0 + t1 * t1) + t2 * t2)
+                else:
+                    dst[x] = src[x] + ((t0 + t1) + t2)
+        elif step == 2:
+            for x in range(wp):
+                sx = s[x]
+                t0, t1 = _deviation(r0[x], sx), _deviation(r1[x], sx)
+                if square:
+                    dst[x] = src[x] + (t0 * t0 + t1 * t1)
+                else:
+                    dst[x] = src[x] + (t0 + t1)
+        elif step == 1:
+            for x in range(wp):
+                t0 = _deviation(r0[x], s[x])
+                dst[x] = src[x] + (t0 * t0 if square else t0)
+        elif k == 0:
+            for x in range(wp):
+                dst[x] = src[x]
+        if step <= 0:
+            return
+        k += step
+        src = dst
+        if k >= rows.shape[0]:
+            return
+
+
+@njit(nogil=True, cache=True)
+def _vertical_shifted(ring, nring, y, win_base, win_ptr, win_rows, vv, v1, v2, vs, wp):
     """Per vertical window j: deviations (v1) and squares (v2) about its shift (vs).
 
     A window's shift is its base window's when that has a valid tap, else the first valid
     value among its added rows (0 where none): always one of the window's own values, and
     the same as the base's whenever the base's sums are not empty, so the base's sums are
-    reused as they are. ``vv`` holds the windows' counts; ``vc`` is scratch (valid taps
-    seen so far).
+    reused as they are. ``vv`` holds the windows' counts. Separate passes for the shift,
+    the deviations and the squares, each writing one row (see ``_added_deviations``).
     """
+    zero = vv.shape[1] - 1
     for j in range(win_base.shape[0]):
         s = vs[0, j, :wp]
-        a1 = v1[0, j, :wp]
-        a2 = v2[0, j, :wp]
-        c = vc[:wp]
         base = win_base[j]
-        if base >= 0:
-            bs, b1, b2, bc = vs[0, base, :wp], v1[0, base, :wp], v2[0, base, :wp], vv[0, base, :wp]
-            for x in range(wp):
-                s[x] = bs[x]
-                a1[x] = b1[x]
-                a2[x] = b2[x]
-                c[x] = bc[x]
-        else:
-            for x in range(wp):
-                s[x] = 0.0
-                a1[x] = 0.0
-                a2[x] = 0.0
-                c[x] = 0.0
-        for kk in range(win_ptr[j], win_ptr[j + 1]):
-            row = ring[(y + win_rows[kk]) % nring, 0, :wp]
+        src = base if base >= 0 else zero
+        bs, bc = vs[0, src, :wp], vv[0, src, :wp]
+        rows = win_rows[win_ptr[j]:win_ptr[j + 1]]
+        for x in range(wp):
+            s[x] = bs[x] if bc[x] > 0.0 else 0.0
+        # Added rows last to first, so the first valid one wins (where the base is empty).
+        for i in range(rows.shape[0] - 1, -1, -1):
+            row = ring[(y + rows[i]) % nring, 0, :wp]
             for x in range(wp):
                 v = row[x]
-                ok = v == v
-                sx = v if ok and c[x] == 0.0 else s[x]
-                t = v - sx if ok else 0.0
-                s[x] = sx
-                a1[x] += t
-                a2[x] += t * t
-                c[x] = 1.0 if ok else c[x]
+                c = bc[x]
+                sx = s[x]
+                s[x] = v if v == v and c == 0.0 else sx
+        _added_deviations(v1[0, j, :wp], v1[0, src, :wp], s, ring, nring, y, rows, False, wp)
+        _added_deviations(v2[0, j, :wp], v2[0, src, :wp], s, ring, nring, y, rows, True, wp)
 
 
 @njit(nogil=True, cache=True)
@@ -476,8 +586,7 @@ def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w, ones,
             continue
         _vertical_windows(hv, nhist, y, win_base, win_ptr, win_rows, vv, wp)
         if need_var:
-            _vertical_shifted(hs, nhist, y, win_base, win_ptr, win_rows, vv, v1, v2, vs,
-                              p[wp:], wp)
+            _vertical_shifted(hs, nhist, y, win_base, win_ptr, win_rows, vv, v1, v2, vs, wp)
             _combine_var(accs, vv, v1, v2, vs, 1, 0, run_dy, run_dx, run_slot, run_slot, ws)
         else:
             _combine(accs[1], vv, 1, 0, run_dy, run_dx, run_slot, ones, ws)
@@ -517,6 +626,9 @@ def _alloc_all(columns, span, lengths, win_base, strip, pad, need_sum, need_var,
     hv = _channel(True, nhist, nlen, width)
     h1 = _channel(need_var and not columns, nhist, nlen, width)
     h2 = _channel(need_var and not columns, nhist, nlen, width)
+    # Slot 0 (one tap, its own shift) is never written: its deviation sums are zero.
+    h1[:, 0, :] = 0.0
+    h2[:, 0, :] = 0.0
     hs = _channel(need_var, nhist, 1, width)
     hmx = _channel(need_mx, nhist, nlen, width)
     hmn = _channel(need_mn, nhist, nlen, width)
