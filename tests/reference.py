@@ -113,8 +113,27 @@ def reference_nan_policy(data, kernel, policy, boundary="nan", cval=0.0, min_cou
         else:
             wvalid = np.where(valid, w, 0.0).sum(axis=0)
             out = np.where(wvalid != 0, wsum * (w.sum() / np.where(wvalid != 0, wvalid, 1)), np.nan)
+            # No tap missing: the weighted sum itself (the factor would be W / W, not 1).
+            out = np.where(count == stack.shape[0], wsum, out)
             threshold = max(1, min_count or 0)
     return np.where(count >= threshold, out, np.nan)
+
+
+def _nanvar(stack, axis):
+    """Corrected two-pass variance (numpy's nanvar plus the mean's correction term).
+
+    Plain two-pass ``nanvar`` is off by the square of its mean's rounding error, about
+    (n eps |mean|)^2: 1e-14 for a window at 1e8, far above the contract for a small
+    spread. Subtracting the squared mean deviation removes that term. A window of equal
+    values has variance 0 exactly.
+    """
+    m = np.nanmean(stack, axis=axis, keepdims=True)
+    d = stack - m
+    msq, md = np.nanmean(d * d, axis=axis), np.nanmean(d, axis=axis)
+    # Squares that overflow: the variance does too, whatever the (tiny) correction.
+    var = np.where(np.isinf(msq) & np.isfinite(md), msq, msq - md * md)
+    flat = np.nanmax(stack, axis=axis) == np.nanmin(stack, axis=axis)
+    return np.where(flat & np.isfinite(var), 0.0, np.where(var < 0, 0.0, var))
 
 
 def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_count=None):
@@ -127,7 +146,7 @@ def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_cou
         warnings.simplefilter("ignore", RuntimeWarning)
         funcs = {
             "mean": np.nanmean, "sum": np.nansum, "min": np.nanmin, "max": np.nanmax,
-            "std": np.nanstd, "var": np.nanvar,
+            "std": lambda s, axis: np.sqrt(_nanvar(s, axis)), "var": _nanvar,
             "range": lambda s, axis: np.nanmax(s, axis=axis) - np.nanmin(s, axis=axis),
         }
         out = funcs[stat](stack, axis=0)
@@ -136,31 +155,70 @@ def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_cou
     return np.where(count >= threshold, out, np.nan)
 
 
-def assert_stat_accuracy(result, expected, data, stat, footprint, boundary="nan", policy="omit",
-           min_count=None):
-    """Per-statistic accuracy: count, min, max, range exact; sums within 1e-12 sum|x|;
-    var within the one-pass bound 8 (n + 2) eps (mean x^2 + shift^2), std its square root."""
-    np.testing.assert_array_equal(np.isnan(result), np.isnan(expected))
-    ok = ~np.isnan(expected)
-    result = np.asarray(result, dtype=np.float64)
+def stat_bound(data, footprint, stat, boundary="nan", policy="omit", min_count=None, *,
+               dtype=np.float64):
+    """Per-cell error bound of a focal statistic (DESIGN.md's contract), from the windows.
+
+    count, min, max and range are exact (0). sum: rtol * sum|x| and mean: rtol * sum|x| / n
+    over the valid taps (rtol 1e-12 for float64 results, 1e-5 for float32). var: the
+    one-pass bound about a value of the window, 8 (n + 2) eps R^2 with R = max - min of the
+    window's valid values and n their count -- independent of the data's offset and of
+    everything outside the window; std: min(sqrt B, B / std) for the variance's bound B,
+    since |sqrt a - sqrt b| <= min(sqrt|a - b|, |a - b| / sqrt b), plus the square root's
+    rounding. A float32 result adds one rounding of the float64 result.
+    """
+    dtype = np.dtype(dtype)
     if stat in ("count", "min", "max", "range"):
-        np.testing.assert_array_equal(result[ok], expected[ok])
-        return
-    n = reference_stat(data, footprint, "count", boundary)
-    abs_sum = reference_stat(np.abs(data), footprint, "sum", boundary, policy, min_count)
-    if stat == "sum":
-        bound = 1e-12 * abs_sum
-    elif stat == "mean":
-        bound = 1e-12 * abs_sum / n
-    else:
-        mean_sq = reference_stat(np.asarray(data, np.float64) ** 2, footprint, "mean", boundary,
-                                 policy, min_count)
-        shift_sq = np.nanmean(np.asarray(data, np.float64)) ** 2
-        bound = 8 * (n + 2) * np.finfo(np.float64).eps * (mean_sq + shift_sq)
-        if stat == "std":
-            bound = np.sqrt(bound)
+        return np.zeros(np.shape(data))
+    data64 = np.asarray(data, dtype=np.float64)
+    n = reference_stat(data64, footprint, "count", boundary)
+    if stat in ("sum", "mean"):
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        abs_sum = reference_stat(np.abs(data64), footprint, "sum", boundary, policy, min_count)
+        return rtol * abs_sum / (n if stat == "mean" else 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        spread = reference_stat(data64, footprint, "range", boundary)
+        bound = 8 * (n + 2) * np.finfo(np.float64).eps * spread ** 2
+    expected = np.abs(reference_stat(data64, footprint, stat, boundary, policy, min_count))
+    if stat == "std":
+        # |sqrt a - sqrt b| <= min(sqrt|a - b|, |a - b| / sqrt b), plus the sqrt's rounding.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = np.fmin(np.sqrt(bound), bound / expected)
+        bound = bound + np.finfo(np.float64).eps * expected
+    if dtype == np.float32:
+        bound = bound + np.finfo(np.float32).eps * (expected + bound)
+    return bound
+
+
+def assert_stat_accuracy(result, expected, data, stat, footprint, boundary="nan", policy="omit",
+                         min_count=None, *, where=None):
+    """Assert a focal statistic meets :func:`stat_bound` against ``expected`` per cell.
+
+    NaN exactly where ``expected`` is NaN, infinities equal, finite cells within the bound.
+    ``where`` (boolean, like ``data``) limits the check to those cells.
+    """
+    result = np.asarray(result)
+    dtype = result.dtype
+    expected = np.asarray(expected, dtype=np.float64)
+    if dtype == np.float32 and stat in ("count", "min", "max", "range"):
+        # The result is the float64 value rounded once; min/max/count are float32 already.
+        expected = expected.astype(np.float32).astype(np.float64)
+    result = result.astype(np.float64)
+    bound = stat_bound(data, footprint, stat, boundary, policy, min_count, dtype=dtype)
+    sel = np.ones(expected.shape, dtype=bool) if where is None else np.asarray(where, bool)
+    np.testing.assert_array_equal(np.isnan(result[sel]), np.isnan(expected[sel]),
+                                  err_msg=f"{stat}: NaN pattern")
+    inf = sel & np.isinf(expected)
+    np.testing.assert_array_equal(result[inf], expected[inf], err_msg=f"{stat}: infinities")
+    ok = sel & np.isfinite(expected)
     err = np.abs(result[ok] - expected[ok])
-    assert np.all(err <= bound[ok] + np.finfo(np.float64).tiny), f"{stat}: error {err.max():.3g}"
+    limit = bound[ok] + np.finfo(np.float64).tiny
+    if err.size:
+        worst = np.argmax(err - limit)
+        assert np.all(err <= limit), (
+            f"{stat}: error {err[worst]:.3g} > bound {limit[worst]:.3g} "
+            f"(expected {expected[ok][worst]:.6g}, got {result[ok][worst]:.6g})"
+        )
 
 
 def assert_policy_accuracy(result, expected, data, kernel, policy, boundary="nan", cval=0.0, rtol=1e-12):

@@ -19,15 +19,23 @@ KERNELS = {
     "annulus": xf.annulus_kernel(1, 1, 2, 1),
     "weights": np.array([[0.5, 0.0, -1.0], [2.0, 1.0, 0.0], [0.0, 3.0, 0.25]]),
 }
+#: Kernels whose weight sum is not what any order of summing gives exactly: the ratio of
+#: the full sum to a sum over valid taps is then not 1 even with no tap missing.
+INEXACT_KERNELS = {
+    "random": np.random.default_rng(17).random((5, 7)) - 0.3,
+    "tenths": np.full((3, 3), 0.1),
+    "normalised": xf.circle_kernel(1, 1, 3) / xf.circle_kernel(1, 1, 3).sum(),
+    "mixed_signs": np.array([[0.3, -0.7, 0.1], [-0.2, 1.1, -0.6], [0.7, 0.35, -0.45]]),
+}
 
 
 @pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-@pytest.mark.parametrize("kname", sorted(KERNELS))
+@pytest.mark.parametrize("kname", sorted(KERNELS) + sorted(INEXACT_KERNELS))
 @pytest.mark.parametrize("method", ["direct", "runs", "columns"])
 def test_policy_matches_reference(policy, boundary, kname, method):
     data = awkward_data((25, 33), nan_fraction=0.15, seed=2)
-    kernel = KERNELS[kname]
+    kernel = {**KERNELS, **INEXACT_KERNELS}[kname]
     result = xf.correlate(data, kernel, boundary=boundary, cval=2.5, nan_policy=policy,
                           method=method)
     expected = reference_nan_policy(data, kernel, policy, boundary, 2.5)
@@ -67,6 +75,45 @@ def test_renormalize_is_astropy_interpolate_by_hand():
     assert np.isnan(xf.correlate(data, k, nan_policy="propagate")[2, 2])
     omit = xf.correlate(data, k, nan_policy="omit", boundary="nan")
     assert omit[0, 0] == pytest.approx((0 + 1 + 5 + 6) / 9, rel=1e-14)
+
+
+@pytest.mark.parametrize("kname", sorted(INEXACT_KERNELS) + sorted(KERNELS))
+@pytest.mark.parametrize("method", ["direct", "runs", "columns"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_renormalize_without_missing_taps_is_propagate_bit_for_bit(kname, method, dtype):
+    kernel = {**KERNELS, **INEXACT_KERNELS}[kname]
+    data = awkward_data((21, 26), dtype, seed=3)
+    assert not np.isnan(data).any()
+    for boundary in ("nearest", "wrap", "constant"):
+        kw = dict(boundary=boundary, cval=-1.5, method=method)
+        renorm = xf.correlate(data, kernel, nan_policy="renormalize", **kw)
+        np.testing.assert_array_equal(renorm, xf.correlate(data, kernel, **kw))
+        np.testing.assert_array_equal(renorm, xf.correlate(data, kernel, nan_policy="omit", **kw))
+    # boundary="nan": outside taps are missing, so only the edge cells are rescaled.
+    renorm = xf.correlate(data, kernel, nan_policy="renormalize", method=method)
+    plain = xf.correlate(data, kernel, boundary="nearest", method=method)
+    full = ~np.isnan(xf.correlate(data, kernel, method=method))
+    np.testing.assert_array_equal(renorm[full], plain[full])
+    expected = reference_nan_policy(data, kernel, "renormalize", "nan")
+    assert_policy_accuracy(renorm, expected, data, kernel, "renormalize", "nan",
+                           rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("kname", sorted(INEXACT_KERNELS))
+def test_renormalize_with_holes_matches_the_reference(kname):
+    kernel = INEXACT_KERNELS[kname]
+    data = awkward_data((30, 31), nan_fraction=0.04, seed=4)
+    result = xf.correlate(data, kernel, nan_policy="renormalize", boundary="reflect",
+                          min_count=2)
+    expected = reference_nan_policy(data, kernel, "renormalize", "reflect", min_count=2)
+    assert_policy_accuracy(result, expected, data, kernel, "renormalize", "reflect")
+    # Cells with every tap valid are the weighted sum; the others are rescaled.
+    full = xf.correlate(data, kernel, boundary="reflect", method="direct")
+    ok = ~np.isnan(full)
+    assert ok.any() and (~ok).any()
+    np.testing.assert_array_equal(
+        result[ok],
+        xf.correlate(data, kernel, nan_policy="omit", boundary="reflect", min_count=2)[ok])
 
 
 def test_renormalize_nan_where_valid_weights_cancel():
@@ -117,13 +164,13 @@ def test_dask_policy_equals_numpy(policy, chunks):
 
     data = awkward_data((2, 26, 40), nan_fraction=0.2)
     arr = da.from_array(data, chunks=(1,) + chunks)
-    kernel = KERNELS["annulus"]
-    r = xf.correlate(arr, kernel, nan_policy=policy, boundary="wrap", min_count=3)
-    assert r.chunks == arr.chunks and r.name.startswith("focal-")
-    np.testing.assert_allclose(
-        r.compute(), xf.correlate(data, kernel, nan_policy=policy, boundary="wrap", min_count=3),
-        rtol=1e-13, equal_nan=True,
-    )
+    for kernel in (KERNELS["annulus"], INEXACT_KERNELS["random"]):
+        r = xf.correlate(arr, kernel, nan_policy=policy, boundary="wrap", min_count=3)
+        assert r.chunks == arr.chunks and r.name.startswith("focal-")
+        # Per cell the same sums in the same order whatever the chunk: the same bits.
+        np.testing.assert_array_equal(
+            r.compute(),
+            xf.correlate(data, kernel, nan_policy=policy, boundary="wrap", min_count=3))
 
 
 @pytest.mark.parametrize(

@@ -173,7 +173,7 @@ def correlate(
         threshold = max(plan.ntaps, min_count)
     else:
         threshold = max(1, min_count or 0)
-    reduction = Reduction((policy,), threshold, float(weights.sum()))
+    reduction = Reduction((policy,), threshold, float(weights.sum()), plan.ntaps)
     require_tile_function(data, "reduce_tile", f"nan_policy={policy!r} / min_count")
     return backend.reduce(data, plan, mode, fill, reduction)[0]
 
@@ -348,7 +348,7 @@ def focal_stats(
     else:
         threshold = max(1, min_count or 0)
     require_tile_function(data, "reduce_tile", "focal statistics")
-    stack = backend.reduce(data, plan, mode, fill, Reduction(names, threshold, plan.ntaps))
+    stack = backend.reduce(data, plan, mode, fill, Reduction(names, threshold, plan.ntaps, plan.ntaps))
     return {name: stack[i] for i, name in enumerate(names)}
 
 

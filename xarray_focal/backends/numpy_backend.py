@@ -103,23 +103,20 @@ def reduce_tile(
     out = np.empty((nstats,) + lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
-    src3 = source[0][0]
     out4 = out.reshape((nstats, -1, ho, wo))
-    need_x, need_wv, need_q, need_mx, need_mn = reduction.channels
-    shift = 0.0
-    if need_q:
-        # Variance about the tile's mean: a DEM at 1000 m must not cancel catastrophically.
-        finite = src3[np.isfinite(src3)]
-        shift = float(finite.mean(dtype=np.float64)) if finite.size else 0.0
-    channels = 1 + sum(reduction.channels) - need_wv
+    need_sum, need_wv, need_var, need_mx, need_mn = masked.sweep_channels(reduction.codes.tolist())
+    columns = plan.method == "columns"
+    # Full-width buffers per ring row: the variance keeps deviations and squares (and a
+    # shift row) for row runs, the raw row plus three window buffers for column runs.
+    channels = 1 + need_sum + (3 if columns else 2) * need_var + need_mx + need_mn
     band, strip = _tiling(out4.shape[1:], plan, parallel, channels=channels)
     args = (
-        plan.method == "columns",
+        columns,
         *source,
         plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
         plan.win_base, plan.win_ptr, plan.win_rows,
-        fill, shift, reduction.codes, reduction.threshold, reduction.wtotal,
-        need_x, need_wv, need_q, need_mx, need_mn,
+        fill, reduction.codes, reduction.threshold, reduction.wtotal, float(reduction.ntaps),
+        need_sum, need_wv, need_var, need_mx, need_mn,
         out4, band, strip, 2 * plan.ry, 2 * plan.rx,
     )
     if parallel:
