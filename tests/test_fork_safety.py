@@ -71,6 +71,7 @@ def test_fork_while_another_thread_is_computing():
         """
         import threading
         if __name__ == "__main__":
+            expected = [work(0), work(1)]   # compiled here: the children only compute
             big = np.random.default_rng(1).standard_normal((3000, 2000))
             stop = threading.Event()
             def busy():
@@ -84,7 +85,7 @@ def test_fork_while_another_thread_is_computing():
             finally:
                 stop.set()
                 t.join()
-            assert got == [work(0), work(1)]
+            assert got == expected
             print("ok")
         """
     )
@@ -120,3 +121,30 @@ def test_numba_threading_layer_is_left_unlaunched():
         """
     )
     assert out.strip() == "False"
+
+
+def test_fork_while_another_thread_holds_numbas_compiler_lock():
+    # Deterministic version of a fork during another thread's first call (compiling or
+    # loading numba's cache): without waiting for the compile, the child inherits the lock
+    # held and its own first call waits forever.
+    out = _run(
+        """
+        import threading, time
+        from numba.core.compiler_lock import global_compiler_lock
+        if __name__ == "__main__":
+            held = threading.Event()
+            def compiling():
+                with global_compiler_lock:
+                    held.set()
+                    time.sleep(1.0)
+            t = threading.Thread(target=compiling)
+            t.start()
+            held.wait()
+            with mp.get_context("fork").Pool(1) as pool:   # the parent never called work()
+                got = pool.map_async(work, range(2)).get(timeout=60)
+            t.join()
+            assert got == [work(0), work(1)]
+            print("ok")
+        """
+    )
+    assert out.strip() == "ok"

@@ -25,11 +25,11 @@ the result does not depend on chunking.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .sweep import _combine, _gather, _task_bounds, _vertical_windows, _window_sums, buffers
 
-__all__ = ["STAT_CODES", "Reduction", "reduce_parallel", "reduce_serial", "needs", "sweep_channels"]
+__all__ = ["STAT_CODES", "Reduction", "needs", "reduce", "sweep_channels"]
 
 #: Output codes understood by the finishing step.
 STAT_CODES = {
@@ -662,33 +662,12 @@ def _run_task(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
               need_mn, out, b, y0, y1, x0, x1, p, hx, hv, h1, h2, hs, hmx, hmn, accs)
 
 
-@njit(parallel=True, nogil=True, cache=True)
-def reduce_parallel(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                    lengths, win_base, win_ptr, win_rows, fill, codes, threshold, wtotal,
-                    ntaps, need_sum, need_wv, need_var, need_mx, need_mn, out, band, strip,
-                    span, pad):
-    """All tasks on numba's thread pool (hold the backend's lock while calling)."""
-    _, nb, ho, wo = out.shape
-    nbands = (ho + band - 1) // band
-    nstrips = (wo + strip - 1) // strip
-    ones = np.ones(run_w.shape[0], dtype=np.float64)
-    zeros = np.zeros(run_w.shape[0], dtype=np.int64)
-    for task in prange(nb * nbands * nstrips):
-        b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        bufs, wins = _alloc_all(columns, span, lengths, win_base, strip, pad, need_sum,
-                                need_var, need_mx, need_mn)
-        _run_task(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                  ones, zeros, lengths, win_base, win_ptr, win_rows, fill, codes, threshold,
-                  wtotal, ntaps, need_sum, need_wv, need_var, need_mx, need_mn, out, b, y0,
-                  y1, x0, x1, bufs, wins)
-
-
 @njit(nogil=True, cache=True)
-def reduce_serial(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                  lengths, win_base, win_ptr, win_rows, fill, codes, threshold, wtotal,
-                  ntaps, need_sum, need_wv, need_var, need_mx, need_mn, out, band, strip,
-                  span, pad):
-    """All tasks in this thread; no numba threads, so no lock needed."""
+def reduce(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
+           lengths, win_base, win_ptr, win_rows, fill, codes, threshold, wtotal,
+           ntaps, need_sum, need_wv, need_var, need_mx, need_mn, out, band, strip,
+           span, pad, task0, task1):
+    """Tasks ``task0 .. task1 - 1`` in this thread (``nogil``; see :mod:`.sweep`)."""
     _, nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
@@ -696,7 +675,7 @@ def reduce_serial(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_
     zeros = np.zeros(run_w.shape[0], dtype=np.int64)
     bufs, wins = _alloc_all(columns, span, lengths, win_base, strip, pad, need_sum, need_var,
                             need_mx, need_mn)
-    for task in range(nb * nbands * nstrips):
+    for task in range(task0, task1):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         _run_task(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                   ones, zeros, lengths, win_base, win_ptr, win_rows, fill, codes, threshold,

@@ -28,12 +28,12 @@ inf behave exactly as in the direct sum and rounding stays within DESIGN.md's co
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..forking import fork_safe_lock
 from ..errors import FocalTypeError, FocalValueError
 
 __all__ = ["Plan", "make_plan", "METHODS", "estimate_cost"]
@@ -278,7 +278,7 @@ def check_method(method: object) -> str:
 #: every tap in Python, which a GPU call (or many dask graphs) would otherwise pay each time.
 _PLANS: OrderedDict = OrderedDict()
 _PLANS_MAX = 64
-_PLANS_LOCK = threading.Lock()
+_PLANS_LOCK = fork_safe_lock()
 
 
 def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = True) -> Plan:

@@ -27,7 +27,6 @@ the dtype and the device), so repeated calls and dask chunks upload nothing but 
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ import numpy as np
 from ..algorithms.plan import Plan
 from ..boundary import source_index
 from ..errors import FocalValueError
+from ..forking import fork_safe_lock
 from ..tiles import Tile
 from .numpy_backend import working_dtype
 
@@ -53,7 +53,7 @@ _THREADS = 32 * _WARPS_X * _WARPS_Y
 #: Shared memory one block may use for its tile: two or more blocks fit on an SM.
 _SMEM_BUDGET = 96 * 1024
 _CACHE_SIZE = 64
-_LOCK = threading.Lock()
+_LOCK = fork_safe_lock()
 
 #: The CUDA C of every variant (see the comments inside for the algorithm).
 _CUDA_SOURCE = r"""

@@ -1,17 +1,13 @@
 """numpy backend: the numba row sweep of :mod:`xarray_focal.algorithms.sweep` on host memory.
 
-The whole-array entry point runs the ``parallel=True`` loop under ``_PARALLEL_LOCK``:
-numba's default ``workqueue`` threading layer aborts the process when two host threads
-enter parallel regions at once, and even the safe layers (omp, tbb) would oversubscribe
-the cores. One call holds the lock uncontended and still uses every core; concurrent
-callers take turns, each using every core.
+A whole-array call splits its tasks into one contiguous range per thread and runs the
+``nogil`` loops on Python threads (:mod:`.threads`): fork-safe and safe from many host
+threads at once, unlike numba's own threading layers. A dask task (``parallel=False``)
+runs all of its chunk's tasks in its own thread.
 """
 
 from __future__ import annotations
 
-import threading
-
-import numba
 import numpy as np
 
 from ..algorithms import masked, sweep
@@ -21,10 +17,6 @@ from ..tiles import Tile
 from . import threads
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile"]
-
-#: Serialises entry into numba parallel regions (see the module docstring).
-_PARALLEL_LOCK = threading.Lock()
-
 
 def working_dtype(dtype: np.dtype) -> np.dtype:
     """float16 and float32 give float32, float64 stays float64, bool/int become float64.
@@ -119,11 +111,8 @@ def reduce_tile(
         need_sum, need_wv, need_var, need_mx, need_mn,
         out4, band, strip, 2 * plan.ry, 2 * plan.rx,
     )
-    if parallel:
-        with _PARALLEL_LOCK:
-            masked.reduce_parallel(*args)
-    else:
-        masked.reduce_serial(*args)
+    threads.run_ranges(masked.reduce, args, sweep.task_count(*out4.shape[1:], band, strip),
+                       parallel=parallel)
     return out
 
 

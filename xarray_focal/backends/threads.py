@@ -6,23 +6,24 @@ pool forked after any parallel call hangs) or not safe when several host threads
 parallel regions at once (``workqueue`` aborts the process). Plain Python threads calling
 a kernel compiled with ``nogil=True`` are both, and leave numba's threading layer alone for
 the user's own code. One call splits its tasks into one contiguous range per thread, runs
-the first range itself and the others on a shared pool.
+the first range itself and the others on a shared pool (a forked child starts its own;
+see :mod:`xarray_focal.forking`).
 
 The thread count is ``NUMBA_NUM_THREADS`` (numba's setting, default: the usable cores).
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
+from ..forking import after_fork_in_child, fork_safe_lock
+
 __all__ = ["num_threads", "run_ranges"]
 
 _pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_pool_lock = fork_safe_lock()
 
 
 def num_threads() -> int:
@@ -40,14 +41,12 @@ def _get_pool() -> ThreadPoolExecutor:
 
 def _forget_pool_in_child() -> None:
     # A forked child inherits the pool object but none of its threads: work submitted to it
-    # would wait forever. The child starts a fresh pool (and lock) when it needs one.
-    global _pool, _pool_lock
+    # would wait forever. The child starts a fresh pool when it needs one.
+    global _pool
     _pool = None
-    _pool_lock = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_in_child)
+after_fork_in_child(_forget_pool_in_child)
 
 
 def run_ranges(kernel, args: tuple, ntasks: int, *, parallel: bool) -> None:
