@@ -299,3 +299,22 @@ def test_dask_cupy_chunks_reuse_the_device_weights():
     xf.correlate(arr, kernel, boundary="reflect").compute()
     xf.correlate(arr, kernel, boundary="reflect").compute()
     assert cupy_backend.UPLOADS["weights"] == before + 1
+
+
+def test_cupy_float16_is_read_exactly_and_returned_as_float32():
+    data = (np.random.default_rng(0).standard_normal((40, 33)) * 100).astype(np.float16)
+    result = xf.correlate(_on_gpu(data), KERNELS["circle3"], boundary="reflect")
+    assert result.dtype == np.float32
+    _check(result, data.astype(np.float32), KERNELS["circle3"], "reflect", 0.0)
+    stats = xf.focal_stats(_on_gpu(data), KERNELS["circle3"], ("mean", "max"))
+    assert {k: v.dtype for k, v in stats.items()} == {"mean": np.float32, "max": np.float32}
+    np.testing.assert_array_equal(cp.asnumpy(stats["max"]),
+                                  xf.focal_max(data, KERNELS["circle3"]))
+
+
+def test_cupy_refusals_are_the_array_apis():
+    # The call-time checks of the array API hold for cupy input too.
+    with pytest.raises(xf.FocalValueError, match="min_count"):
+        xf.focal_mean(_on_gpu(np.ones((9, 9))), KERNELS["circle3"], min_count=100)
+    with pytest.raises(xf.FocalValueError, match="renormalize"):
+        xf.correlate(_on_gpu(np.ones((9, 9))), np.array([[1.0, -2.0, 1.0]]), nan_policy="renormalize")
