@@ -292,8 +292,9 @@ def test_cupy_float32_policy(policy):
 
 
 def test_cupy_renormalize_nan_where_valid_weights_cancel():
-    data = np.array([[np.nan, 1.0, np.nan]])
-    kernel = np.array([[1.0, 0.0, -1.0]])
+    # At x=1 the valid taps (weights 1 and -1) cancel, the NaN tap held the kernel's 0.5.
+    data = np.array([[2.0, np.nan, 3.0]])
+    kernel = np.array([[1.0, 0.5, -1.0]])
     assert np.isnan(_host(xf.correlate(_gpu(data), kernel, boundary="nan",
                                        nan_policy="renormalize"))[0, 1])
     data = np.array([[2.0, 5.0, 2.0]])
@@ -474,12 +475,14 @@ def test_cupy_mean_and_sum_bits_do_not_depend_on_other_statistics(fname, dtype):
 
 _g1, _g2 = (np.exp(-(np.mgrid[-3:4, -3:4] ** 2).sum(axis=0) / (2 * s * s)) for s in (1.0, 2.0))
 #: Kernels whose weight sum is not exactly what the device's sum of valid weights gives:
-#: normalised weights, zero-sum filters (rounding to a tiny sum, or exactly 0).
+#: normalised weights, mixed signs, random weights.
 RENORM_KERNELS = {
     "disc_normalised": xf.circle_kernel(1, 1, 4) / xf.circle_kernel(1, 1, 4).sum(),
-    "dog": _g1 / _g1.sum() - _g2 / _g2.sum(),
-    "sobel": np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]),
-    "laplace": np.array([[0.1, 0.2, 0.1], [0.2, -1.2, 0.2], [0.1, 0.2, 0.1]]),
+    # Sharpening: a delta plus a difference of Gaussians (mixed signs, sum 1 up to rounding).
+    "sharpen": _g1 / _g1.sum() - _g2 / _g2.sum() + np.pad([[1.0]], _g1.shape[0] // 2),
+    "mixed_signs": np.array([[0.1, 0.2, 0.1], [0.2, -1.0, 0.2], [0.1, 0.2, 0.1]]),
+    # Zero-sum kernels (Sobel, Laplace, a DoG) are refused for renormalize: see
+    # test_cupy_zero_sum_kernels_are_refused_for_renormalize.
     "wide5x9": KERNELS["wide5x9"],
 }
 
@@ -523,17 +526,23 @@ def test_cupy_renormalize_scales_only_windows_with_missing_taps(kname):
     assert complete.sum() > 100 and (~complete).sum() > 100
     np.testing.assert_array_equal(renorm[complete], omit[complete])
     expected = reference_nan_policy(data, kernel, "renormalize", "nan")
-    if abs(kernel.sum()) > 1e-3:
-        _close_policy(renorm, expected, data, kernel, "renormalize", "nan")
-    else:
-        # Sum(w) is (nearly) 0: partial windows are scaled by about 0 (NaN where the valid
-        # weights cancel exactly); the reference's own rounding of Sum(w) dominates there.
-        ones = np.where(np.isnan(data), np.nan, 1.0)
-        w_valid = reference_nan_policy(ones, kernel, "omit", "nan", 1.0)
-        np.testing.assert_array_equal(np.isnan(renorm) & complete, np.isnan(omit) & complete)
-        partial = ~complete & ~np.isnan(renorm)
-        assert np.all(w_valid[np.isnan(renorm) & ~np.isnan(omit)] == 0.0)
-        assert np.all(np.abs(renorm[partial]) <= 1e-9 * (np.abs(omit[partial]) + 1e3))
+    _close_policy(renorm, expected, data, kernel, "renormalize", "nan")
+
+
+@pytest.mark.parametrize("kernel", [
+    np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]),
+    np.array([[0.1, 0.2, 0.1], [0.2, -1.2, 0.2], [0.1, 0.2, 0.1]]),
+    _g1 / _g1.sum() - _g2 / _g2.sum(),
+], ids=["sobel", "laplace", "dog"])
+def test_cupy_zero_sum_kernels_are_refused_for_renormalize(kernel):
+    data = _gpu(awkward_data((20, 20), nan_fraction=0.1))
+    with pytest.raises(xf.FocalValueError, match="renormalize"):
+        xf.correlate(data, kernel, nan_policy="renormalize")
+    # omit still works and matches the CPU within the contract.
+    omit = _host(xf.correlate(data, kernel, nan_policy="omit", boundary="nearest"))
+    host = awkward_data((20, 20), nan_fraction=0.1)
+    _close_policy(omit, reference_nan_policy(host, kernel, "omit", "nearest"), host, kernel,
+                  "omit", "nearest")
 
 
 # --- accessor -----------------------------------------------------------------------------
@@ -659,7 +668,11 @@ def test_dask_cupy_accessor_stats_lazy_with_labels():
         ds = obj.focal.stats(fp, ("mean", "max"), boundary="nan")
     for stat, var in ds.data_vars.items():
         assert isinstance(var.data, da.Array) and var.data.chunks == obj.data.chunks
-        assert isinstance(var.data._meta, cp.ndarray) and var.attrs == {"a": 1}
+        assert isinstance(var.data._meta, cp.ndarray)
+        # The CF labels are the numpy path's, whatever the chunk type.
+        on_host = xr.DataArray(data, dims=obj.dims, attrs=obj.attrs, name="v")
+        assert var.attrs == on_host.focal.stats(fp, ("mean", "max"), boundary="nan")[stat].attrs
+        assert var.attrs["a"] == 1 and var.attrs["long_name"].startswith("focal ")
         computed = var.data.compute()
         _check_stat(_host(computed), reference_stat(data, fp, stat, "nan"), data, stat, fp, "nan")
 
