@@ -94,7 +94,7 @@ class Work:
     """A case's tools and the size of its numbers, for the agreement tolerance."""
 
     tools: list[Tool]
-    #: sum(|w|) * max|x|: the scale of the accuracy contract (DESIGN.md).
+    #: sum(|w|) * max|x|: the scale of the accuracy contract (docs/contract.md).
     scale: float
 
 

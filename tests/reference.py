@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-#: Our boundary names -> numpy.pad modes (the DESIGN.md table, written out independently).
+#: Our boundary names -> numpy.pad modes (docs/contract.md's table, written out independently).
 PAD_MODES = {
     "nan": "constant",
     "constant": "constant",
@@ -55,7 +55,7 @@ def reference_correlate(data, kernel, boundary="nan", cval=0.0, *, absolute=Fals
 
 
 def assert_matches_contract(result, data, kernel, boundary="nan", cval=0.0, *, convolve=False):
-    """Assert ``result`` meets DESIGN.md's accuracy contract against the reference.
+    """Assert ``result`` meets the accuracy contract (docs/contract.md) against the reference.
 
     float64: |result - exact| <= 1e-12 * sum|w x|; float32: 1e-5 * sum|w x|; NaN exactly
     where the reference has NaN. Also checks the output dtype rule.
@@ -157,7 +157,7 @@ def reference_stat(data, footprint, stat, boundary="nan", policy="omit", min_cou
 
 def stat_bound(data, footprint, stat, boundary="nan", policy="omit", min_count=None, *,
                dtype=np.float64):
-    """Per-cell error bound of a focal statistic (DESIGN.md's contract), from the windows.
+    """Per-cell error bound of a focal statistic (docs/contract.md), from the windows.
 
     count, min, max and range are exact (0). sum: rtol * sum|x| and mean: rtol * sum|x| / n
     over the valid taps (rtol 1e-12 for float64 results, 1e-5 for float32). var: the
@@ -222,7 +222,7 @@ def assert_stat_accuracy(result, expected, data, stat, footprint, boundary="nan"
 
 
 def assert_policy_accuracy(result, expected, data, kernel, policy, boundary="nan", cval=0.0, rtol=1e-12):
-    """NaN where expected, and within DESIGN.md's contract per cell elsewhere.
+    """NaN where expected, and within the contract (docs/contract.md) per cell elsewhere.
 
     The scale is sum|w x| over the valid taps; renormalize multiplies by |W / W_valid| and
     by the conditioning of W_valid (a sum of signed weights), 1 + sum|w valid| / |W_valid|.

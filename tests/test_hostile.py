@@ -1,7 +1,7 @@
 """Hostile and degenerate input: each gives a correct result or a clear error.
 
-Correct means: equal to tests/reference.py (numpy.pad shift-and-add) within DESIGN.md's
-accuracy contract, with the dtype rule kept. Every test also checks that the input is left
+Correct means: equal to tests/reference.py (numpy.pad shift-and-add) within the accuracy
+bounds of the result contract (docs/contract.md), with the dtype rule kept. Every test also checks that the input is left
 as it was and that the output does not share memory with it.
 """
 

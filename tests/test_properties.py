@@ -1,8 +1,8 @@
 """Hypothesis properties over shapes, dtypes, chunkings, boundaries and kernels.
 
 Profiles live in tests/conftest.py ("ci" when the CI variable is set, "dev" otherwise).
-Comparisons use DESIGN.md's accuracy contract (bounds scaled by sum|w x|) rather than
-bit equality, so they keep holding when the CPU algorithms change (separable passes,
+Comparisons use the accuracy bounds of docs/contract.md (scaled by sum|w x|) rather than bit
+equality, so they keep holding when the CPU algorithms change (separable passes,
 running sums, FFT) -- NaN patterns are always compared exactly.
 """
 

@@ -21,8 +21,8 @@ p[x + L - 1]`` of each source row (incrementally: ``S_L`` from the next shorter 
 
 Zero taps never appear in any run: the footprint rule (zero-weight taps are never read)
 holds by construction. Window sums only ever add values *inside* the window, so NaN and
-inf behave exactly as in the direct sum and rounding stays within DESIGN.md's contract
-(a sum of ``L`` float64 terms).
+inf behave exactly as in the direct sum and rounding stays within the accuracy bounds of the
+result contract (docs/contract.md; a sum of ``L`` float64 terms).
 """
 
 from __future__ import annotations
