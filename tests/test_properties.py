@@ -229,3 +229,34 @@ def test_zero_sum_kernels_with_propagate_and_omit_match_the_reference(data, kern
 def test_zero_sum_kernels_are_refused_for_renormalize(data, kernel):
     with pytest.raises(xf.FocalValueError, match="renormalize"):
         xf.correlate(data, kernel, nan_policy="renormalize")
+
+
+#: Undecoded nodata sentinels and outliers a user may leave in the data.
+SENTINELS = [-3.4028235e38, -9999.0, 1e22, -1e300, 7.5e15]
+
+
+@given(data=rasters(dtypes=("float64", "float32"), lead=False), footprint=kernels(),
+       boundary=boundaries, pick=st.data())
+def test_a_sentinel_changes_no_statistic_of_a_window_without_it(data, footprint, boundary, pick):
+    """Every statistic of a window is a function of that window's values alone.
+
+    Put one sentinel in one cell: each statistic of every window that does not contain
+    the cell (under the boundary's padding) is bit for bit what it is with any other value
+    there -- no shift, scale or rounding leaks from outside the window.
+    """
+    h, w = data.shape
+    y, x = pick.draw(st.integers(0, h - 1)), pick.draw(st.integers(0, w - 1))
+    sentinel = pick.draw(st.sampled_from(SENTINELS))
+    if data.dtype == np.float32:
+        sentinel = float(np.float32(max(sentinel, -3.4028235e38)))
+    with_sentinel, with_other = data.copy(), data.copy()
+    with_sentinel[y, x] = sentinel
+    with_other[y, x] = 1.0
+    marker = np.zeros(data.shape)
+    marker[y, x] = 1.0
+    touched = reference_correlate(marker, footprint != 0, boundary, 0.0) != 0
+    stats = ("mean", "sum", "count", "min", "max", "range", "std", "var")
+    a = xf.focal_stats(with_sentinel, footprint, stats, boundary=boundary)
+    b = xf.focal_stats(with_other, footprint, stats, boundary=boundary)
+    for name in stats:
+        np.testing.assert_array_equal(a[name][~touched], b[name][~touched], err_msg=name)
