@@ -19,7 +19,7 @@ Usage (from the repository root)::
     python benchmarks/cold_start.py --update-doc docs/performance.md
 
     # before / after in one run (each tree is a folder holding the xarray_focal package):
-    PYTHONPATH=$PWD /work/peers312/bin/python benchmarks/cold_start.py \\
+    PYTHONPATH=$PWD /tmp/peers312/bin/python benchmarks/cold_start.py \\
         --tree "before (12e8b83)=/tmp/old" --tree "after=$PWD"
 
 xarray-spatial >= 0.6 needs Python >= 3.12: run this file with the interpreter of the
@@ -375,25 +375,28 @@ def _ratio(peer: Series | None, ours: Series | None, bucket: str) -> str:
 
 
 def tables(cases: list[str], trees: list[Tree], results: dict[tuple[str, str], Series]) -> str:
+    """Markdown tables of the cold and warm first calls and the import times."""
     labels = [t.label for t in trees]
+    peer = any(who == PEER for who, _ in results)
     last = labels[-1]
     out = []
     for bucket, title in (("cold", "first call, empty numba cache (s)"),
                           ("warm", "first call, cache filled by the previous process (s)")):
         head = "| " + title + " | " + " | ".join(f"{OURS} {lb}" if lb != OURS else OURS
                                                   for lb in labels)
-        head += f" | {PEER} | {PEER} / {OURS if last == OURS else last} |"
+        head += f" | {PEER} | {PEER} / {OURS if last == OURS else last} |" if peer else " |"
         out += [f"### {bucket}: {title}", "", head,
-                "|---|" + "---:|" * (len(labels) + 2)]
+                "|---|" + "---:|" * (len(labels) + 2 * peer)]
         for case in cases:
             row = [CASES[case][0]] + [_cell(results.get((lb, case)), bucket) for lb in labels]
-            row += [_cell(results.get((PEER, case)), bucket),
-                    _ratio(results.get((PEER, case)), results.get((last, case)), bucket)]
+            if peer:
+                row += [_cell(results.get((PEER, case)), bucket),
+                        _ratio(results.get((PEER, case)), results.get((last, case)), bucket)]
             out.append("| " + " | ".join(row) + " |")
         out.append("")
     out += ["### import time in a fresh process (numba included), median over all children (s)",
             "", "| tool | import s |", "|---|---:|"]
-    for lb in labels + [PEER]:
+    for lb in labels + [PEER] * peer:
         samples = [s for (who, _), ser in results.items() if who == lb
                    for s in ser.cold + ser.warm]
         name = f"{OURS} {lb}" if lb not in (OURS, PEER) else lb
@@ -451,12 +454,14 @@ def warm_compiles(trees: list[Tree], results: dict[tuple[str, str], Series]) -> 
     return "Compiled again with a warm cache (not cached, or cache missed):\n" + "\n".join(lines)
 
 
-def header(argv: list[str], trees: list[Tree], rounds: int, load_start: str) -> str:
+def header(argv: list[str], trees: list[Tree], rounds: int, load_start: str,
+           peer: bool = True) -> str:
     lines = peers.machine_lines(load_start)
     for t in trees:
         lines.append(f"- **{OURS} {t.label}:** `{t.source}` at `{t.describe}`, "
                      f"version {_tree_version(t)}")
-    lines.append(f"- **peer:** {PEER} {peers._version('xrspatial')}")
+    lines.append(f"- **peer:** {PEER} {peers._version('xrspatial')}" if peer
+                 else "- **peer:** not measured (--no-peer)")
     lines.append(
         f"- **command:** `python benchmarks/cold_start.py {' '.join(argv)}`".rstrip()
         + f" — median (min–max) of {rounds} interleaved round(s); each sample a new "
@@ -477,20 +482,17 @@ def _load() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
 
 
-def collect(cases: list[str], trees: list[Tree], rounds: int, *, peer: bool = True,
-            on_start=None) -> dict[tuple[str, str], Series]:
+def collect(cases: list[str], trees: list[Tree], rounds: int, *,
+            peer: bool = True) -> dict[tuple[str, str], Series]:
     """Measure ``cases`` on every tree (and the peer) in ``rounds`` interleaved rounds.
 
-    Returns the series keyed by ``(tree label or PEER, case id)``. Progress goes to stderr;
-    ``on_start`` is called once the trees are copied, before the first child.
+    Returns the series keyed by ``(tree label or PEER, case id)``. Progress goes to stderr.
     """
     scratch = Path(tempfile.mkdtemp(prefix="xarray-focal-cold-start-"))
     try:
         for i, t in enumerate(trees):
-            t.describe = describe_tree(t.source)
+            t.describe = t.describe or describe_tree(t.source)
             snapshot(t, scratch, i)
-        if on_start is not None:
-            on_start()
         jobs: list[tuple[Series, str | None]] = []
         results: dict[tuple[str, str], Series] = {}
         for case in cases:
@@ -551,14 +553,15 @@ def main(argv: list[str] | None = None) -> int:
         trees.append(Tree(label, Path(path).resolve()))
     trees = trees or [_default_tree()]
 
-    load_start = _load()
     started = time.perf_counter()
-    results = collect(cases, trees, rounds, peer=not args.no_peer,
-                      on_start=lambda: print(header(argv, trees, rounds, load_start) + "\n",
-                                             file=sys.stderr, flush=True))
+    for t in trees:
+        t.describe = describe_tree(t.source)
+    head = header(argv, trees, rounds, _load(), peer=not args.no_peer)
+    print(head + "\n", file=sys.stderr, flush=True)
+    results = collect(cases, trees, rounds, peer=not args.no_peer)
     elapsed = time.perf_counter() - started
     report = "\n".join([
-        header(argv, trees, rounds, load_start), "",
+        head, "",
         tables(cases, trees, results),
         f"{PEER} / {OURS} ≥ 1: our first call is no slower than the peer's (the issue's goal). "
         f"{PEER} does not cache its JIT, so its warm row pays the compile again.", "",
