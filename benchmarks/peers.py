@@ -33,6 +33,7 @@ import argparse
 import datetime as _dt
 import gc
 import importlib
+import importlib.util
 import inspect
 import os
 import platform
@@ -486,75 +487,53 @@ def time_rounds(tools: list[Tool], rounds: int) -> None:
 # Fresh-process latency: what a user waits for in a new session
 # --------------------------------------------------------------------------------------
 
-#: Child-process scripts: print "import_seconds first_call_seconds" for one tool.
-LATENCY_SCRIPTS = {
-    "xarray_focal": (
-        "import xarray_focal as xf",
-        "xf.correlate(data, xf.circle_kernel(1, 1, 7), boundary='reflect')",
-    ),
-    "xarray-spatial convolution_2d": (
-        "import xarray as xr; from xrspatial.convolution import convolution_2d, circle_kernel",
-        "convolution_2d(xr.DataArray(data), circle_kernel(1, 1, 7), boundary='reflect')",
-    ),
-}
-_LATENCY_TEMPLATE = """
-import time
-import numpy as np
-data = np.random.default_rng(0).standard_normal((500, 500))
-t0 = time.perf_counter()
-{imp}
-t1 = time.perf_counter()
-{call}
-t2 = time.perf_counter()
-print(t1 - t0, t2 - t1)
-"""
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    # The child imports the same xarray_focal as this process (a checkout on PYTHONPATH).
-    import xarray_focal
-
-    root = str(Path(xarray_focal.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    return env
+def _load_cold_start():
+    """benchmarks/cold_start.py as a module: it runs the fresh-process children."""
+    name = "xarray_focal_cold_start_report"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent /
+                                                  "cold_start.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def latency_table(rounds: int) -> str:
-    """Import time and first call (500², r=7) in fresh interpreters, medians of ``rounds``.
+    """Import and first call of ``correlate`` in fresh interpreters, cold and warm cache.
 
-    One untimed child runs first, so numba's on-disk cache is warm for xarray-focal (as
-    for any user after their first session); xarray-spatial does not cache its JIT.
+    Each sample is a new interpreter with a new, empty ``NUMBA_CACHE_DIR`` (what the first
+    session in a new environment pays), then a second one with the cache the first filled
+    (every later session). xarray-spatial does not cache its JIT: both its columns compile.
+    ``benchmarks/cold_start.py`` measures more calls this way and breaks the compile down.
     """
+    import xarray_focal
+
+    cold_start = _load_cold_start()
+    tree = cold_start.Tree(cold_start.OURS, Path(xarray_focal.__file__).resolve().parents[1])
+    case = "correlate-f64"
+    results = cold_start.collect([case], [tree], rounds)
+    ours_s, peer_s = results.get((tree.label, case)), results.get((cold_start.PEER, case))
     lines = [
-        "### L1: fresh process: import, then the first call (500², circle r=7)",
+        f"### L1: fresh process: import, then the first call ({cold_start.N}², circle "
+        f"r={cold_start.RADIUS}, float64, boundary reflect)",
         "",
-        "| tool | import ms | first call ms | first call peer / ours |",
-        "|---|---:|---:|---:|",
+        "| tool | import s | first call, empty numba cache s | first call, warm cache s "
+        "| peer / ours, cold | peer / ours, warm |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    env = _child_env()
-    firsts: dict[str, float] = {}
-    for name, (imp, call) in LATENCY_SCRIPTS.items():
-        code = _LATENCY_TEMPLATE.format(imp=imp, call=call)
-        samples = []
-        for i in range(rounds + 1):
-            proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                                  text=True, timeout=600)
-            if proc.returncode != 0:
-                err = (proc.stderr.strip().splitlines() or ["?"])[-1][:120]
-                samples = None
-                lines.append(f"| {name} | not available ({err}) | | |")
-                break
-            if i:  # the first child only warms caches
-                samples.append(tuple(float(x) for x in proc.stdout.split()))
-        if samples:
-            imp_s = statistics.median(s[0] for s in samples)
-            first_s = statistics.median(s[1] for s in samples)
-            firsts[name] = first_s
-            base = firsts.get("xarray_focal")
-            ratio = f"{first_s / base:.2f}" if base else ""
-            label = f"**{name}**" if name == "xarray_focal" else name
-            lines.append(f"| {label} | {_fmt_ms(imp_s)} | {_fmt_ms(first_s)} | {ratio} |")
+    for label, series in (("**xarray_focal** `correlate`", ours_s),
+                          ("xarray-spatial `convolution_2d`", peer_s)):
+        samples = series.cold + series.warm
+        imp = (f"{statistics.median(s.import_s for s in samples):.2f}" if samples
+               else f"not available ({series.error})")
+        ratios = ["1.00", "1.00"] if series is ours_s else [
+            cold_start._ratio(peer_s, ours_s, b) for b in ("cold", "warm")]
+        if not samples:
+            ratios = ["", ""]
+        lines.append(f"| {label} | {imp} | {cold_start._cell(series, 'cold')} | "
+                     f"{cold_start._cell(series, 'warm')} | {ratios[0]} | {ratios[1]} |")
     return "\n".join(lines)
 
 
@@ -616,7 +595,12 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def machine_header(argv: list[str], rounds: int) -> str:
+def machine_lines(load: str | None = None) -> list[str]:
+    """Markdown bullets for the date, machine, load and library versions of a report.
+
+    ``load`` is the load average to print (default: now). ``benchmarks/cold_start.py``
+    uses these lines too.
+    """
     import numba
 
     cores = os.cpu_count()
@@ -627,28 +611,37 @@ def machine_header(argv: list[str], rounds: int) -> str:
         mem = f", {kb / 2**20:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    if load is None:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     versions = ", ".join(f"{m} {_version(m)}" for m in ("numpy", "numba", "xarray", "dask", "scipy"))
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join([
+    return [
         f"- **date:** {now}",
         f"- **machine:** {_cpu_model()}, {cores} cores ({usable} usable){mem}; "
         f"load average at start {load}",
         f"- **python:** {platform.python_version()} ({platform.python_implementation()}); "
         f"{versions}; numba threads {numba.get_num_threads()}",
+    ]
+
+
+def machine_header(argv: list[str], rounds: int) -> str:
+    return "\n".join(machine_lines() + [
         f"- **xarray-focal:** {_version('xarray_focal')} at `{_git_commit()}`",
         f"- **command:** `python benchmarks/peers.py {' '.join(argv)}`".rstrip() +
         f" — median of {rounds} interleaved round(s) after one untimed check run",
     ])
 
 
-def update_doc(path: Path, report: str) -> None:
-    """Replace the text between the report markers in ``path`` (appending them if absent)."""
+def update_doc(path: Path, report: str, *, start: str = DOC_START, end: str = DOC_END) -> None:
+    """Replace the text between the ``start`` and ``end`` marker lines in ``path``.
+
+    The markers (and the report) are appended when absent.
+    """
     text = path.read_text() if path.exists() else ""
-    block = f"{DOC_START}\n{report}\n{DOC_END}"
-    if DOC_START in text and DOC_END in text:
-        head, rest = text.split(DOC_START, 1)
-        tail = rest.split(DOC_END, 1)[1]
+    block = f"{start}\n{report}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
         text = head + block + tail
     else:
         text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"

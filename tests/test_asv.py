@@ -75,6 +75,10 @@ def _first_params(cls) -> tuple:
 @pytest.fixture(autouse=True)
 def _small_rasters(monkeypatch):
     monkeypatch.setattr(PACKAGE_MODULE, "SIZE_LIMIT", 96)
+    # The cold-start track would compile every kernel of its call from nothing (tens of
+    # seconds on a small machine, each run): here its child uses the session's numba
+    # cache instead. test_cold_start_track_uses_an_empty_cache checks the real setting.
+    monkeypatch.setattr(sys.modules[f"{PACKAGE}.latency"], "FRESH_NUMBA_CACHE", False)
 
 
 def _run_raw(code) -> None:
@@ -104,6 +108,24 @@ def test_benchmark_runs_once(cls, method):
     finally:
         if hasattr(bench, "teardown"):
             bench.teardown(*args)
+
+
+def test_cold_start_track_uses_an_empty_cache(monkeypatch):
+    """Unpatched, the track's child gets a new empty NUMBA_CACHE_DIR and an empty cwd."""
+    latency = sys.modules[f"{PACKAGE}.latency"]
+    monkeypatch.setattr(latency, "FRESH_NUMBA_CACHE", True)
+    seen = {}
+
+    def fake_run(cmd, *, env, cwd, **kwargs):
+        seen.update(cache=env.get("NUMBA_CACHE_DIR"), cwd=cwd, contents=os.listdir(cwd),
+                    code=cmd[-1])
+        return subprocess.CompletedProcess(cmd, 0, "noise\nFIRST-CALL-SECONDS 12.5\n", "")
+
+    monkeypatch.setattr(latency.subprocess, "run", fake_run)
+    assert latency.ColdStart().track_first_call_cold("correlate") == 12.5
+    assert seen["cache"] == seen["cwd"] and seen["contents"] == []
+    assert not os.path.exists(seen["cache"]), "the scratch cache is removed afterwards"
+    assert "xf.correlate(" in seen["code"] and "(96, 96)" in seen["code"]
 
 
 def test_every_benchmark_module_has_benchmarks():
@@ -209,3 +231,69 @@ def test_peers_table_reports_ratio_peer_over_ours():
     assert "| **ours** |  | 200 | 1.00 |" in table[4]
     assert "| peer |  | 600 | 3.00 |" in table[5]
     assert "| absent |  | not installed |  |" in table[6]
+
+
+# --- benchmarks/cold_start.py: the child script, its compile accounting, missing tools ---
+
+
+def _load_cold_start():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "cold_start.py"
+    spec = importlib.util.spec_from_file_location("xarray_focal_cold_start_report", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cold_start = _load_cold_start()
+
+
+def test_cold_start_child_scripts_are_valid_python():
+    for _label, measurements in cold_start.CASES.values():
+        for m in measurements:
+            compile(cold_start.child_code(m), f"<{m.row} {m.tool}>", "exec")
+
+
+def test_cold_start_charges_callee_compiles_to_the_callee(tmp_path):
+    """own = total - callees' compile time; the top-level total is the call's compile time."""
+    m = cold_start.Measurement(
+        "nested", cold_start.OURS, "import numba", "outer(1.0)", module="numba",
+        setup="@numba.njit\ndef inner(x):\n    return x + 1\n"
+              "@numba.njit\ndef outer(x):\n    return inner(x) * 2\n")
+    got = cold_start.run_child(cold_start.child_code(m), None, str(tmp_path))
+    assert not isinstance(got, str), got
+    inner, outer = got.functions["__main__.inner"], got.functions["__main__.outer"]
+    assert inner[2] == outer[2] == 1
+    assert inner[0] == pytest.approx(inner[1])  # inner calls nothing jitted
+    assert outer[1] > inner[1] > 0
+    assert outer[0] == pytest.approx(outer[1] - inner[1], abs=1e-6)
+    assert got.compile_s == pytest.approx(outer[1], abs=1e-6)
+    assert got.call_s >= got.compile_s and got.compile_import_s == 0.0
+
+
+def test_cold_start_missing_tool_gets_a_row(tmp_path):
+    m = cold_start.Measurement("correlate-f64", cold_start.PEER,
+                               "import no_such_module_for_xarray_focal", "None")
+    series = cold_start.Series(cold_start.PEER, m)
+    cold_start.measure(series, None, tmp_path)
+    assert not series.cold and "ModuleNotFoundError" in series.error
+    tree = cold_start.Tree("after", Path("."))
+    results = {(cold_start.PEER, "correlate-f64"): series}
+    text = cold_start.tables(["correlate-f64"], [tree], results)
+    row = next(line for line in text.splitlines() if line.startswith("| `correlate` float64"))
+    assert "not available (ModuleNotFoundError" in row
+
+
+def test_cold_start_ratio_is_peer_over_the_last_tree():
+    def series(label, seconds):
+        s = cold_start.Series(label, cold_start.CASES["stats"][1][0])
+        s.cold = [cold_start.Sample(0.1, t, 0.0, 0.0, {}, None) for t in seconds]
+        return s
+
+    trees = [cold_start.Tree("before", Path(".")), cold_start.Tree("after", Path("."))]
+    results = {("before", "stats"): series("before", [40.0]),
+               ("after", "stats"): series("after", [3.0, 1.0, 2.0]),
+               (cold_start.PEER, "stats"): series(cold_start.PEER, [4.0])}
+    row = next(line for line in cold_start.tables(["stats"], trees, results).splitlines()
+               if line.startswith("| `focal_stats"))
+    assert row.endswith("| 40.0 | 2.00 (1.00–3.00) | 4.00 | 2.00 |")
