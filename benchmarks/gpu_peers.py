@@ -59,7 +59,7 @@ def main(argv=None):
     import cupyx.scipy.ndimage as cndi
 
     import xarray_focal as xf
-    from xarray_focal.algorithms.plan import make_plan
+    from xarray_focal.algorithms.runs import describe
     from xarray_focal.backends import cupy_backend
 
     ap = argparse.ArgumentParser()
@@ -90,10 +90,10 @@ def main(argv=None):
             cp.cuda.Device().synchronize()
             first_call_s = time.perf_counter() - t0
             ours_ms = _median_ms(lambda: xf.correlate(data, kernel), args.repeat)
-            # The backend alone (plan built once): the launch without the API's host work.
-            plan = make_plan(kernel)
+            # The backend alone (kernel described once): the launch without the API's host work.
+            runs = describe(kernel)
             launch_ms = _median_ms(
-                lambda: cupy_backend.correlate(data, plan, "nan", np.nan), args.repeat
+                lambda: cupy_backend.correlate(data, runs, "auto", "nan", np.nan), args.repeat
             )
             cupyx_ms = _median_ms(
                 lambda: cndi.correlate(data, kdev, mode="constant", cval=np.nan),
@@ -115,7 +115,7 @@ def main(argv=None):
                 except Exception as exc:
                     xrs_error = f"{type(exc).__name__}: {exc}"
             dplan = cupy_backend._device_plan(
-                plan, np.dtype(dtype), cp.cuda.Device().id
+                runs, np.dtype(dtype), cp.cuda.Device().id
             )
             row = dict(
                 dtype=np.dtype(dtype).name, radius=radius, ours_ms=ours_ms, launch_ms=launch_ms,

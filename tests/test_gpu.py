@@ -87,12 +87,12 @@ def test_float32_adversarial_magnitudes_stay_within_contract():
 
 
 def test_float32_huge_dense_kernel_switches_to_float64_accumulation():
-    from xarray_focal.algorithms.plan import make_plan
+    from xarray_focal.algorithms.runs import describe
 
     kernel = np.random.default_rng(5).standard_normal((81, 81))
     data = awkward_data((50, 70), np.float32)
     dplan = cupy_backend._device_plan(
-        make_plan(kernel), np.dtype(np.float32), cp.cuda.Device().id
+        describe(kernel), np.dtype(np.float32), cp.cuda.Device().id
     )
     assert dplan.acc == np.float64 and dplan.units > cupy_backend._F32_UNITS_ALLOWED
     result = xf.correlate(_on_gpu(data), kernel, boundary="wrap")

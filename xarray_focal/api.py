@@ -1,8 +1,9 @@
 """Array-level API: plain functions on numpy, dask and cupy arrays (no xarray needed).
 
-This layer validates every argument, normalises options, builds the plan, and hands the
-work to the backend chosen by the array (chunk) type. It never falls back silently: an
-unsupported array type or dtype raises.
+This layer validates every argument, normalises options, describes the kernel once
+(:func:`~xarray_focal.algorithms.runs.describe`), and hands the work to the backend chosen
+by the array (chunk) type, which derives its own layout from that description. It never
+falls back silently: an unsupported array type or dtype raises.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from .algorithms.masked import Reduction
-from .algorithms.plan import check_method, make_plan
-from .backends import backend_for, is_cupy_array, is_dask_array, require_tile_function
+from .algorithms.plan import check_method, check_method_for
+from .algorithms.runs import describe
+from .backends import backend_for, is_cupy_array, is_dask_array
 from .boundary import check_boundary
 from .errors import FocalTypeError, FocalValueError
 from .kernels import custom_kernel
@@ -128,7 +130,8 @@ def correlate(
         rank-1 kernel (box, Gaussian) as a row pass and a column pass and needs
         ``nan_policy="propagate"``. ``"auto"`` (default) picks the
         cheapest. All methods meet the same accuracy contract and NaN semantics. On cupy
-        arrays the CUDA kernel plans its own runs and ``method`` only validates.
+        arrays the CUDA kernels lay out the kernel's runs their own way and ``method`` is
+        only validated.
 
     Returns
     -------
@@ -160,22 +163,23 @@ def correlate(
     policy = _check_policy(nan_policy, NAN_POLICIES)
     min_count = _check_min_count(min_count)
     fast = policy == "propagate" and min_count is None
-    plan = make_plan(weights, check_method(method), separable_ok=fast)
-    _check_reachable(min_count, plan.ntaps)
+    runs = describe(weights)
+    method = check_method(method)
+    check_method_for(runs, method, separable_ok=fast)
+    _check_reachable(min_count, runs.ntaps)
     backend = backend_for(data)
     if 0 in data.shape:
         return _empty_result(data)
     if policy == "renormalize":
         _check_renormalizable(weights)
     if fast:
-        return backend.correlate(data, plan, mode, fill)
+        return backend.correlate(data, runs, method, mode, fill)
     if policy == "propagate":
-        threshold = max(plan.ntaps, min_count)
+        threshold = max(runs.ntaps, min_count)
     else:
         threshold = max(1, min_count or 0)
-    reduction = Reduction((policy,), threshold, float(weights.sum()), plan.ntaps)
-    require_tile_function(data, "reduce_tile", f"nan_policy={policy!r} / min_count")
-    return backend.reduce(data, plan, mode, fill, reduction)[0]
+    reduction = Reduction((policy,), threshold, float(weights.sum()), runs.ntaps)
+    return backend.reduce(data, runs, method, mode, fill, reduction)[0]
 
 
 def convolve(
@@ -338,17 +342,20 @@ def focal_stats(
     mode, fill = check_boundary(boundary, 0.0)
     policy = _check_policy(nan_policy, NAN_POLICIES[:2])
     min_count = _check_min_count(min_count)
-    plan = make_plan(weights, check_method(method), separable_ok=False)
-    _check_reachable(min_count, plan.ntaps)
+    runs = describe(weights)
+    method = check_method(method)
+    check_method_for(runs, method, separable_ok=False)
+    _check_reachable(min_count, runs.ntaps)
     backend = backend_for(data)
     if 0 in data.shape:
         return {name: _empty_result(data) for name in names}
     if policy == "propagate":
-        threshold = max(plan.ntaps, min_count or 0)
+        threshold = max(runs.ntaps, min_count or 0)
     else:
         threshold = max(1, min_count or 0)
-    require_tile_function(data, "reduce_tile", "focal statistics")
-    stack = backend.reduce(data, plan, mode, fill, Reduction(names, threshold, plan.ntaps, plan.ntaps))
+    # Footprint weights are all 1, so their sum is the number of taps.
+    reduction = Reduction(names, threshold, runs.ntaps, runs.ntaps)
+    stack = backend.reduce(data, runs, method, mode, fill, reduction)
     return {name: stack[i] for i, name in enumerate(names)}
 
 

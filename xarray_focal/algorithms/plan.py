@@ -27,16 +27,16 @@ result contract (docs/contract.md; a sum of ``L`` float64 terms).
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..forking import fork_safe_lock
+from .runs import KernelRuns, describe
 from ..errors import FocalTypeError, FocalValueError
 
-__all__ = ["Plan", "make_plan", "METHODS", "estimate_cost"]
+__all__ = ["Plan", "make_plan", "check_method_for", "METHODS", "estimate_cost"]
 
 #: Accepted values of ``method=``.
 METHODS = ("auto", "direct", "runs", "columns", "separable")
@@ -48,15 +48,13 @@ class Plan:
 
     Attributes
     ----------
+    runs : KernelRuns
+        The kernel's one description (:mod:`.runs`) this plan was derived from.
     kernel : ndarray
         The float64 kernel as overlaid on the data (already flipped for ``convolve``).
     ry, rx : int
         Reach of the footprint from the centre: the halo a tile needs. Zero border rows or
         columns do not count, so they cost neither time nor halo.
-    row_dy : ndarray of int64
-        For each kernel row with taps, its offset in padded coordinates (0 .. 2*ry).
-    row_ptr : ndarray of int64
-        The runs of row ``i`` are ``row_ptr[i]:row_ptr[i + 1]``.
     run_dy, run_dx, run_len, run_w : ndarray
         Run row and start in padded coordinates (0 .. 2*ry, 0 .. 2*rx), length in cells,
         weight.
@@ -77,11 +75,10 @@ class Plan:
         ``"separable"``.
     """
 
+    runs: KernelRuns
     kernel: np.ndarray
     ry: int
     rx: int
-    row_dy: np.ndarray
-    row_ptr: np.ndarray
     run_dy: np.ndarray
     run_dx: np.ndarray
     run_len: np.ndarray
@@ -98,23 +95,7 @@ class Plan:
     @property
     def ntaps(self) -> int:
         """Number of cells in the footprint."""
-        return int(np.count_nonzero(self.kernel))
-
-
-def _row_runs(row: np.ndarray, split: bool) -> list[tuple[int, int, float]]:
-    """(start, length, weight) of the nonzero taps of one kernel row."""
-    taps = np.flatnonzero(row)
-    if split:
-        return [(int(k), 1, float(row[k])) for k in taps]
-    runs: list[tuple[int, int, float]] = []
-    for k in taps:
-        w = float(row[k])
-        if runs and runs[-1][0] + runs[-1][1] == k and runs[-1][2] == w:
-            start, length, _ = runs[-1]
-            runs[-1] = (start, length + 1, w)
-        else:
-            runs.append((int(k), 1, w))
-    return runs
+        return self.runs.ntaps
 
 
 def estimate_cost(plan: Plan) -> float:
@@ -142,54 +123,38 @@ def estimate_cost(plan: Plan) -> float:
     return cost + sums + locality
 
 
-def _build(kernel: np.ndarray, split: bool, method: str) -> Plan:
-    kh, kw = kernel.shape
-    cy, cx = kh // 2, kw // 2
-    rows, cols = np.nonzero(kernel)
-    ry = int(np.abs(rows - cy).max())
-    rx = int(np.abs(cols - cx).max())
-    row_dy, row_ptr, run_dx, run_len, run_w = [], [0], [], [], []
-    for ky in range(kh):
-        runs = _row_runs(kernel[ky], split)
-        if not runs:
-            continue
-        row_dy.append(ky - cy + ry)
-        for start, length, w in runs:
-            run_dx.append(start - cx + rx)
-            run_len.append(length)
-            run_w.append(w)
-        row_ptr.append(len(run_dx))
-    run_len_arr = np.asarray(run_len, dtype=np.int64)
-    lengths = np.unique(run_len_arr[run_len_arr > 1])
-    slot = np.searchsorted(lengths, run_len_arr) + 1
-    slot[run_len_arr == 1] = 0
+def _build(runs: KernelRuns, method: str, table: KernelRuns | None = None) -> Plan:
+    """A row-run plan (``"runs"``; ``"direct"`` with ``table=runs.taps()``)."""
+    table = runs if table is None else table
+    lengths = np.unique(table.length[table.length > 1])
+    slot = np.searchsorted(lengths, table.length) + 1
+    slot[table.length == 1] = 0
     return Plan(
-        kernel=kernel,
-        ry=ry,
-        rx=rx,
-        row_dy=np.asarray(row_dy, dtype=np.int64),
-        row_ptr=np.asarray(row_ptr, dtype=np.int64),
-        run_dy=np.repeat(np.asarray(row_dy, dtype=np.int64), np.diff(row_ptr)),
-        run_dx=np.asarray(run_dx, dtype=np.int64),
-        run_len=run_len_arr,
-        run_w=np.asarray(run_w, dtype=np.float64),
+        runs=runs,
+        kernel=runs.kernel,
+        ry=runs.ry,
+        rx=runs.rx,
+        run_dy=table.dy.copy(),
+        run_dx=table.dx.copy(),
+        run_len=table.length.copy(),
+        run_w=table.weight.copy(),
         run_slot=slot.astype(np.int64),
         lengths=lengths.astype(np.int64),
         method=method,
     )
 
 
-def _build_columns(kernel: np.ndarray) -> Plan:
+def _build_columns(runs: KernelRuns) -> Plan:
     """Column runs: each kernel column as runs of equal weight down the column.
 
     Every distinct vertical window (start row, height) becomes a buffer built per output
     row from the largest smaller window it contains plus the missing rows, so nested
     windows (a circle's columns) cost two rows each.
     """
-    rows_t = _build(np.ascontiguousarray(kernel.T), False, "runs")
-    # In the transposed plan, "row" offsets are x offsets and run starts are y starts.
-    ry, rx = rows_t.rx, rows_t.ry
-    starts, heights = rows_t.run_dx, rows_t.run_len
+    cols = runs.transposed()
+    # In the transposed table, "row" offsets are x offsets and run starts are y starts.
+    ry, rx = runs.ry, runs.rx
+    starts, heights = cols.dx, cols.length
     windows = sorted(set(zip(heights.tolist(), starts.tolist())))  # short first
     index, base, ptr, add = {}, [], [0], []
     for j, (h, s0) in enumerate(windows):
@@ -205,15 +170,14 @@ def _build_columns(kernel: np.ndarray) -> Plan:
     slot = np.array([index[(h, s0)] for h, s0 in zip(heights.tolist(), starts.tolist())],
                     dtype=np.int64)
     return Plan(
-        kernel=kernel,
+        runs=runs,
+        kernel=runs.kernel,
         ry=ry,
         rx=rx,
-        row_dy=np.zeros(1, dtype=np.int64),
-        row_ptr=np.array([0, slot.size], dtype=np.int64),
         run_dy=np.zeros(slot.size, dtype=np.int64),
-        run_dx=rows_t.run_dy.copy(),
+        run_dx=cols.dy.copy(),
         run_len=heights.copy(),
-        run_w=rows_t.run_w.copy(),
+        run_w=cols.weight.copy(),
         run_slot=slot,
         lengths=np.zeros(0, dtype=np.int64),
         method="columns",
@@ -240,7 +204,8 @@ def rank_one_factors(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return None
 
 
-def _build_separable(kernel: np.ndarray, u: np.ndarray, v: np.ndarray) -> Plan:
+def _build_separable(runs: KernelRuns, u: np.ndarray, v: np.ndarray) -> Plan:
+    kernel = runs.kernel
     kh, kw = kernel.shape
     cy, cx = kh // 2, kw // 2
     rows, cols = np.flatnonzero(u), np.flatnonzero(v)
@@ -248,11 +213,10 @@ def _build_separable(kernel: np.ndarray, u: np.ndarray, v: np.ndarray) -> Plan:
     rx = int(np.abs(cols - cx).max())
     n = rows.size
     return Plan(
+        runs=runs,
         kernel=kernel,
         ry=ry,
         rx=rx,
-        row_dy=(rows - cy + ry).astype(np.int64),
-        row_ptr=np.arange(n + 1, dtype=np.int64),
         run_dy=(rows - cy + ry).astype(np.int64),
         run_dx=np.zeros(n, dtype=np.int64),
         run_len=np.full(n, cols.size, dtype=np.int64),
@@ -274,15 +238,33 @@ def check_method(method: object) -> str:
     return method
 
 
-#: Recently built plans by (kernel bytes, shape, method, separable_ok): building one walks
-#: every tap in Python, which a GPU call (or many dask graphs) would otherwise pay each time.
+#: Recently built plans by (kernel digest, method, separable_ok): the array API and every
+#: dask chunk ask for the same plan again.
 _PLANS: OrderedDict = OrderedDict()
 _PLANS_MAX = 64
 _PLANS_LOCK = fork_safe_lock()
 
 
-def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = True) -> Plan:
-    """Describe ``kernel`` (validated, float64, odd sides) as runs for ``method``.
+def check_method_for(runs: KernelRuns, method: str, *, separable_ok: bool) -> None:
+    """Refuse a ``method`` the kernel or the operation cannot use (at call time, in the API)."""
+    if method != "separable":
+        return
+    if not separable_ok:
+        raise FocalValueError(
+            "method='separable' works only for correlate/convolve with "
+            "nan_policy='propagate' and no min_count (NaN-aware sums and statistics "
+            "count valid taps per cell); use method='auto'"
+        )
+    if rank_one_factors(runs.kernel) is None:
+        raise FocalValueError(
+            "method='separable' needs a rank-1 kernel (an outer product such as a box "
+            "or a Gaussian); this kernel is not one"
+        )
+
+
+def make_plan(runs: KernelRuns | np.ndarray, method: str = "auto", *,
+              separable_ok: bool = True) -> Plan:
+    """The CPU sweep's plan for ``runs`` (or a validated float64 kernel) and ``method``.
 
     ``separable_ok=False`` (NaN-aware sweeps, which need per-tap counts) keeps ``"auto"``
     away from the separable method and refuses it when asked for by name.
@@ -290,8 +272,8 @@ def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = 
     Examples
     --------
     >>> p = make_plan(np.array([[0., 0., 0.], [0., 2., 3.], [0., 0., 0.]]), "direct")
-    >>> p.ry, p.rx, p.row_dy.tolist(), p.run_dx.tolist(), p.run_w.tolist()
-    (0, 1, [0], [1, 2], [2.0, 3.0])
+    >>> p.ry, p.rx, p.run_dy.tolist(), p.run_dx.tolist(), p.run_w.tolist()
+    (0, 1, [0, 0], [1, 2], [2.0, 3.0])
     >>> p = make_plan(np.ones((3, 5)), "runs")
     >>> p.run_len.tolist(), p.lengths.tolist(), p.run_slot.tolist()
     ([5, 5, 5], [5], [1, 1, 1])
@@ -301,16 +283,17 @@ def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = 
     >>> make_plan(np.outer(g, g)).method
     'separable'
     """
+    if not isinstance(runs, KernelRuns):
+        runs = describe(runs)
     method = check_method(method)
-    # A digest, not the bytes: a cache of large kernels must not hold them twice.
-    key = (hashlib.blake2b(np.ascontiguousarray(kernel).tobytes(), digest_size=20).digest(),
-           kernel.shape, method, separable_ok)
+    check_method_for(runs, method, separable_ok=separable_ok)
+    key = (runs.key, method, separable_ok)
     with _PLANS_LOCK:
         plan = _PLANS.get(key)
         if plan is not None:
             _PLANS.move_to_end(key)
             return plan
-    plan = _make_plan(np.array(kernel, dtype=np.float64), method, separable_ok)
+    plan = _make_plan(runs, method, separable_ok)
     with _PLANS_LOCK:
         _PLANS[key] = plan
         while len(_PLANS) > _PLANS_MAX:
@@ -318,29 +301,18 @@ def make_plan(kernel: np.ndarray, method: str = "auto", *, separable_ok: bool = 
     return plan
 
 
-def _make_plan(kernel: np.ndarray, method: str, separable_ok: bool) -> Plan:
+def _make_plan(runs: KernelRuns, method: str, separable_ok: bool) -> Plan:
     if method == "direct":
-        return _build(kernel, True, "direct")
+        return _build(runs, "direct", runs.taps())
     if method == "runs":
-        return _build(kernel, False, "runs")
+        return _build(runs, "runs")
     if method == "columns":
-        return _build_columns(kernel)
-    factors = rank_one_factors(kernel) if (separable_ok or method == "separable") else None
+        return _build_columns(runs)
+    factors = rank_one_factors(runs.kernel) if (separable_ok or method == "separable") else None
     if method == "separable":
-        if not separable_ok:
-            raise FocalValueError(
-                "method='separable' works only for correlate/convolve with "
-                "nan_policy='propagate' and no min_count (NaN-aware sums and statistics "
-                "count valid taps per cell); use method='auto'"
-            )
-        if factors is None:
-            raise FocalValueError(
-                "method='separable' needs a rank-1 kernel (an outer product such as a box "
-                "or a Gaussian); this kernel is not one"
-            )
-        return _build_separable(kernel, *factors)
-    candidates = [_build(kernel, True, "direct"), _build(kernel, False, "runs")]  # ties: direct
-    candidates.append(_build_columns(kernel))
+        return _build_separable(runs, *factors)
+    candidates = [_build(runs, "direct", runs.taps()), _build(runs, "runs")]  # ties: direct
+    candidates.append(_build_columns(runs))
     if factors is not None:
-        candidates.append(_build_separable(kernel, *factors))
+        candidates.append(_build_separable(runs, *factors))
     return min(candidates, key=estimate_cost)

@@ -1,13 +1,15 @@
 """Backends: one module per array library, each with the same two functions.
 
-``correlate(data, plan, boundary, fill)``
-    the whole array (last two axes spatial).
-``correlate_tile(tile, plan, fill, *, parallel)``
+``correlate(data, kernel, method, boundary, fill)``
+    the whole array (last two axes spatial). ``kernel`` is the kernel's one description,
+    :class:`~xarray_focal.algorithms.runs.KernelRuns`; each backend derives its own layout
+    from it (the numpy backend a CPU plan for ``method``, the cupy backend its CUDA bands).
+``correlate_tile(tile, kernel, method, fill, *, parallel)``
     one :class:`~xarray_focal.tiles.Tile`: a chunk, the halo strips of its neighbours and
     the index maps that say where each padded coordinate reads from. The dask backend
     calls this per chunk on whichever backend owns the chunk type, so dask+numpy and
     dask+cupy share one wrapper. ``reduce``/``reduce_tile`` do the same for the NaN-aware
-    statistics.
+    statistics (with a :class:`~xarray_focal.algorithms.masked.Reduction` after ``fill``).
 
 :func:`backend_for` picks the module from the array (chunk) type. Optional libraries are
 imported only when an array of theirs shows up.
@@ -22,9 +24,7 @@ import numpy as np
 
 from ..errors import FocalTypeError
 
-__all__ = [
-    "backend_for", "chunk_backend_for", "is_dask_array", "is_cupy_array", "require_tile_function",
-]
+__all__ = ["backend_for", "chunk_backend_for", "is_dask_array", "is_cupy_array"]
 
 
 def is_dask_array(data: object) -> bool:
@@ -68,17 +68,3 @@ def backend_for(data: object) -> ModuleType:
 
         return dask_backend
     return chunk_backend_for(data)
-
-
-def require_tile_function(data: object, name: str, what: str) -> None:
-    """Raise a clear error if the backend of ``data``'s (chunk) type lacks ``name``.
-
-    Lets a backend that does not implement a feature yet (``what``) say so when the call
-    is made, not with an AttributeError deep inside a dask compute.
-    """
-    chunk = data._meta if is_dask_array(data) else data
-    module = chunk_backend_for(chunk)
-    if not hasattr(module, name):
-        raise FocalTypeError(
-            f"{what} is not implemented yet for {type(chunk).__module__.split('.')[0]} arrays"
-        )

@@ -7,8 +7,9 @@ reaches this module (it is an optional dependency).
 
 How the work is laid out (details in the CUDA source below):
 
-* The kernel is cut into *runs* -- adjacent taps of one row with one weight -- straight
-  from ``plan.kernel`` (cropped to the footprint's reach). A disc is one run per row.
+* The kernel arrives as its one description, :class:`~xarray_focal.algorithms.runs.KernelRuns`
+  (adjacent taps of one row with one weight; a disc is one run per row), which this module
+  lays out in bands of its own; the CPU's ``method=`` and its cost model play no part.
   Zero taps belong to no run, so they are never read (the footprint rule).
 * A block stages its output tile plus halo in shared memory, reading through the
   per-axis index maps, so every boundary mode and every dask chunk is the same code.
@@ -21,8 +22,8 @@ How the work is laid out (details in the CUDA source below):
 ``reduce`` (NaN policies, focal statistics) is a second kernel on the same tiles and runs
 with the semantics of :mod:`xarray_focal.algorithms.masked`; see ``_REDUCE_SOURCE``.
 
-Device copies of the runs/weights and of the index maps are cached (keyed by their bytes,
-the dtype and the device), so repeated calls and dask chunks upload nothing but new maps.
+Device copies of the runs/weights and of the index maps are cached (keyed by the kernel's
+digest or the map's bytes, the dtype and the device), so repeated calls and dask chunks upload nothing but new maps.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from ..algorithms.plan import Plan
+from ..algorithms.runs import KernelRuns
 from ..boundary import source_index
 from ..errors import FocalValueError
 from ..forking import fork_safe_lock
 from ..tiles import Tile
 from .numpy_backend import working_dtype
 
-__all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "kernel_runs", "UPLOADS"]
+__all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "UPLOADS"]
 
 #: Host-to-device uploads done by this module, by kind (tests read it to prove caching).
 UPLOADS = {"weights": 0, "index_maps": 0}
@@ -223,38 +224,9 @@ focal_correlate(const T* __restrict__ src, T* __restrict__ out,
 # --- host side: the kernel as runs, split into bands ----------------------------------
 
 
-def kernel_runs(weights: np.ndarray) -> list[tuple[int, int, int, float]]:
-    """Cut a kernel into runs ``(row, col, length, weight)`` of adjacent equal nonzero taps.
-
-    Zero taps are in no run, so the device never reads them (the footprint rule).
-
-    Examples
-    --------
-    >>> kernel_runs(np.array([[0., 1., 1.], [2., 0., 2.], [0., 0., 0.]]))
-    [(0, 1, 2, 1.0), (1, 0, 1, 2.0), (1, 2, 1, 2.0)]
-    """
-    runs = []
-    for dy, row in enumerate(np.asarray(weights, dtype=np.float64)):
-        dx = 0
-        n = row.size
-        while dx < n:
-            w = row[dx]
-            if w == 0.0:
-                dx += 1
-                continue
-            end = dx + 1
-            while end < n and row[end] == w:
-                end += 1
-            runs.append((dy, dx, end - dx, float(w)))
-            dx = end
-    return runs
-
-
-def _footprint(plan: Plan) -> np.ndarray:
-    """The kernel cropped to the footprint's reach ``(2 ry + 1, 2 rx + 1)``."""
-    kh, kw = plan.kernel.shape
-    cy, cx = kh // 2, kw // 2
-    return plan.kernel[cy - plan.ry: cy + plan.ry + 1, cx - plan.rx: cx + plan.rx + 1]
+def _run_list(runs: KernelRuns) -> list[tuple[int, int, int, float]]:
+    """The kernel's runs as ``(row, col, length, weight)`` in its footprint's bounding box."""
+    return list(zip(runs.dy.tolist(), runs.dx.tolist(), runs.length.tolist(), runs.weight.tolist()))
 
 
 def _cost(runs, K: int, kh: int, kw: int, itemsize: int) -> float:
@@ -368,10 +340,10 @@ class _DevicePlan:
     units: int
 
 
-def _layout(weights: np.ndarray, dtype: np.dtype) -> tuple:
-    """Choose ``K``, the bands and the accumulation dtype for ``weights`` on ``dtype`` data."""
-    runs = kernel_runs(weights)
-    kh, kw = weights.shape
+def _layout(kernel: KernelRuns, dtype: np.dtype) -> tuple:
+    """Choose ``K``, the bands and the accumulation dtype for ``kernel`` on ``dtype`` data."""
+    runs = _run_list(kernel)
+    kh, kw = 2 * kernel.ry + 1, 2 * kernel.rx + 1
     K = min(K_CHOICES, key=lambda k: _cost(runs, k, kh, kw, dtype.itemsize))
     acc = dtype
     layout = _split_bands(runs, kh, kw, K, acc.itemsize)
@@ -407,14 +379,13 @@ _PLANS = _LRU(_CACHE_SIZE)
 _MAPS = _LRU(4 * _CACHE_SIZE)
 
 
-def _device_plan(plan: Plan, dtype: np.dtype, device: int) -> _DevicePlan:
-    weights = np.ascontiguousarray(_footprint(plan))
-    key = (weights.shape, weights.tobytes(), dtype.str, device)
+def _device_plan(kernel: KernelRuns, dtype: np.dtype, device: int) -> _DevicePlan:
+    key = (kernel.key, dtype.str, device)
 
     def make():
         import cupy as cp
 
-        K, acc, (runs, wts, bands, pitch, smem, _), units = _layout(weights, dtype)
+        K, acc, (runs, wts, bands, pitch, smem, _), units = _layout(kernel, dtype)
         UPLOADS["weights"] += 1
         return _DevicePlan(
             K=K, acc=acc, runs=cp.asarray(runs), weights=cp.asarray(wts.astype(acc)),
@@ -492,8 +463,8 @@ def _kernel(dtype: np.dtype, acc: np.dtype, K: int, device: int):
 # --- the backend interface -------------------------------------------------------------
 
 
-def correlate(data: Any, plan: Plan, boundary: str, fill: float) -> Any:
-    """Correlate the last two axes of a cupy array with the plan's kernel (one launch).
+def correlate(data: Any, kernel: KernelRuns, method: str, boundary: str, fill: float) -> Any:
+    """Correlate the last two axes of a cupy array with ``kernel`` (one launch; ``method`` unused).
 
     Examples
     --------
@@ -507,12 +478,13 @@ def correlate(data: Any, plan: Plan, boundary: str, fill: float) -> Any:
     """
     ny, nx = data.shape[-2:]
     device = data.device.id
-    ymap = _whole_axis_map(ny, plan.ry, boundary, device)
-    xmap = _whole_axis_map(nx, plan.rx, boundary, device)
-    return _launch(data, plan, ymap, xmap, fill)
+    ymap = _whole_axis_map(ny, kernel.ry, boundary, device)
+    xmap = _whole_axis_map(nx, kernel.rx, boundary, device)
+    return _launch(data, kernel, ymap, xmap, fill)
 
 
-def correlate_tile(tile: Tile, plan: Plan, fill: float, *, parallel: bool) -> Any:
+def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
+                   parallel: bool) -> Any:
     """Correlate one tile on the device; the output has the tile's core shape.
 
     The kernels read one array, so the halo strips are put together with the block first
@@ -521,12 +493,12 @@ def correlate_tile(tile: Tile, plan: Plan, fill: float, *, parallel: bool) -> An
     src = tile.frame()
     device = src.device.id
     return _launch(
-        src, plan, _device_map(tile.ymap.index, device), _device_map(tile.xmap.index, device),
+        src, kernel, _device_map(tile.ymap.index, device), _device_map(tile.xmap.index, device),
         fill,
     )
 
 
-def _launch(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float) -> Any:
+def _launch(src: Any, kernel: KernelRuns, ymap: Any, xmap: Any, fill: float) -> Any:
     """One launch over every slice of ``src``; ``ymap``/``xmap`` are device int32 maps."""
     import cupy as cp
 
@@ -534,12 +506,12 @@ def _launch(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float) -> Any:
     device = src.device.id
     with cp.cuda.Device(device):
         src = cp.ascontiguousarray(src, dtype=dtype)
-        ho = ymap.size - 2 * plan.ry
-        wo = xmap.size - 2 * plan.rx
+        ho = ymap.size - 2 * kernel.ry
+        wo = xmap.size - 2 * kernel.rx
         out = cp.empty(src.shape[:-2] + (ho, wo), dtype=dtype)
         if out.size == 0:
             return out
-        dplan = _device_plan(plan, dtype, device)
+        dplan = _device_plan(kernel, dtype, device)
         K = dplan.K
         tx, ty = _WARPS_X * K, 32 * _WARPS_Y
         nbatch = out.size // (ho * wo)
@@ -852,15 +824,14 @@ def _reduce_K(channels) -> int:
     return 4 if need_q else 8
 
 
-def _device_reduce_plan(plan: Plan, K: int, device: int) -> _DeviceReducePlan:
-    weights = np.ascontiguousarray(_footprint(plan))
-    key = ("reduce", weights.shape, weights.tobytes(), K, device)
+def _device_reduce_plan(kernel: KernelRuns, K: int, device: int) -> _DeviceReducePlan:
+    key = ("reduce", kernel.key, K, device)
 
     def make():
         import cupy as cp
 
-        runs = kernel_runs(weights)
-        kh, kw = weights.shape
+        runs = _run_list(kernel)
+        kh, kw = 2 * kernel.ry + 1, 2 * kernel.rx + 1
         _, wx, wy = _REDUCE_LAYOUTS[K]
         enc, wts, bands, pitch, smem, _ = _split_bands(runs, kh, kw, K, 8, warps=(wx, wy))
         UPLOADS["weights"] += 1
@@ -899,7 +870,8 @@ def _reduce_kernel(dtype: np.dtype, dplan: _DeviceReducePlan, channels, device: 
     return kern
 
 
-def reduce(data: Any, plan: Plan, boundary: str, fill: float, reduction: Any) -> list:
+def reduce(data: Any, kernel: KernelRuns, method: str, boundary: str, fill: float,
+           reduction: Any) -> list:
     """NaN-aware statistics of a whole cupy array: one device array per statistic.
 
     The semantics are :mod:`xarray_focal.algorithms.masked`'s (codes, threshold, wtotal).
@@ -914,12 +886,13 @@ def reduce(data: Any, plan: Plan, boundary: str, fill: float, reduction: Any) ->
     """
     ny, nx = data.shape[-2:]
     device = data.device.id
-    ymap = _whole_axis_map(ny, plan.ry, boundary, device)
-    xmap = _whole_axis_map(nx, plan.rx, boundary, device)
-    return list(_launch_reduce(data, plan, ymap, xmap, fill, reduction))
+    ymap = _whole_axis_map(ny, kernel.ry, boundary, device)
+    xmap = _whole_axis_map(nx, kernel.rx, boundary, device)
+    return list(_launch_reduce(data, kernel, ymap, xmap, fill, reduction))
 
 
-def reduce_tile(tile: Tile, plan: Plan, fill: float, reduction: Any, *, parallel: bool) -> Any:
+def reduce_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, reduction: Any, *,
+                parallel: bool) -> Any:
     """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + core shape``.
 
     ``parallel`` is ignored: one launch always fills the whole device.
@@ -927,12 +900,13 @@ def reduce_tile(tile: Tile, plan: Plan, fill: float, reduction: Any, *, parallel
     src = tile.frame()
     device = src.device.id
     return _launch_reduce(
-        src, plan, _device_map(tile.ymap.index, device), _device_map(tile.xmap.index, device),
+        src, kernel, _device_map(tile.ymap.index, device), _device_map(tile.xmap.index, device),
         fill, reduction,
     )
 
 
-def _launch_reduce(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float, reduction: Any):
+def _launch_reduce(src: Any, kernel: KernelRuns, ymap: Any, xmap: Any, fill: float,
+                   reduction: Any):
     """One launch for every statistic and slice."""
     import cupy as cp
 
@@ -943,14 +917,14 @@ def _launch_reduce(src: Any, plan: Plan, ymap: Any, xmap: Any, fill: float, redu
         raise FocalValueError(f"cannot encode statistic codes {codes} for the GPU kernel")
     with cp.cuda.Device(device):
         src = cp.ascontiguousarray(src, dtype=dtype)
-        ho = ymap.size - 2 * plan.ry
-        wo = xmap.size - 2 * plan.rx
+        ho = ymap.size - 2 * kernel.ry
+        wo = xmap.size - 2 * kernel.rx
         nstats = len(codes)
         out = cp.empty((nstats,) + src.shape[:-2] + (ho, wo), dtype=dtype)
         if out.size == 0:
             return out
         channels = _device_channels(codes)
-        dplan = _device_reduce_plan(plan, _reduce_K(channels), device)
+        dplan = _device_reduce_plan(kernel, _reduce_K(channels), device)
         main = _reduce_kernel(dtype, dplan, channels, device)
         K = dplan.K
         tx, ty = dplan.warps[0] * K, 32 * dplan.warps[1]

@@ -31,7 +31,7 @@ from dask import delayed
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from ..algorithms.plan import Plan
+from ..algorithms.runs import KernelRuns
 from ..boundary import axis_map
 from ..tiles import Tile
 from . import chunk_backend_for
@@ -76,14 +76,16 @@ def _starts(chunks: tuple[int, ...]) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(chunks)]).astype(np.int64)
 
 
-def correlate(data: da.Array, plan: Plan, boundary: str, fill: float) -> da.Array:
+def correlate(data: da.Array, kernel: KernelRuns, method: str, boundary: str,
+              fill: float) -> da.Array:
     """Lazily correlate the last two axes of a dask array; output keeps ``data.chunks``."""
-    return _map_tiles(data, plan, boundary, fill, None)
+    return _map_tiles(data, kernel, method, boundary, fill, None)
 
 
-def reduce(data: da.Array, plan: Plan, boundary: str, fill: float, reduction) -> list[da.Array]:
+def reduce(data: da.Array, kernel: KernelRuns, method: str, boundary: str, fill: float,
+           reduction) -> list[da.Array]:
     """Lazy NaN-aware statistics: one array per statistic, all from one pass per chunk."""
-    stack = _map_tiles(data, plan, boundary, fill, reduction)
+    stack = _map_tiles(data, kernel, method, boundary, fill, reduction)
     return [
         da.map_blocks(_pick, stack, i, drop_axis=0, dtype=stack.dtype, meta=data._meta.astype(stack.dtype),
                       name=f"focal-{stat}-{tokenize(stack.name, i)}")
@@ -95,12 +97,13 @@ def _pick(block, i):
     return block[i]
 
 
-def _map_tiles(data: da.Array, plan: Plan, boundary: str, fill: float, reduction) -> da.Array:
+def _map_tiles(data: da.Array, kernel: KernelRuns, method: str, boundary: str, fill: float,
+               reduction) -> da.Array:
     from .numpy_backend import working_dtype
 
     ny, nx = data.shape[-2:]
-    ychunks, ydepth = _spatial_chunks(data.chunks[-2], ny, plan.ry)
-    xchunks, xdepth = _spatial_chunks(data.chunks[-1], nx, plan.rx)
+    ychunks, ydepth = _spatial_chunks(data.chunks[-2], ny, kernel.ry)
+    xchunks, xdepth = _spatial_chunks(data.chunks[-1], nx, kernel.rx)
     work = data.rechunk(data.chunks[:-2] + (ychunks, xchunks))
     wrap = boundary == "wrap"
     out_dtype = working_dtype(data.dtype)
@@ -108,13 +111,13 @@ def _map_tiles(data: da.Array, plan: Plan, boundary: str, fill: float, reduction
     if reduction is not None:
         chunks = ((len(reduction.names),),) + chunks
     grid = (ny, nx, _starts(ychunks), _starts(xchunks), ydepth, xdepth)
-    # Tokenise explicitly: dask would otherwise hash the plan object's identity.
-    setup_token = tokenize(plan.kernel, plan.method, boundary, fill, reduction, grid)
-    # Plan and grid enter the graph once, as one key every block depends on. Passed with
+    # Tokenise explicitly: dask would otherwise hash the kernel object's identity.
+    setup_token = tokenize(kernel, method, boundary, fill, reduction, grid)
+    # Kernel and grid enter the graph once, as one key every block depends on. Passed with
     # each task they were copied into every task: with distributed each task is pickled
-    # on its own, so a 81x81 kernel (plan ~175 kB) cost 175 kB per chunk.
+    # on its own, so a large kernel cost its size per chunk.
     setup = delayed(
-        _BlockSetup(plan, boundary, fill, reduction, grid), pure=True,
+        _BlockSetup(kernel, method, boundary, fill, reduction, grid), pure=True,
         name="focal-plan-" + setup_token,
     )
     name = ("focal-correlate-" if reduction is None else "focal-reduce-") + tokenize(work.name, setup_token)
@@ -176,7 +179,8 @@ def _edge_strips(block, dy: int, dx: int):
 class _BlockSetup:
     """What every block task needs besides its data (one graph key, shared)."""
 
-    plan: Plan
+    kernel: KernelRuns
+    method: str
     boundary: str
     fill: float
     reduction: object
@@ -185,7 +189,8 @@ class _BlockSetup:
 
 def _tile(block, sources, setup, iy, ix, ybefore, yafter, xbefore, xafter):
     """Compute one output block from its own block and its neighbours' edge strips."""
-    plan, boundary, fill, reduction = setup.plan, setup.boundary, setup.fill, setup.reduction
+    kernel, method, boundary, fill = setup.kernel, setup.method, setup.boundary, setup.fill
+    reduction = setup.reduction
     ny, nx, ystarts, xstarts, ydepth, xdepth = setup.grid
     h, w = block.shape[-2:]
     rows = (ydepth if ybefore is not None else 0, h, ydepth if yafter is not None else 0)
@@ -199,13 +204,13 @@ def _tile(block, sources, setup, iy, ix, ybefore, yafter, xbefore, xafter):
               for j in range(3))
         for i in range(3)
     )
-    ymap = _frame_map(ny, plan.ry, boundary, ystarts, iy, ybefore, yafter, ydepth)
-    xmap = _frame_map(nx, plan.rx, boundary, xstarts, ix, xbefore, xafter, xdepth)
-    tile = Tile(cells, ymap, xmap, plan.ry, plan.rx)
+    ymap = _frame_map(ny, kernel.ry, boundary, ystarts, iy, ybefore, yafter, ydepth)
+    xmap = _frame_map(nx, kernel.rx, boundary, xstarts, ix, xbefore, xafter, xdepth)
+    tile = Tile(cells, ymap, xmap, kernel.ry, kernel.rx)
     backend = chunk_backend_for(block)
     if reduction is None:
-        return backend.correlate_tile(tile, plan, fill, parallel=PARALLEL_PER_CHUNK)
-    return backend.reduce_tile(tile, plan, fill, reduction, parallel=PARALLEL_PER_CHUNK)
+        return backend.correlate_tile(tile, kernel, method, fill, parallel=PARALLEL_PER_CHUNK)
+    return backend.reduce_tile(tile, kernel, method, fill, reduction, parallel=PARALLEL_PER_CHUNK)
 
 
 def _frame_map(n, radius, boundary, starts, i, before, after, depth):

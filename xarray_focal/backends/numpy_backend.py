@@ -12,7 +12,8 @@ import numpy as np
 
 from ..algorithms import masked, sweep
 from ..algorithms.masked import Reduction
-from ..algorithms.plan import Plan
+from ..algorithms.plan import Plan, make_plan
+from ..algorithms.runs import KernelRuns
 from ..tiles import Tile
 from . import threads
 
@@ -31,9 +32,11 @@ def working_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if small else np.dtype(np.float64)
 
 
-def correlate(data: np.ndarray, plan: Plan, boundary: str, fill: float) -> np.ndarray:
-    """Correlate the last two axes of ``data`` with the plan's kernel, using all cores."""
-    return correlate_tile(Tile.whole(data, plan.ry, plan.rx, boundary), plan, fill, parallel=True)
+def correlate(data: np.ndarray, kernel: KernelRuns, method: str, boundary: str,
+              fill: float) -> np.ndarray:
+    """Correlate the last two axes of ``data`` with ``kernel``, using all cores."""
+    tile = Tile.whole(data, kernel.ry, kernel.rx, boundary)
+    return correlate_tile(tile, kernel, method, fill, parallel=True)
 
 
 def _prepare(tile: Tile, plan: Plan):
@@ -61,8 +64,10 @@ def _prepare(tile: Tile, plan: Plan):
     return (tuple(srcs), ymap.index, xmaps, xb), dtype, core.shape[:-2], ho, wo
 
 
-def correlate_tile(tile: Tile, plan: Plan, fill: float, *, parallel: bool) -> np.ndarray:
+def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
+                   parallel: bool) -> np.ndarray:
     """Correlate one tile; the output has the tile's core shape."""
+    plan = make_plan(kernel, method, separable_ok=True)
     source, dtype, lead, ho, wo = _prepare(tile, plan)
     out = np.empty(lead + (ho, wo), dtype=dtype)
     if out.size == 0:
@@ -79,17 +84,19 @@ def correlate_tile(tile: Tile, plan: Plan, fill: float, *, parallel: bool) -> np
     return out
 
 
-def reduce(data: np.ndarray, plan: Plan, boundary: str, fill: float,
+def reduce(data: np.ndarray, kernel: KernelRuns, method: str, boundary: str, fill: float,
            reduction: Reduction) -> list[np.ndarray]:
     """NaN-aware statistics of the whole array: one array per statistic."""
-    tile = Tile.whole(data, plan.ry, plan.rx, boundary)
-    return list(reduce_tile(tile, plan, fill, reduction, parallel=True))
+    tile = Tile.whole(data, kernel.ry, kernel.rx, boundary)
+    return list(reduce_tile(tile, kernel, method, fill, reduction, parallel=True))
 
 
 def reduce_tile(
-    tile: Tile, plan: Plan, fill: float, reduction: Reduction, *, parallel: bool,
+    tile: Tile, kernel: KernelRuns, method: str, fill: float, reduction: Reduction, *,
+    parallel: bool,
 ) -> np.ndarray:
     """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + core shape``."""
+    plan = make_plan(kernel, method, separable_ok=False)
     source, dtype, lead, ho, wo = _prepare(tile, plan)
     nstats = len(reduction.names)
     out = np.empty((nstats,) + lead + (ho, wo), dtype=dtype)
