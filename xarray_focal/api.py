@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .algorithms.masked import Reduction
 from .algorithms.plan import check_method, check_method_for
 from .algorithms.runs import describe
 from .backends import backend_for, is_cupy_array, is_dask_array
 from .boundary import check_boundary
+from .contract import Reduction, working_dtype
 from .errors import FocalTypeError, FocalValueError
 from .kernels import custom_kernel
 
@@ -417,7 +417,6 @@ focal_var = _single_stat("var")
 
 
 def _empty_result(data: Any) -> Any:
-    from .backends.numpy_backend import working_dtype
 
     dtype = working_dtype(np.dtype(data.dtype))
     if is_dask_array(data) or is_cupy_array(data):

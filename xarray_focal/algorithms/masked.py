@@ -27,50 +27,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..contract import FLOAT64_EPS
 from .sweep import _combine, _gather, _task_bounds, _vertical_windows, _window_sums, buffers
 
-__all__ = ["STAT_CODES", "Reduction", "needs", "reduce", "sweep_channels"]
-
-#: Output codes understood by the finishing step.
-STAT_CODES = {
-    "propagate": 0,  # weighted sum, NaN if fewer valid taps than the threshold
-    "omit": 1,
-    "renormalize": 2,
-    "sum": 3,
-    "mean": 4,
-    "count": 5,
-    "var": 6,
-    "std": 7,
-    "max": 8,
-    "min": 9,
-    "range": 10,
-}
-
-
-def needs(codes) -> tuple[bool, bool, bool, bool, bool]:
-    """Channels of the CUDA kernel: (x, weighted valid, squares, max, min).
-
-    There the variance accumulates ``x - shift`` in the x channel, so var/std need it.
-    """
-    c = set(codes)
-    need_x = bool(c & {0, 1, 2, 3, 4, 6, 7})
-    need_wv = 2 in c
-    need_q = bool(c & {6, 7})
-    need_mx = bool(c & {8, 10})
-    need_mn = bool(c & {9, 10})
-    return need_x, need_wv, need_q, need_mx, need_mn
-
-
-def sweep_channels(codes) -> tuple[bool, bool, bool, bool, bool]:
-    """Channels of the CPU sweep: (sum, weighted valid, variance, max, min).
-
-    The sum channel (unshifted values) serves the weighted sums, ``sum`` and ``mean``
-    only; the variance has its own locally shifted sums.
-    """
-    c = set(codes)
-    return (bool(c & {0, 1, 2, 3, 4}), 2 in c, bool(c & {6, 7}), bool(c & {8, 10}),
-            bool(c & {9, 10}))
-
+__all__ = ["reduce"]
 
 @njit(nogil=True, cache=True)
 def _fold_extreme(dst, src, n, want_max):
@@ -357,7 +317,7 @@ def _split_channels(p, slot, hx, hv, h1, h2, hs, hmx, hmn, n, need_sum, need_var
 
 
 #: float64 unit roundoff doubled (numpy's eps): the variance's noise floor is in its units.
-_EPS = 2.220446049250313e-16
+_EPS = FLOAT64_EPS
 
 
 @njit(nogil=True, cache=True)
@@ -681,37 +641,3 @@ def reduce(columns, srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
                   ones, zeros, lengths, win_base, win_ptr, win_rows, fill, codes, threshold,
                   wtotal, ntaps, need_sum, need_wv, need_var, need_mx, need_mn, out, b, y0,
                   y1, x0, x1, bufs, wins)
-
-
-class Reduction:
-    """What a NaN-aware sweep computes: statistic names, their codes and the thresholds.
-
-    Parameters
-    ----------
-    names : tuple of str
-        Keys of :data:`STAT_CODES`, one output each, in order.
-    threshold : int
-        Fewest valid footprint taps that give a value (fewer give NaN).
-    wtotal : float
-        Sum of all footprint weights (for ``renormalize``).
-    ntaps : int
-        Number of footprint taps (nonzero weights): ``renormalize`` returns the plain
-        weighted sum where all of them are valid.
-    """
-
-    __slots__ = ("names", "codes", "threshold", "wtotal", "ntaps", "channels")
-
-    def __init__(self, names: tuple[str, ...], threshold: int, wtotal: float, ntaps: int):
-        self.names = tuple(names)
-        self.codes = np.array([STAT_CODES[n] for n in self.names], dtype=np.int64)
-        self.threshold = float(threshold)
-        self.wtotal = float(wtotal)
-        self.ntaps = int(ntaps)
-        self.channels = needs(self.codes.tolist())
-
-    def __repr__(self) -> str:
-        return (f"Reduction({self.names}, threshold={self.threshold:g}, "
-                f"wtotal={self.wtotal:g}, ntaps={self.ntaps})")
-
-    def __dask_tokenize__(self):
-        return (type(self).__name__, self.names, self.threshold, self.wtotal, self.ntaps)

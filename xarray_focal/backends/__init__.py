@@ -9,7 +9,7 @@
     the index maps that say where each padded coordinate reads from. The dask backend
     calls this per chunk on whichever backend owns the chunk type, so dask+numpy and
     dask+cupy share one wrapper. ``reduce``/``reduce_tile`` do the same for the NaN-aware
-    statistics (with a :class:`~xarray_focal.algorithms.masked.Reduction` after ``fill``).
+    statistics (with a :class:`~xarray_focal.contract.Reduction` after ``fill``).
 
 :func:`backend_for` picks the module from the array (chunk) type. Optional libraries are
 imported only when an array of theirs shows up.

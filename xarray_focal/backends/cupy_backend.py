@@ -36,10 +36,10 @@ import numpy as np
 
 from ..algorithms.runs import KernelRuns
 from ..boundary import source_index
+from ..contract import working_dtype
 from ..errors import FocalValueError
 from ..forking import fork_safe_lock
 from ..tiles import Tile
-from .numpy_backend import working_dtype
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "UPLOADS"]
 
@@ -797,18 +797,6 @@ class _DeviceReducePlan:
     smem: int
 
 
-def _device_channels(codes) -> tuple[bool, bool, bool, bool, bool]:
-    """The kernel's channels for statistic codes: (sum of w*x, sum of w over valid taps,
-    variance pair, max, min).
-
-    Unlike the CPU's channels, the variance does not use the sum of w*x: it has its own
-    pair about a reference local to each window.
-    """
-    c = set(int(code) for code in codes)
-    return (bool(c & {0, 1, 2, 3, 4}), 2 in c, bool(c & {6, 7}), bool(c & {8, 10}),
-            bool(c & {9, 10}))
-
-
 def _reduce_K(channels) -> int:
     """Outputs per thread for a channel set.
 
@@ -923,7 +911,7 @@ def _launch_reduce(src: Any, kernel: KernelRuns, ymap: Any, xmap: Any, fill: flo
         out = cp.empty((nstats,) + src.shape[:-2] + (ho, wo), dtype=dtype)
         if out.size == 0:
             return out
-        channels = _device_channels(codes)
+        channels = reduction.channels
         dplan = _device_reduce_plan(kernel, _reduce_K(channels), device)
         main = _reduce_kernel(dtype, dplan, channels, device)
         K = dplan.K

@@ -33,6 +33,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 from ..algorithms.runs import KernelRuns
 from ..boundary import axis_map
+from ..contract import working_dtype
 from ..tiles import Tile
 from . import chunk_backend_for
 
@@ -99,8 +100,6 @@ def _pick(block, i):
 
 def _map_tiles(data: da.Array, kernel: KernelRuns, method: str, boundary: str, fill: float,
                reduction) -> da.Array:
-    from .numpy_backend import working_dtype
-
     ny, nx = data.shape[-2:]
     ychunks, ydepth = _spatial_chunks(data.chunks[-2], ny, kernel.ry)
     xchunks, xdepth = _spatial_chunks(data.chunks[-1], nx, kernel.rx)

@@ -11,26 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..algorithms import masked, sweep
-from ..algorithms.masked import Reduction
 from ..algorithms.plan import Plan, make_plan
 from ..algorithms.runs import KernelRuns
+from ..contract import Reduction, working_dtype
 from ..tiles import Tile
 from . import threads
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile"]
-
-def working_dtype(dtype: np.dtype) -> np.dtype:
-    """float16 and float32 give float32, float64 stays float64, bool/int become float64.
-
-    float16 has no arithmetic of its own in numba or CUDA here: it is read as float32 (exact)
-    and the result is float32, as numpy promotes float16 with float32. longdouble is refused
-    by the array API before this (computing it in float64 would silently drop precision).
-    """
-    dtype = np.dtype(dtype)
-    # kind/itemsize, not ==: a big-endian float32 is float32 data too.
-    small = dtype.kind == "f" and dtype.itemsize <= 4
-    return np.dtype(np.float32) if small else np.dtype(np.float64)
-
 
 def correlate(data: np.ndarray, kernel: KernelRuns, method: str, boundary: str,
               fill: float) -> np.ndarray:
@@ -103,7 +90,7 @@ def reduce_tile(
     if out.size == 0:
         return out
     out4 = out.reshape((nstats, -1, ho, wo))
-    need_sum, need_wv, need_var, need_mx, need_mn = masked.sweep_channels(reduction.codes.tolist())
+    need_sum, need_wv, need_var, need_mx, need_mn = reduction.channels
     columns = plan.method == "columns"
     # Full-width buffers per ring row: the variance keeps deviations and squares (and a
     # shift row) for row runs, the raw row plus three window buffers for column runs.
