@@ -226,3 +226,70 @@ def test_dask_kernel_from_accessor_stays_lazy():
         k = da.focal.circle_kernel("30 m")
         result = da.focal.correlate(k)
     assert result.chunks == da.chunks
+
+
+def _with_text_and_time_vars():
+    da = cube(dims=("y", "x"), shape=(9, 11))
+    return xr.Dataset(
+        {
+            "elev": da,
+            "slope": (da * 2).rename("slope"),
+            "label": (("y", "x"), np.full(da.shape, "a")),
+            "when": (("y", "x"), np.full(da.shape, np.datetime64("2020-01-01", "ns"))),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ds: ds.focal.correlate(ASYM, dims=("y", "x")),
+        lambda ds: ds.focal.convolve(ASYM, dims=("y", "x")),
+        lambda ds: ds.focal.mean(np.ones((3, 3)), dims=("y", "x")),
+        lambda ds: ds.focal.stats(np.ones((3, 3)), ("min", "count"), dims=("y", "x")),
+    ],
+    ids=["correlate", "convolve", "mean", "stats"],
+)
+@pytest.mark.parametrize("bad", ["label", "when"])
+def test_dataset_non_numeric_spatial_variable_is_named_not_dropped(call, bad):
+    ds = _with_text_and_time_vars()
+    ds = ds.drop_vars([v for v in ("label", "when") if v != bad])
+    # Raised, not skipped: a result without the variable would lose it without a word.
+    with pytest.raises(xarray_focal.FocalTypeError, match=rf"variable '{bad}'.*dtype") as info:
+        call(ds)
+    assert "ds[['elev', 'slope']]" in str(info.value)
+    # The suggested selection works, and gives each variable its own DataArray result.
+    out = call(ds[["elev", "slope"]])
+    key = "elev_min" if "elev_min" in out else "elev"
+    one = call(ds[["elev"]])
+    xr.testing.assert_identical(out[key], one[key])
+
+
+def test_dataset_non_numeric_variable_without_spatial_dims_passes_through():
+    ds = _with_text_and_time_vars().drop_vars(["label", "when"])
+    ds["note"] = ("band", np.array(["x", "y"]))
+    out = ds.focal.mean(np.ones((3, 3)), dims=("y", "x"))
+    assert out["note"].identical(ds["note"])
+    np.testing.assert_array_equal(
+        out["elev"].values, ds["elev"].focal.mean(np.ones((3, 3))).values
+    )
+
+
+def test_every_parameter_of_every_accessor_method_is_documented():
+    import inspect
+
+    from xarray_focal.accessor import FocalDataArrayAccessor, FocalDatasetAccessor
+
+    for cls in (FocalDataArrayAccessor, FocalDatasetAccessor):
+        for attr in ("correlate", "convolve", "circle_kernel", "annulus_kernel",
+                     "mean", "sum", "count", "min", "max", "range", "std", "var", "stats"):
+            func = getattr(cls, attr)
+            doc = inspect.getdoc(func)
+            assert "%(" not in doc, (cls.__name__, attr)
+            section = doc.split("Parameters\n----------\n")[1].split("\n\n")[0]
+            documented = set()
+            for line in section.splitlines():
+                if line and not line.startswith(" "):
+                    documented.update(n.strip() for n in line.split(" : ")[0].split(","))
+            params = set(inspect.signature(func).parameters) - {"self"}
+            assert params <= documented, (cls.__name__, attr, params - documented)

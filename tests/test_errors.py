@@ -188,6 +188,20 @@ BAD_ARGUMENTS = [
     ("res-three", lambda: _bare().assign_attrs(res=(1.0, 1.0, 1.0)).focal.circle_kernel(3), V, r"res"),
     ("res-text", lambda: _bare().assign_attrs(res="ten").focal.circle_kernel(3), V, r"res"),
     ("res-nan", lambda: _bare().assign_attrs(res=float("nan")).focal.circle_kernel(3), V, r"res"),
+    # An option is refused whatever the data: no empty array lets a bad one through.
+    (
+        "renormalize-zero-sum-empty-data",
+        lambda: xf.correlate(np.empty((0, 5)), [[-1.0, 0.0, 1.0]], nan_policy="renormalize"),
+        V,
+        r"renormalize.*sum",
+    ),
+    # --- a Dataset variable that is not numbers: named, with a way out ----------------
+    (
+        "dataset-string-variable",
+        lambda: xr.Dataset({"a": _raster(), "tag": _raster().astype(str)}).focal.mean(K3),
+        T,
+        r"variable 'tag'.*dtype.*ds\[\['a'\]\]",
+    ),
 ]
 
 
@@ -224,6 +238,38 @@ def test_bad_dask_data_fails_at_call_time_not_compute_time(make, exc, match):
     with raise_if_dask_computes(), pytest.raises(exc, match=match) as info:
         xf.correlate(arr, K3)
     assert isinstance(info.value, FocalError)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: xf.correlate(DATA, K3),
+        lambda: xf.convolve(DATA, K3),
+        lambda: xf.focal_mean(DATA, K3),
+        lambda: _raster().focal.convolve(K3),
+        lambda: _raster().focal.mean(K3),
+        lambda: _raster().focal.stats(K3, ("mean", "max")),
+        # A Dataset checks its options once, not once per variable.
+        lambda: xr.Dataset({"a": _raster(), "b": _raster()}).focal.correlate(K3),
+        lambda: xr.Dataset({"a": _raster(), "b": _raster()}).focal.var(K3),
+    ],
+    ids=["correlate", "convolve", "focal_mean", "da-convolve", "da-mean", "da-stats",
+         "ds-correlate", "ds-var"],
+)
+def test_kernel_is_validated_once_per_call(monkeypatch, call):
+    from xarray_focal import api, kernels
+
+    seen = []
+    real = kernels.custom_kernel
+
+    def counting(kernel):
+        seen.append(1)
+        return real(kernel)
+
+    monkeypatch.setattr(kernels, "custom_kernel", counting)
+    monkeypatch.setattr(api, "custom_kernel", counting)
+    call()
+    assert len(seen) == 1
 
 
 def test_errors_are_catchable_by_the_library_root_and_builtins():

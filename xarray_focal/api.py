@@ -1,23 +1,30 @@
 """Array-level API: plain functions on numpy, dask and cupy arrays (no xarray needed).
 
-This layer validates every argument, normalises options, describes the kernel once
-(:func:`~xarray_focal.algorithms.runs.describe`), and hands the work to the backend chosen
-by the array (chunk) type, which derives its own layout from that description. It never
-falls back silently: an unsupported array type or dtype raises.
+This layer validates every argument, exactly once per call, normalises options, describes
+the kernel once (:func:`~xarray_focal.algorithms.runs.describe`), and hands the work to the
+backend chosen by the array (chunk) type, which derives its own layout from that
+description. It never falls back silently: an unsupported array type or dtype raises.
+
+Each public function is two steps, also open to the accessors (which validate the options
+once for a whole Dataset and need the footprint's size for their labels):
+:func:`check_correlate` / :func:`check_stats` validate everything but the data into a
+:class:`FocalCall`, and :func:`apply` validates the data and runs that call on it.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .algorithms.plan import check_method, check_method_for
-from .algorithms.runs import describe
+from .algorithms.runs import KernelRuns, describe
 from .backends import backend_for, is_cupy_array, is_dask_array
 from .boundary import check_boundary
+from ._docs import STAT_EXAMPLES
 from .contract import Reduction, working_dtype
 from .errors import FocalTypeError, FocalValueError
 from .kernels import custom_kernel
@@ -158,28 +165,11 @@ def correlate(
            [nan, nan, nan]])
     """
     data = _check_data(data)
-    weights = custom_kernel(kernel)
-    mode, fill = check_boundary(boundary, cval)
-    policy = _check_policy(nan_policy, NAN_POLICIES)
-    min_count = _check_min_count(min_count)
-    fast = policy == "propagate" and min_count is None
-    runs = describe(weights)
-    method = check_method(method)
-    check_method_for(runs, method, separable_ok=fast)
-    _check_reachable(min_count, runs.ntaps)
-    backend = backend_for(data)
-    if 0 in data.shape:
-        return _empty_result(data)
-    if policy == "renormalize":
-        _check_renormalizable(weights)
-    if fast:
-        return backend.correlate(data, runs, method, mode, fill)
-    if policy == "propagate":
-        threshold = max(runs.ntaps, min_count)
-    else:
-        threshold = max(1, min_count or 0)
-    reduction = Reduction((policy,), threshold, float(weights.sum()), runs.ntaps)
-    return backend.reduce(data, runs, method, mode, fill, reduction)[0]
+    call = check_correlate(
+        kernel, boundary=boundary, cval=cval, nan_policy=nan_policy, min_count=min_count,
+        method=method,
+    )
+    return _apply_checked(data, call)[0]
 
 
 def convolve(
@@ -218,11 +208,12 @@ def convolve(
            [3., 3., 4.],
            [6., 6., 7.]])
     """
-    weights = custom_kernel(kernel)
-    return correlate(
-        data, weights[::-1, ::-1], boundary=boundary, cval=cval, nan_policy=nan_policy,
+    data = _check_data(data)
+    call = check_correlate(
+        kernel, flip=True, boundary=boundary, cval=cval, nan_policy=nan_policy,
         min_count=min_count, method=method,
     )
+    return _apply_checked(data, call)[0]
 
 
 #: A kernel whose weights sum to at most this fraction of sum|w| counts as zero-sum.
@@ -337,26 +328,11 @@ def focal_stats(
            [2., 3., 2.]])
     """
     data = _check_data(data)
-    names = _check_stats(stats)
-    weights = (custom_kernel(footprint) != 0).astype(np.float64)
-    mode, fill = check_boundary(boundary, 0.0)
-    policy = _check_policy(nan_policy, NAN_POLICIES[:2])
-    min_count = _check_min_count(min_count)
-    runs = describe(weights)
-    method = check_method(method)
-    check_method_for(runs, method, separable_ok=False)
-    _check_reachable(min_count, runs.ntaps)
-    backend = backend_for(data)
-    if 0 in data.shape:
-        return {name: _empty_result(data) for name in names}
-    if policy == "propagate":
-        threshold = max(runs.ntaps, min_count or 0)
-    else:
-        threshold = max(1, min_count or 0)
-    # Footprint weights are all 1, so their sum is the number of taps.
-    reduction = Reduction(names, threshold, runs.ntaps, runs.ntaps)
-    stack = backend.reduce(data, runs, method, mode, fill, reduction)
-    return {name: stack[i] for i, name in enumerate(names)}
+    call = check_stats(
+        footprint, stats, boundary=boundary, nan_policy=nan_policy, min_count=min_count,
+        method=method,
+    )
+    return dict(zip(call.outputs, _apply_checked(data, call)))
 
 
 def _single_stat(name: str):
@@ -390,21 +366,10 @@ def _single_stat(name: str):
     >>> import numpy as np
     >>> import xarray_focal as xf
     >>> xf.focal_{name}(np.array([[1.0, 3.0, np.nan, 8.0]]), np.ones((1, 3)), boundary="nearest")
-    {_EXAMPLES[name]}
+    {STAT_EXAMPLES[name]}
     """
     return stat
 
-
-_EXAMPLES = {
-    "mean": "array([[1.66666667, 2.        , 5.5       , 8.        ]])",
-    "sum": "array([[ 5.,  4., 11., 16.]])",
-    "count": "array([[3., 2., 2., 2.]])",
-    "min": "array([[1., 1., 3., 8.]])",
-    "max": "array([[3., 3., 8., 8.]])",
-    "range": "array([[2., 2., 5., 0.]])",
-    "std": "array([[0.94280904, 1.        , 2.5       , 0.        ]])",
-    "var": "array([[0.88888889, 1.        , 6.25      , 0.        ]])",
-}
 
 focal_mean = _single_stat("mean")
 focal_sum = _single_stat("sum")
@@ -414,6 +379,138 @@ focal_max = _single_stat("max")
 focal_range = _single_stat("range")
 focal_std = _single_stat("std")
 focal_var = _single_stat("var")
+
+
+@dataclass(frozen=True, eq=False)
+class FocalCall:
+    """The validated options of one focal operation: what :func:`apply` runs on data.
+
+    Made by :func:`check_correlate` or :func:`check_stats` (never by hand), so every
+    field has passed its checks and can be applied to any number of arrays.
+
+    Attributes
+    ----------
+    runs : KernelRuns
+        The kernel as overlaid on the data (flipped for ``convolve``); ``runs.ntaps`` is
+        the number of cells in the footprint.
+    method, mode : str
+        The algorithm and the boundary mode.
+    fill : float
+        What outside taps read (see :func:`~xarray_focal.boundary.check_boundary`).
+    reduction : Reduction or None
+        The NaN-aware sweep to run; ``None`` for the plain weighted sum.
+    outputs : tuple of str
+        One name per result: ``("correlate",)`` or the statistic names.
+    """
+
+    runs: KernelRuns
+    method: str
+    mode: str
+    fill: float
+    reduction: Reduction | None
+    outputs: tuple[str, ...]
+
+
+def check_correlate(
+    kernel: Any,
+    *,
+    flip: bool = False,
+    boundary: str = "nan",
+    cval: float = 0.0,
+    nan_policy: str = "propagate",
+    min_count: int | None = None,
+    method: str = "auto",
+) -> FocalCall:
+    """Validate the options of :func:`correlate` (``flip=True``: of :func:`convolve`).
+
+    Everything but the data is checked here, once; the result can be applied to many
+    arrays with :func:`apply` (the Dataset accessor does, once per variable).
+
+    Examples
+    --------
+    >>> call = check_correlate([[0, 0, 0], [0, 0, 1], [0, 0, 0]], flip=True)
+    >>> call.runs.kernel[1].tolist(), call.runs.ntaps, call.reduction is None
+    ([1.0, 0.0, 0.0], 1, True)
+    """
+    weights = custom_kernel(kernel)
+    if flip:
+        weights = weights[::-1, ::-1]
+    mode, fill = check_boundary(boundary, cval)
+    policy = _check_policy(nan_policy, NAN_POLICIES)
+    min_count = _check_min_count(min_count)
+    fast = policy == "propagate" and min_count is None
+    runs = describe(weights)
+    method = check_method(method)
+    check_method_for(runs, method, separable_ok=fast)
+    _check_reachable(min_count, runs.ntaps)
+    if policy == "renormalize":
+        _check_renormalizable(weights)
+    if fast:
+        reduction = None
+    else:
+        if policy == "propagate":
+            threshold = max(runs.ntaps, min_count)
+        else:
+            threshold = max(1, min_count or 0)
+        reduction = Reduction((policy,), threshold, float(weights.sum()), runs.ntaps)
+    return FocalCall(runs, method, mode, fill, reduction, ("correlate",))
+
+
+def check_stats(
+    footprint: Any,
+    stats: Sequence[str] = ("mean", "std"),
+    *,
+    boundary: str = "nan",
+    nan_policy: str = "omit",
+    min_count: int | None = None,
+    method: str = "auto",
+) -> FocalCall:
+    """Validate the options of :func:`focal_stats`, once, for :func:`apply`.
+
+    Examples
+    --------
+    >>> call = check_stats(np.ones((3, 3)), ("mean", "count"))
+    >>> call.outputs, call.runs.ntaps
+    (('mean', 'count'), 9)
+    """
+    names = _check_stats(stats)
+    weights = (custom_kernel(footprint) != 0).astype(np.float64)
+    mode, fill = check_boundary(boundary, 0.0)
+    policy = _check_policy(nan_policy, NAN_POLICIES[:2])
+    min_count = _check_min_count(min_count)
+    runs = describe(weights)
+    method = check_method(method)
+    check_method_for(runs, method, separable_ok=False)
+    _check_reachable(min_count, runs.ntaps)
+    if policy == "propagate":
+        threshold = max(runs.ntaps, min_count or 0)
+    else:
+        threshold = max(1, min_count or 0)
+    # Footprint weights are all 1, so their sum is the number of taps.
+    reduction = Reduction(names, threshold, runs.ntaps, runs.ntaps)
+    return FocalCall(runs, method, mode, fill, reduction, names)
+
+
+def apply(data: Any, call: FocalCall) -> tuple[Any, ...]:
+    """Validate ``data`` and run ``call`` on it: one array per name in ``call.outputs``.
+
+    Examples
+    --------
+    >>> (out,) = apply(np.arange(9.0).reshape(3, 3), check_correlate(np.ones((3, 3))))
+    >>> out[1, 1]
+    np.float64(36.0)
+    """
+    return _apply_checked(_check_data(data), call)
+
+
+def _apply_checked(data: Any, call: FocalCall) -> tuple[Any, ...]:
+    backend = backend_for(data)
+    if 0 in data.shape:
+        return tuple(_empty_result(data) for _ in call.outputs)
+    if call.reduction is None:
+        return (backend.correlate(data, call.runs, call.method, call.mode, call.fill),)
+    stack = backend.reduce(data, call.runs, call.method, call.mode, call.fill, call.reduction)
+    return tuple(stack[i] for i in range(len(call.outputs)))
 
 
 def _empty_result(data: Any) -> Any:

@@ -1,0 +1,114 @@
+"""CF labels of focal statistics: the attributes a result carries and the text that says so.
+
+A statistic is a new quantity (a variance has squared units, a count has none) with its own
+``long_name`` and ``cell_methods``; :func:`stat_attrs` writes them from the input's
+attributes and :func:`labels_doc` describes the same rules in each statistic's docstring,
+so the two are read from one table.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Hashable
+
+__all__ = ["stat_attrs", "labels_doc"]
+
+# CF cell_methods method names; count has none (it is not a statistic of the values).
+_CF_METHODS = {
+    "mean": "mean", "sum": "sum", "min": "minimum", "max": "maximum", "range": "range",
+    "std": "standard_deviation", "var": "variance",
+}
+_LONG_NAMES = {
+    "mean": "mean", "sum": "sum", "count": "count of valid cells", "min": "minimum",
+    "max": "maximum", "range": "range", "std": "standard deviation", "var": "variance",
+}
+# Statistics that are the same physical quantity as the data (standard_name and valid
+# range still apply); the others are sums, spreads or counts of it.
+_SAME_QUANTITY = {"mean", "min", "max"}
+# Attributes about the input's packing, fill value, flags or actual values: they do not
+# describe any statistic (float results, NaN for missing).
+_INPUT_ONLY_ATTRS = {
+    "scale_factor", "add_offset", "_FillValue", "missing_value", "_Unsigned", "actual_range",
+    "flag_values", "flag_masks", "flag_meanings",
+}
+_VALID_RANGE_ATTRS = {"valid_range", "valid_min", "valid_max"}
+_UNIT_POWER = re.compile(r"([A-Za-z_]+)(-?\d+)?")
+
+
+def _squared_units(unit: str) -> str:
+    """``unit`` squared in UDUNITS syntax: "m" -> "m2", "s-1" -> "s-2", "kg m-2" -> "(kg m-2)2"."""
+    if unit == "1":
+        return "1"
+    match = _UNIT_POWER.fullmatch(unit)
+    if match is not None:
+        return f"{match.group(1)}{2 * int(match.group(2) or 1)}"
+    return f"({unit})2"
+
+
+def stat_attrs(attrs: dict, name: Hashable | None, stat: str, dims: tuple, cells: int) -> dict:
+    """CF attributes of focal ``stat`` of data with ``attrs`` (as :func:`labels_doc` says).
+
+    ``cells`` is the footprint's size, written into ``cell_methods``; ``dims`` the (y, x)
+    dims the statistic ran over. Returns a new dict; ``attrs`` is not modified.
+
+    Examples
+    --------
+    >>> stat_attrs({"units": "m", "long_name": "elevation"}, "z", "var", ("y", "x"), 9)
+    {'units': 'm2', 'long_name': 'focal variance of elevation', 'cell_methods': 'y: x: variance (focal footprint of 9 cells)'}
+    """
+    out = {
+        key: value for key, value in attrs.items()
+        if key not in _INPUT_ONLY_ATTRS
+        and (stat in _SAME_QUANTITY or key not in _VALID_RANGE_ATTRS)
+    }
+    if stat not in _SAME_QUANTITY:
+        out.pop("standard_name", None)
+    subject = attrs.get("long_name") or (str(name) if name is not None else None)
+    out["long_name"] = f"focal {_LONG_NAMES[stat]}" + (f" of {subject}" if subject else "")
+    unit = str(attrs.get("units", "")).strip()
+    if stat == "count":
+        out["units"] = "1"
+        out.pop("units_metadata", None)
+    elif stat == "var":
+        if unit:
+            out["units"] = _squared_units(unit)
+        else:
+            out.pop("units", None)
+    if stat in ("std", "var", "range") and str(out.get("units_metadata", "")).startswith("temperature"):
+        out["units_metadata"] = "temperature: difference"  # a spread, not a point on the scale
+    if stat == "count":
+        out.pop("cell_methods", None)
+    else:
+        method = f"{dims[0]}: {dims[1]}: {_CF_METHODS[stat]} (focal footprint of {cells} cells)"
+        before = str(attrs.get("cell_methods", "")).strip()
+        out["cell_methods"] = f"{before} {method}" if before else method
+    return out
+
+
+def labels_doc(stat: str) -> str:
+    """The attributes paragraph of the docstring of statistic ``stat`` (wrapped, undented)."""
+    units = {
+        "count": '``units`` "1" (a number of cells)',
+        "var": '``units`` squared ("m" -> "m2", "kg m-2" -> "(kg m-2)2"; none without units)',
+    }.get(stat, "the data's ``units``")
+    standard_name = (
+        "``standard_name`` and ``valid_*`` kept (the same quantity)" if stat in _SAME_QUANTITY
+        else "no ``standard_name`` or ``valid_*`` (another quantity)"
+    )
+    if stat == "count":
+        methods = "no ``cell_methods`` (CF has no method for a count)"
+    else:
+        methods = (
+            f'``cell_methods`` appended with ``"<y>: <x>: {_CF_METHODS[stat]} (focal footprint '
+            'of <n> cells)"``'
+        )
+    text = (
+        f"{units}; {standard_name}; ``long_name`` "
+        f'``"focal {_LONG_NAMES[stat]} of <long_name or name>"``; {methods}. Packing and '
+        "fill attributes (``scale_factor``, ``add_offset``, ``_FillValue``, "
+        "``missing_value``), ``actual_range`` and ``flag_*`` are dropped; the others (such as "
+        "``grid_mapping``) are kept."
+    )
+    # Wrapped for the docstring, where it sits indented under "Returns".
+    return textwrap.fill(text, width=80, break_long_words=False, break_on_hyphens=False)
