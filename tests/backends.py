@@ -51,6 +51,24 @@ def backend_params(*names):
     return params
 
 
+#: Chunks far smaller than a reach cost seconds per call on CPU dask (hundreds of tasks);
+#: the CPU's own dask tests pin those chunkings to numpy's bits instead.
+CPU_DASK_SMALL = ((2, 3), (40, 1))
+
+
+def lazy_chunk_params(chunkings):
+    """``(backend, chunks)`` params: dask+cupy with every chunking, dask without the tiny ones
+    of :data:`CPU_DASK_SMALL` (use with ``indirect=["backend"]``)."""
+    params = []
+    for b in backend_params("dask", "dask+cupy"):
+        for c in chunkings:
+            if b.id == "dask" and tuple(c) in CPU_DASK_SMALL:
+                continue
+            params.append(pytest.param(b.values[0], c, marks=b.marks,
+                                       id=f"{b.id}-{'x'.join(map(str, c))}"))
+    return params
+
+
 def _default_chunks(shape):
     """Chunks that split the last two axes in about three (leading axes one by one)."""
     lead = (1,) * (len(shape) - 2)
@@ -132,6 +150,16 @@ class Backend:
             result = result.get()
         assert isinstance(result, np.ndarray)
         return result
+
+    def to_numpy_all(self, results):
+        """A dict of results (as :meth:`to_numpy`), the lazy ones computed together."""
+        for result in results.values():
+            self.check_type(result)
+        if self.lazy:
+            import dask
+
+            (results,) = dask.compute(dict(results))
+        return {k: self.eager.to_numpy(v) for k, v in results.items()}
 
 
 def make_backend(name):

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import xarray_focal as xf
 
 from . import has_dask, requires_dask
-from .backends import backend_params
+from .backends import lazy_chunk_params
 from .conftest import awkward_data
 from .kernels import INEXACT, KERNELS, POLICY, POLICY_BACKENDS, RENORMALIZE
 from .reference import (
@@ -27,7 +27,6 @@ from .reference import (
 )
 
 POLICIES = ["propagate", "omit", "renormalize"]
-LAZY = backend_params("dask", "dask+cupy")
 dask_chunkings = [(7, 9), (2, 3), (40, 1), (13, 61), (37, 61)] if has_dask else []
 
 
@@ -266,8 +265,8 @@ def test_dask_policy_equals_numpy(policy, chunks):
             xf.correlate(data, kernel, nan_policy=policy, boundary="wrap", min_count=3))
 
 
-@pytest.mark.parametrize("backend", LAZY, indirect=True)
-@pytest.mark.parametrize("chunks", dask_chunkings)
+@pytest.mark.parametrize("backend,chunks", lazy_chunk_params(dask_chunkings),
+                         indirect=["backend"])
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 @pytest.mark.parametrize("policy", POLICIES)
 def test_chunked_policy_matches_reference(backend, policy, boundary, chunks):
