@@ -214,7 +214,7 @@ def test_nd_cube_broadcasts_over_leading_axes(backend):
                                     "flipped_rows"])
 def test_non_contiguous_input_and_no_aliasing(backend, layout):
     xp = backend.xp
-    base = awkward_data((40, 50), nan_fraction=0.05)
+    base = awkward_data((40, 50), nan_fraction=0.1)
     views = {
         "fortran": lambda a: xp.asfortranarray(a),
         "transposed": lambda a: a.T,
