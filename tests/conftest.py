@@ -43,3 +43,14 @@ try:
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 except ImportError:  # hypothesis is a test extra; test_properties.py skips without it
     pass
+
+
+# --- backends ------------------------------------------------------------------------------
+from .backends import backend_params, make_backend  # noqa: E402
+
+
+@pytest.fixture(params=backend_params())
+def backend(request):
+    """The array backend of a behaviour test (``tests/backends.py``): numpy, dask, cupy or
+    dask+cupy, each skipped on its own where it cannot run."""
+    return make_backend(request.param)

@@ -240,3 +240,22 @@ def assert_policy_accuracy(result, expected, data, kernel, policy, boundary="nan
     err = np.abs(np.asarray(result, dtype=np.float64)[ok] - expected[ok])
     bound = rtol * scale[ok] + np.finfo(np.float64).tiny
     assert np.all(err <= bound), f"error {err.max():.3g} above the contract"
+
+
+#: Statistics every backend gives to the bit (no sums involved).
+EXACT_STATS = ("count", "min", "max", "range")
+
+
+def assert_close_to_numpy_backend(result, cpu, stat):
+    """``result`` (any backend, on the host) against the numpy backend's ``cpu``.
+
+    dtype and NaN pattern equal; count/min/max/range bit for bit; sums, means and
+    variances to rounding (another backend may sum in another order).
+    """
+    assert result.dtype == cpu.dtype
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(cpu), err_msg="NaN pattern vs CPU")
+    if stat in EXACT_STATS:
+        np.testing.assert_array_equal(result, cpu)
+    else:
+        rtol = 2e-7 if cpu.dtype == np.float32 else 1e-11
+        np.testing.assert_allclose(result, cpu, rtol=rtol, atol=rtol, equal_nan=True)

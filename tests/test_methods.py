@@ -11,6 +11,7 @@ import xarray_focal as xf
 
 from . import has_dask
 from .conftest import awkward_data
+from .kernels import KERNELS
 from .reference import BOUNDARIES, assert_matches_contract
 
 METHODS = ["direct", "runs", "columns", "auto"]
@@ -76,13 +77,7 @@ def test_float32_is_summed_in_float64_and_rounded_once(method, kname):
     """float32 in, float32 out, but every method sums in float64: the result is the
     float64 result of the same float32 values rounded once (bit for bit), whatever the
     number of passes over the runs -- on numpy and per dask chunk."""
-    kernels = {
-        "box3": np.ones((3, 3)),
-        "box5x9": np.full((5, 9), 0.1),
-        "random25": np.random.default_rng(1).random((25, 25)),
-        "circle7": xf.circle_kernel(1, 1, 7),
-    }
-    kernel = kernels[kname]
+    kernel = KERNELS[kname]
     # Large offset, small spread: a float32 running sum would round at every pass.
     data = (np.random.default_rng(3).random((50, 60)) * 1000 + 1e4).astype(np.float32)
     expected = xf.correlate(data.astype(np.float64), kernel, method=method).astype(np.float32)

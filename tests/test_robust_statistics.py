@@ -8,13 +8,24 @@ it, nor may the chunking, nor the other statistics asked for in the same call.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 import xarray_focal as xf
 
 from . import requires_dask
-from .reference import BOUNDARIES, assert_stat_accuracy, reference_stat, reference_windows
+from .backends import backend_params
+from .conftest import awkward_data
+from .kernels import FOOTPRINTS, KERNELS
+from .reference import (
+    BOUNDARIES,
+    EXACT_STATS,
+    assert_stat_accuracy,
+    reference_stat,
+    reference_windows,
+)
 
 STATS = list(xf.STATISTICS)
 METHODS = ["direct", "runs", "columns"]
@@ -196,3 +207,178 @@ def test_min_count_and_propagate_with_local_shifts(method):
         out = xf.focal_stats(data, fp, STATS, boundary="nan", nan_policy=policy,
                              min_count=min_count, method=method)
         check_all_stats(out, data, fp, "nan", policy=policy, min_count=min_count)
+
+
+# --- per-window contract on every backend (moved from the GPU file) ----------------------
+
+#: Cells holding the sentinel: far apart, one near a corner (reach 7 of circle7).
+SENTINEL_CELLS = [(3, 5), (30, 48), (60, 20), (62, 93)]
+EPS = np.finfo(np.float64).eps
+EXACT = EXACT_STATS
+
+
+def _holey_smooth_field(shape, dtype, seed=0):
+    """1000 + small noise with a few NaN holes: data where a far-off shift cancels badly."""
+    rng = np.random.default_rng(seed)
+    data = 1000.0 + 0.01 * rng.standard_normal(shape)
+    data[rng.random(shape) < 0.03] = np.nan
+    return data.astype(dtype)
+
+
+def _window_references(data, fp, boundary):
+    """Per-window statistics and contract bounds from the stacked windows (float64).
+
+    The variance is a corrected two-pass one (mean of squared deviations minus the squared
+    mean deviation), which cancels the mean's own rounding. Bounds: sums 1e-12 sum|x|, means
+    that over n, variance 8 (n + 2) eps R^2 with R the window's range of valid values (a
+    one-pass variance about any value of the window), std its square root.
+    """
+    stack, _ = reference_windows(np.asarray(data, dtype=np.float64), fp != 0, boundary, 0.0)
+    valid = ~np.isnan(stack)
+    n = valid.sum(axis=0).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        total = np.nansum(stack, axis=0)
+        abs_total = np.nansum(np.abs(stack), axis=0)
+        mean = total / n
+        dev = stack - mean
+        var = np.nanmean(dev * dev, axis=0) - np.nanmean(dev, axis=0) ** 2
+        mx, mn = np.nanmax(stack, axis=0), np.nanmin(stack, axis=0)
+        var_bound = 8 * (n + 2) * EPS * (mx - mn) ** 2
+        refs = {"count": n, "sum": total, "mean": mean, "var": var, "std": np.sqrt(var),
+                "max": mx, "min": mn, "range": mx - mn}
+        bounds = {"sum": 1e-12 * abs_total, "mean": 1e-12 * abs_total / n, "var": var_bound,
+                  "std": np.sqrt(var_bound)}
+    for stat in refs:
+        if stat != "count":
+            refs[stat] = np.where(n > 0, refs[stat], np.nan)
+    return refs, bounds
+
+
+def _assert_window_contract(result, refs, bounds, stat):
+    """``result`` meets the per-window contract; float32 adds its one rounding at the store."""
+    ref = refs[stat]
+    out_dtype = result.dtype
+    np.testing.assert_array_equal(np.isnan(result), np.isnan(ref), err_msg=f"{stat}: NaN")
+    ok = ~np.isnan(ref)
+    with np.errstate(over="ignore"):
+        expected = ref.astype(out_dtype)
+    if stat in EXACT:
+        np.testing.assert_array_equal(result[ok], expected[ok], err_msg=stat)
+        return
+    # A float32 result whose exact value is beyond float32's range is that infinity.
+    over = ok & np.isinf(expected)
+    np.testing.assert_array_equal(result[over], expected[over], err_msg=f"{stat}: overflow")
+    ok &= ~over
+    bound = bounds[stat][ok]
+    if out_dtype == np.float32:
+        bound = bound + (np.abs(ref[ok]) + bound) * 2.0**-24
+    err = np.abs(result[ok].astype(np.float64) - ref[ok])
+    worst = np.argmax(err - bound)
+    assert np.all(err <= bound + np.finfo(np.float64).tiny), (
+        f"{stat}: error {err[worst]:.3g} > bound {bound[worst]:.3g} "
+        f"(value {result[ok][worst]!r}, exact {ref[ok][worst]!r})"
+    )
+
+
+def _with_sentinels(dtype, sentinel, seed=0):
+    data = _holey_smooth_field((64, 96), dtype, seed)
+    for cell in SENTINEL_CELLS:
+        data[cell] = sentinel
+    clean = data.copy()
+    for cell in SENTINEL_CELLS:
+        clean[cell] = 1000.0
+    return data, clean
+
+
+def _windows_without_sentinel(fp, boundary, shape):
+    """Output cells whose window holds no sentinel cell."""
+    marks = np.zeros(shape)
+    for cell in SENTINEL_CELLS:
+        marks[cell] = 1.0
+    stack, _ = reference_windows(marks, fp != 0, boundary, 0.0)
+    return np.nansum(stack, axis=0) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("sentinel", SENTINELS, ids=repr)
+@pytest.mark.parametrize("fname", ["circle7", "rows"])
+def test_sentinels_spoil_only_their_own_windows(backend, fname, sentinel, dtype):
+    # A nodata sentinel left in the data changes the statistics of the windows that hold
+    # it and of no other: every window meets the contract on its own values (its range),
+    # mean and sum are right with std/var in the same call, and a window without the
+    # sentinel gives the same bits as on data without it.
+    fp = KERNELS[FOOTPRINTS[fname]]
+    boundary = "nearest"
+    data, clean = _with_sentinels(dtype, sentinel)
+    refs, bounds = _window_references(data, fp, boundary)
+    out = backend.to_numpy_all(xf.focal_stats(backend.to_backend(data), fp, STATS,
+                                              boundary=boundary))
+    out_clean = backend.to_numpy_all(xf.focal_stats(backend.to_backend(clean), fp, STATS,
+                                                    boundary=boundary))
+    away = _windows_without_sentinel(fp, boundary, data.shape)
+    assert away.sum() > 1000 and (~away).sum() > 100
+    for stat in STATS:
+        result = out[stat]
+        assert result.dtype == dtype
+        _assert_window_contract(result, refs, bounds, stat)
+        np.testing.assert_array_equal(result[away], out_clean[stat][away], err_msg=stat)
+    for stat in ("std", "var"):  # alone: the variance-only variant
+        alone = backend.to_numpy(getattr(xf, f"focal_{stat}")(backend.to_backend(data), fp,
+                                                              boundary=boundary))
+        _assert_window_contract(alone, refs, bounds, stat)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+def test_variance_of_flat_windows_beside_an_outlier_is_zero(backend, dtype):
+    data = np.full((40, 50), 1234.5678, dtype=dtype)
+    data[20, 25] = 1e22
+    fp = KERNELS["circle7"]
+    var = backend.to_numpy(xf.focal_var(backend.to_backend(data), fp, boundary="reflect"))
+    away = np.ones(data.shape, bool)
+    away[20 - 7:20 + 8, 25 - 7:25 + 8] = False
+    assert np.all(var[away] == 0.0)
+    assert np.all(var[~away & (np.hypot(*np.mgrid[-20:20, -25:25]) <= 7)] > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("fname", sorted(FOOTPRINTS))
+def test_mean_and_sum_bits_do_not_depend_on_other_statistics(backend, fname, dtype):
+    data = _holey_smooth_field((45, 77), dtype, seed=5) + awkward_data((45, 77), dtype, seed=2)
+    fp = KERNELS[FOOTPRINTS[fname]]
+    arr = backend.to_backend(data)
+    alone = {s: backend.to_numpy(getattr(xf, f"focal_{s}")(arr, fp, boundary="reflect"))
+             for s in ("mean", "sum")}
+    for stats in [("mean", "std"), ("sum", "var"), ("mean", "sum", "max", "min"),
+                  ("std", "mean", "range"), tuple(STATS)]:
+        out = backend.to_numpy_all(xf.focal_stats(arr, fp, stats, boundary="reflect"))
+        for stat in set(stats) & {"mean", "sum"}:
+            np.testing.assert_array_equal(out[stat], alone[stat], err_msg=f"{stat} with {stats}")
+
+
+@pytest.mark.parametrize("backend", backend_params("dask", "dask+cupy"), indirect=True)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("chunks", [(16, 24), (9, 50), (64, 13)])
+def test_chunked_sentinels_spoil_only_their_own_windows(backend, chunks, dtype):
+    # Per chunk the same kernel: every window meets the contract on its own values,
+    # whatever chunk holds the sentinel; count/min/max/range are the unchunked call's bits.
+    fp = KERNELS["circle7"]
+    data, clean = _with_sentinels(dtype, -3.4028235e38, seed=3)
+    refs, bounds = _window_references(data, fp, "reflect")
+    out = backend.to_numpy_all(xf.focal_stats(backend.to_backend(data, chunks), fp, STATS,
+                                              boundary="reflect"))
+    eager = backend.eager
+    whole = eager.to_numpy_all(xf.focal_stats(eager.to_backend(data), fp, STATS,
+                                              boundary="reflect"))
+    away = _windows_without_sentinel(fp, "reflect", data.shape)
+    for stat in STATS:
+        result = out[stat]
+        _assert_window_contract(result, refs, bounds, stat)
+        if stat in EXACT:
+            np.testing.assert_array_equal(result, whole[stat])
+    lazy = backend.to_numpy_all(xf.focal_stats(backend.to_backend(data, chunks), fp,
+                                               ("mean", "std"), boundary="reflect"))
+    lazy_clean = backend.to_numpy_all(xf.focal_stats(backend.to_backend(clean, chunks), fp,
+                                                     ("mean", "std"), boundary="reflect"))
+    for stat in ("mean", "std"):
+        np.testing.assert_array_equal(lazy[stat][away], lazy_clean[stat][away])
