@@ -19,7 +19,8 @@ from . import cupy_with_a_device
 cp = cupy_with_a_device()
 
 import xarray_focal as xf  # noqa: E402
-from xarray_focal.backends import cupy_backend  # noqa: E402
+from xarray_focal.backends.cupy import launch as cupy_launch  # noqa: E402
+from xarray_focal.backends.cupy import layout as cupy_layout  # noqa: E402
 
 from . import has_dask, raise_if_dask_computes, requires_dask  # noqa: E402
 from .conftest import awkward_data  # noqa: E402
@@ -221,8 +222,8 @@ def test_cupy_statistics_kernel_larger_than_array(boundary):
 
 def test_cupy_banded_tiles_match(monkeypatch):
     # A shared-memory budget this small forces bands of footprint rows and of columns.
-    monkeypatch.setattr(cupy_backend, "_SMEM_BUDGET", 64 * 40 * 8)
-    monkeypatch.setattr(cupy_backend, "_PLANS", cupy_backend._LRU(8))
+    monkeypatch.setattr(cupy_layout, "SMEM_BUDGET", 64 * 40 * 8)
+    monkeypatch.setattr(cupy_launch, "PLANS", cupy_launch.Cache(8))
     data = awkward_data((2, 90, 70), nan_fraction=0.05)
     for fp in (xf.circle_kernel(1, 1, 9), np.ones((7, 45))):
         out = xf.focal_stats(_gpu(data), fp, STATS, boundary="mirror")

@@ -46,9 +46,9 @@ def chunk_backend_for(chunk: object) -> ModuleType:
 
         return numpy_backend
     if is_cupy_array(chunk):
-        from . import cupy_backend
+        from . import cupy
 
-        return cupy_backend
+        return cupy
     if isinstance(chunk, np.ma.MaskedArray):
         raise FocalTypeError(
             "masked arrays are not supported: fill masked cells with NaN first "
