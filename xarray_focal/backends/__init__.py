@@ -1,4 +1,4 @@
-"""Backends: one module per array library, each with the same two functions.
+"""Backends: one module (for cupy, a package) per array library, each with the same functions.
 
 ``correlate(data, kernel, method, boundary, fill)``
     the whole array (last two axes spatial). ``kernel`` is the kernel's one description,

@@ -208,7 +208,7 @@ def _reduce_variant(kernel: KernelRuns, dtype: np.dtype, device: int, fill: floa
 
 
 def launch_kernel(src: Any, kernel: KernelRuns, ymap: Any, xmap: Any, fill: float,
-           reduction: Reduction | None = None) -> Any:
+                  reduction: Reduction | None = None) -> Any:
     """One launch over every slice of ``src``; ``ymap``/``xmap`` are device int32 maps.
 
     Without ``reduction``: the correlation, of the padded frame's core shape. With one:

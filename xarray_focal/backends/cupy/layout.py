@@ -69,6 +69,8 @@ class Layout:
         Shared-memory bytes a block needs.
     units : int
         Worst-case rounding bound of the correlate sums, in units of ``acc``'s roundoff.
+    unit : bool
+        Every weight is 1 (the reduce kernel then multiplies by none).
     """
 
     K: int
@@ -80,6 +82,7 @@ class Layout:
     pitch: int
     smem: int
     units: int
+    unit: bool
 
     @property
     def tile(self) -> tuple[int, int]:
@@ -88,12 +91,9 @@ class Layout:
 
     @property
     def threads(self) -> int:
+        """Threads of one block."""
         return 32 * self.warps[0] * self.warps[1]
 
-    @property
-    def unit(self) -> bool:
-        """True when every weight is 1 (the reduce kernel then multiplies by none)."""
-        return bool(np.all(self.weights == 1.0))
 
 
 def run_list(runs: KernelRuns) -> list[tuple[int, int, int, float]]:
@@ -222,7 +222,8 @@ def correlate_layout(kernel: KernelRuns, dtype: np.dtype) -> Layout:
         # float32 sums could exceed 1e-5 * sum|w x| in the worst case: sum in float64.
         acc = np.dtype(np.float64)
         bands = split_bands(runs, kh, kw, K, acc.itemsize)
-    return Layout(K, CORRELATE_WARPS, acc, *bands[:5], units=units)
+    return Layout(K, CORRELATE_WARPS, acc, *bands[:5], units=units,
+                  unit=bool(np.all(bands[1] == 1.0)))
 
 
 def reduce_K(channels) -> int:
@@ -251,4 +252,5 @@ def reduce_layout(kernel: KernelRuns, K: int) -> Layout:
     kh, kw = 2 * kernel.ry + 1, 2 * kernel.rx + 1
     warps = REDUCE_WARPS[K]
     bands = split_bands(runs, kh, kw, K, 8, warps=warps)
-    return Layout(K, warps, np.dtype(np.float64), *bands[:5], units=rounding_units(bands[5], K))
+    return Layout(K, warps, np.dtype(np.float64), *bands[:5], units=rounding_units(bands[5], K),
+                  unit=bool(np.all(bands[1] == 1.0)))
