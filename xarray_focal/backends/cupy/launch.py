@@ -74,7 +74,7 @@ class Cache:
 
 PLANS = Cache(64)
 MAPS = Cache(256)
-KERNELS = Cache(256)
+KERNELS = Cache(512)  # more than the variants there are: compiled kernels stay
 
 
 @cache
