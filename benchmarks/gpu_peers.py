@@ -60,7 +60,8 @@ def main(argv=None):
 
     import xarray_focal as xf
     from xarray_focal.algorithms.runs import describe
-    from xarray_focal.backends import cupy_backend
+    from xarray_focal.backends import cupy as cupy_backend
+    from xarray_focal.backends.cupy import launch, layout
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=8192)
@@ -114,9 +115,7 @@ def main(argv=None):
                     xrs_ms = _median_ms(lambda: xrs_conv(data, kdev, boundary="nan"), 3)
                 except Exception as exc:
                     xrs_error = f"{type(exc).__name__}: {exc}"
-            dplan = cupy_backend._device_plan(
-                runs, np.dtype(dtype), cp.cuda.Device().id
-            )
+            dplan = launch.correlate_plan(runs, np.dtype(dtype), cp.cuda.Device().id).layout
             row = dict(
                 dtype=np.dtype(dtype).name, radius=radius, ours_ms=ours_ms, launch_ms=launch_ms,
                 cupyx_ms=cupyx_ms,
@@ -127,22 +126,23 @@ def main(argv=None):
             )
             rows.append(row)
             if args.k:
-                saved = cupy_backend.K_CHOICES
+                saved = layout.K_CHOICES
                 for k in (4, 8, 16):
-                    cupy_backend.K_CHOICES = (k,)
-                    cupy_backend._PLANS.items.clear()
+                    layout.K_CHOICES = (k,)
+                    launch.PLANS.items.clear()
                     xf.correlate(data, kernel)
                     ms = _median_ms(lambda: xf.correlate(data, kernel), args.repeat)
                     variants.append(dict(dtype=row["dtype"], radius=radius, K=k, ms=ms))
-                cupy_backend.K_CHOICES = saved
-                cupy_backend._PLANS.items.clear()
+                layout.K_CHOICES = saved
+                launch.PLANS.items.clear()
         del data, dst
         cp.get_default_memory_pool().free_all_blocks()
 
     kernels = {}
-    for (dt, acc, k, _), kern in cupy_backend._KERNELS.items():
+    for (name, _, defines, _), kern in launch.KERNELS.items.items():
         attrs = kern.attributes
-        kernels[f"{dt}/{acc}/K{k}"] = {a: attrs.get(a) for a in ("num_regs", "local_size_bytes")}
+        variant = " ".join(d.removeprefix("-DFOCAL_") for d in defines if "FOCAL_" in d)
+        kernels[f"{name} {variant}"] = {a: attrs.get(a) for a in ("num_regs", "local_size_bytes")}
     stats = _stats_rows(n, args.repeat, args.k) if args.stats else []
     result = dict(card=card, date=time.strftime("%Y-%m-%d"), size=n, rows=rows,
                   variants=variants, xrspatial_error=xrs_error, kernels=kernels,
@@ -189,7 +189,7 @@ def _stats_rows(n, repeat, k_variants=False):
     import cupyx.scipy.ndimage as cndi
 
     import xarray_focal as xf
-    from xarray_focal.backends import cupy_backend
+    from xarray_focal.backends.cupy import layout
 
     rows = []
     fp = xf.circle_kernel(1, 1, 7)
@@ -255,12 +255,12 @@ def _stats_rows(n, repeat, k_variants=False):
                        peer_ms=peer_ms, peer=peer_name, correlate_ms=correlate_ms,
                        first_call_s=first_call_s, check=check)
             if k_variants:
-                chooser = cupy_backend._reduce_K
+                chooser = layout.reduce_K
                 for k in (4, 8):
-                    cupy_backend._reduce_K = lambda channels, k=k: k
+                    layout.reduce_K = lambda channels, k=k: k
                     ours_fn()
                     row[f"K{k}_ms"] = _median_ms(ours_fn, repeat)
-                cupy_backend._reduce_K = chooser
+                layout.reduce_K = chooser
                 print(f"variant {row['dtype']} {case}: K=4 {row['K4_ms']:.3f} ms, "
                       f"K=8 {row['K8_ms']:.3f} ms")
             rows.append(row)

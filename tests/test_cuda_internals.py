@@ -15,7 +15,9 @@ from . import cupy_with_a_device
 cp = cupy_with_a_device()
 
 import xarray_focal as xf  # noqa: E402
-from xarray_focal.backends import cupy_backend  # noqa: E402
+from xarray_focal.backends import cupy as cupy_backend  # noqa: E402
+from xarray_focal.backends.cupy import launch as cupy_launch  # noqa: E402
+from xarray_focal.backends.cupy import layout as cupy_layout  # noqa: E402
 
 from . import requires_dask  # noqa: E402
 from .conftest import awkward_data  # noqa: E402
@@ -41,10 +43,10 @@ def test_float32_huge_dense_kernel_switches_to_float64_accumulation():
 
     kernel = np.random.default_rng(5).standard_normal((81, 81))
     data = awkward_data((50, 70), np.float32)
-    dplan = cupy_backend._device_plan(
+    dplan = cupy_launch.correlate_plan(
         describe(kernel), np.dtype(np.float32), cp.cuda.Device().id
-    )
-    assert dplan.acc == np.float64 and dplan.units > cupy_backend._F32_UNITS_ALLOWED
+    ).layout
+    assert dplan.acc == np.float64 and dplan.units > cupy_layout.F32_UNITS_ALLOWED
     result = xf.correlate(cp.asarray(data), kernel, boundary="wrap")
     assert result.dtype == np.float32
     assert_matches_contract(_host(result), data, kernel, "wrap", 0.0)
@@ -52,8 +54,8 @@ def test_float32_huge_dense_kernel_switches_to_float64_accumulation():
 
 def test_banded_tiles_match_for_correlate(monkeypatch):
     # A shared-memory budget this small forces bands of kernel rows and of columns.
-    monkeypatch.setattr(cupy_backend, "_SMEM_BUDGET", 64 * 40 * 8)
-    monkeypatch.setattr(cupy_backend, "_PLANS", cupy_backend._LRU(8))
+    monkeypatch.setattr(cupy_layout, "SMEM_BUDGET", 64 * 40 * 8)
+    monkeypatch.setattr(cupy_launch, "PLANS", cupy_launch.Cache(8))
     data = awkward_data((2, 90, 70), nan_fraction=0.02)
     for kernel in (xf.circle_kernel(1, 1, 9), np.random.default_rng(2).standard_normal((7, 45))):
         result = xf.correlate(cp.asarray(data), kernel, boundary="mirror")
@@ -62,8 +64,8 @@ def test_banded_tiles_match_for_correlate(monkeypatch):
 
 def test_banded_tiles_match_for_statistics_and_policies(monkeypatch):
     # A shared-memory budget this small forces bands of footprint rows and of columns.
-    monkeypatch.setattr(cupy_backend, "_SMEM_BUDGET", 64 * 40 * 8)
-    monkeypatch.setattr(cupy_backend, "_PLANS", cupy_backend._LRU(8))
+    monkeypatch.setattr(cupy_layout, "SMEM_BUDGET", 64 * 40 * 8)
+    monkeypatch.setattr(cupy_launch, "PLANS", cupy_launch.Cache(8))
     data = awkward_data((2, 90, 70), nan_fraction=0.05)
     for fp in (xf.circle_kernel(1, 1, 9), np.ones((7, 45))):
         out = xf.focal_stats(cp.asarray(data), fp, STATS, boundary="mirror")

@@ -1,4 +1,4 @@
-"""Backends: one module per array library, each with the same two functions.
+"""Backends: one module (for cupy, a package) per array library, each with the same functions.
 
 ``correlate(data, kernel, method, boundary, fill)``
     the whole array (last two axes spatial). ``kernel`` is the kernel's one description,
@@ -46,9 +46,9 @@ def chunk_backend_for(chunk: object) -> ModuleType:
 
         return numpy_backend
     if is_cupy_array(chunk):
-        from . import cupy_backend
+        from . import cupy
 
-        return cupy_backend
+        return cupy
     if isinstance(chunk, np.ma.MaskedArray):
         raise FocalTypeError(
             "masked arrays are not supported: fill masked cells with NaN first "

@@ -1,0 +1,108 @@
+"""cupy backend: CUDA kernels (NVRTC through :class:`cupy.RawKernel`) on device memory.
+
+Same functions as :mod:`..numpy_backend` (``correlate``/``correlate_tile`` and the NaN-aware
+``reduce``/``reduce_tile``); the dask wrapper calls the ``*_tile`` functions per chunk, so
+dask+cupy needs no code of its own. cupy is imported only when a cupy array reaches this
+package (it is an optional dependency).
+
+The package:
+
+``layout.py``
+    host side, numpy only: the kernel's one description,
+    :class:`~xarray_focal.algorithms.runs.KernelRuns`, laid out in bands of shared-memory
+    tiles, with the outputs per thread ``K`` and the accumulation type chosen for it. The
+    CPU's ``method=`` and its cost model play no part.
+``launch.py``
+    device side: the CUDA sources, the compiled kernels, the caches of uploaded layouts and
+    index maps, and the one launcher.
+``correlate.cu``, ``reduce.cu``, ``common.cuh``
+    the CUDA C: ``focal_correlate`` (weighted sums) and ``focal_reduce`` (NaN policies and
+    focal statistics, with the semantics of :mod:`xarray_focal.algorithms.masked`), and
+    what both share -- staging a tile plus halo in shared memory through the per-axis
+    index maps (so every boundary mode and every dask chunk is the same code) and the
+    coalesced store of the outputs.
+
+How the work is laid out (details in the CUDA files): each thread computes ``K``
+consecutive outputs; a run of length ``L >= K`` costs ``L + K - 1`` shared-memory reads for
+all ``K`` windows instead of ``K * L``, and every window sum adds only values inside that
+window (NaN and inf stay exact, unlike running sums). Zero taps belong to no run, so they
+are never read (the footprint rule). Leading axes are the grid's z dimension: an N-D cube
+is one launch. Repeated calls and dask chunks upload nothing but new index maps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...algorithms.runs import KernelRuns
+from ...contract import Reduction
+from ...tiles import Tile
+from .launch import UPLOADS, device_map, launch_kernel, whole_axis_map
+
+__all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "UPLOADS"]
+
+
+def _whole_maps(data: Any, kernel: KernelRuns, boundary: str):
+    ny, nx = data.shape[-2:]
+    device = data.device.id
+    return (whole_axis_map(ny, kernel.ry, boundary, device),
+            whole_axis_map(nx, kernel.rx, boundary, device))
+
+
+def _tile_maps(src: Any, tile: Tile):
+    device = src.device.id
+    return device_map(tile.ymap.index, device), device_map(tile.xmap.index, device)
+
+
+def correlate(data: Any, kernel: KernelRuns, method: str, boundary: str, fill: float) -> Any:
+    """Correlate the last two axes of a cupy array with ``kernel`` (one launch; ``method`` unused).
+
+    Examples
+    --------
+    >>> import cupy as cp  # doctest: +SKIP
+    >>> import xarray_focal as xf  # doctest: +SKIP
+    >>> xf.correlate(cp.ones((4, 4)), np.ones((3, 3)), boundary="nearest")  # doctest: +SKIP
+    array([[9., 9., 9., 9.],
+           [9., 9., 9., 9.],
+           [9., 9., 9., 9.],
+           [9., 9., 9., 9.]])
+    """
+    return launch_kernel(data, kernel, *_whole_maps(data, kernel, boundary), fill)
+
+
+def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
+                   parallel: bool) -> Any:
+    """Correlate one tile on the device; the output has the tile's core shape.
+
+    The kernels read one array, so the halo strips are put together with the block first
+    (a device copy). ``parallel`` is ignored: one launch always fills the whole device.
+    """
+    src = tile.frame()
+    return launch_kernel(src, kernel, *_tile_maps(src, tile), fill)
+
+
+def reduce(data: Any, kernel: KernelRuns, method: str, boundary: str, fill: float,
+           reduction: Reduction) -> list:
+    """NaN-aware statistics of a whole cupy array: one device array per statistic.
+
+    The semantics are :mod:`xarray_focal.algorithms.masked`'s (codes, threshold, wtotal).
+
+    Examples
+    --------
+    >>> import cupy as cp  # doctest: +SKIP
+    >>> import xarray_focal as xf  # doctest: +SKIP
+    >>> xf.focal_mean(cp.array([[1.0, 3.0, cp.nan, 8.0]]), np.ones((1, 3)),
+    ...               boundary="nearest")  # doctest: +SKIP
+    array([[1.66666667, 2.        , 5.5       , 8.        ]])
+    """
+    return list(launch_kernel(data, kernel, *_whole_maps(data, kernel, boundary), fill, reduction))
+
+
+def reduce_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float,
+                reduction: Reduction, *, parallel: bool) -> Any:
+    """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + core shape``.
+
+    ``parallel`` is ignored: one launch always fills the whole device.
+    """
+    src = tile.frame()
+    return launch_kernel(src, kernel, *_tile_maps(src, tile), fill, reduction)

@@ -1,0 +1,254 @@
+"""Device side of the cupy backend: CUDA sources, compiled kernels, device caches, one launcher.
+
+* The CUDA C lives in ``correlate.cu``, ``reduce.cu`` and ``common.cuh`` beside this module
+  (read with :mod:`importlib.resources`, so they ship in the wheel). :func:`source` pastes
+  each ``#include "..."`` of a sibling file in place, with ``#line`` directives: NVRTC
+  messages name the real file and line, and cupy's compile cache, keyed by the source
+  text, sees every change of an included file.
+* One :class:`Cache` (a small thread-safe LRU) holds the uploaded layouts (:data:`PLANS`),
+  the device index maps (:data:`MAPS`) and the compiled kernels (:data:`KERNELS`).
+  Layouts are keyed by the kernel's digest, maps by their bytes or parameters, kernels by
+  file, entry point and compiler options; every key ends with the device.
+* :func:`launch_kernel` is the one launcher: ``focal_correlate`` without a reduction,
+  ``focal_reduce`` with one; both take the same leading and trailing arguments.
+
+cupy is imported inside the functions that need it (it is an optional dependency).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+
+from ...algorithms.runs import KernelRuns
+from ...boundary import source_index
+from ...contract import Reduction, cuda_defines, working_dtype
+from ...errors import FocalValueError
+from ...forking import fork_safe_lock
+from . import layout
+
+__all__ = ["Cache", "DevicePlan", "launch_kernel", "source", "correlate_plan", "reduce_plan",
+           "device_map", "whole_axis_map", "UPLOADS", "PLANS", "MAPS", "KERNELS"]
+
+#: Host-to-device uploads done by this backend, by kind (tests read it to prove caching).
+UPLOADS = {"weights": 0, "index_maps": 0}
+
+_CTYPE = {"f4": "float", "f8": "double"}
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"\s*$')
+
+
+class Cache:
+    """A small thread-safe least-recently-used cache of device objects.
+
+    Examples
+    --------
+    >>> c = Cache(2)
+    >>> [c.get(k, lambda k=k: k * 10) for k in (1, 2, 1, 3)], list(c.items)
+    ([10, 20, 10, 30], [1, 3])
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self._lock = fork_safe_lock()
+
+    def get(self, key, make):
+        """The value for ``key``, made by ``make()`` (under the lock) when missing."""
+        # make() runs under the lock: dask threads asking for one plan or kernel at once
+        # would otherwise each upload or compile it.
+        with self._lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            value = self.items[key] = make()
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+            return value
+
+
+PLANS = Cache(64)
+MAPS = Cache(256)
+KERNELS = Cache(512)  # more than the variants there are: compiled kernels stay
+
+
+@cache
+def source(name: str) -> str:
+    """The CUDA source ``name`` of this package with its sibling ``#include``\\ s pasted in.
+
+    Examples
+    --------
+    >>> lines = source("reduce.cu").splitlines()
+    >>> lines[0], '#line 1 "common.cuh"' in lines, any(_INCLUDE.match(s) for s in lines)
+    ('#line 1 "reduce.cu"', True, False)
+    """
+    out = [f'#line 1 "{name}"']
+    lines = files(__package__).joinpath(name).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        match = _INCLUDE.match(line)
+        if match:
+            out += [source(match.group(1)), f'#line {number + 1} "{name}"']
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _compiled(name: str, entry: str, defines: tuple[str, ...], device: int):
+    """``entry`` of the CUDA file ``name`` compiled with ``defines`` for ``device`` (cached)."""
+
+    def make():
+        import cupy as cp
+
+        options = ("-std=c++17", *defines, *cuda_defines())
+        kern = cp.RawKernel(source(name), entry, options=options)
+        # Bands are sized to the budget, above the 48 KiB a block gets without asking. A
+        # compiled kernel lives for the process, so it is allowed the device's maximum
+        # rather than the budget in force now (a test that shrinks the budget must not
+        # leave kernels that later launches with bigger tiles cannot use).
+        optin = cp.cuda.Device(device).attributes.get("MaxSharedMemoryPerBlockOptin", 0)
+        kern.max_dynamic_shared_size_bytes = max(int(optin), layout.SMEM_BUDGET)
+        return kern
+
+    return KERNELS.get((name, entry, defines, device), make)
+
+
+@dataclass(frozen=True, eq=False)
+class DevicePlan:
+    """A :class:`~.layout.Layout` uploaded to one device."""
+
+    layout: layout.Layout
+    runs: Any  # cupy int32 (n, 4)
+    weights: Any  # cupy, the layout's accumulation dtype (n,)
+    bands: Any  # cupy int32 (nbands, 6)
+
+
+def _upload(lay: layout.Layout) -> DevicePlan:
+    import cupy as cp
+
+    UPLOADS["weights"] += 1
+    return DevicePlan(lay, cp.asarray(lay.runs), cp.asarray(lay.weights.astype(lay.acc)),
+                      cp.asarray(lay.bands))
+
+
+def correlate_plan(kernel: KernelRuns, dtype: np.dtype, device: int) -> DevicePlan:
+    """The device layout of ``focal_correlate`` for ``kernel`` on ``dtype`` data (cached)."""
+    return PLANS.get(("correlate", kernel.key, dtype.str, device),
+                     lambda: _upload(layout.correlate_layout(kernel, dtype)))
+
+
+def reduce_plan(kernel: KernelRuns, K: int, device: int) -> DevicePlan:
+    """The device layout of ``focal_reduce`` for ``kernel`` with ``K`` outputs a thread (cached)."""
+    return PLANS.get(("reduce", kernel.key, K, device),
+                     lambda: _upload(layout.reduce_layout(kernel, K)))
+
+
+def device_map(index: np.ndarray, device: int):
+    """A tile's index map on the device as int32 (cached by its bytes)."""
+    if index.size and int(index.max()) >= 2**31:
+        raise FocalValueError(f"an axis of {index.max()} cells is too long for the GPU kernel")
+
+    def make():
+        import cupy as cp
+
+        UPLOADS["index_maps"] += 1
+        with cp.cuda.Device(device):
+            return cp.asarray(index, dtype=cp.int32)
+
+    return MAPS.get((index.tobytes(), device), make)
+
+
+def whole_axis_map(n: int, radius: int, mode: str, device: int):
+    """Device index map of a whole axis, cached by its parameters (no host work per call)."""
+
+    def make():
+        import cupy as cp
+
+        UPLOADS["index_maps"] += 1
+        index = source_index(np.arange(-radius, n + radius), n, mode)
+        with cp.cuda.Device(device):
+            return cp.asarray(index, dtype=cp.int32)
+
+    return MAPS.get((n, radius, mode, device), make)
+
+
+def _correlate_variant(kernel: KernelRuns, dtype: np.dtype, device: int, fill: float):
+    """Plan, compiled kernel and middle arguments of ``focal_correlate``."""
+    plan = correlate_plan(kernel, dtype, device)
+    lay = plan.layout
+    defines = (f"-DFOCAL_T={_CTYPE[dtype.str[1:]]}", f"-DFOCAL_A={_CTYPE[lay.acc.str[1:]]}",
+               f"-DFOCAL_K={lay.K}")
+    kern = _compiled("correlate.cu", "focal_correlate", defines, device)
+    return plan, kern, (lay.acc.type(fill),)
+
+
+def _reduce_variant(kernel: KernelRuns, dtype: np.dtype, device: int, fill: float,
+                    reduction: Reduction, codes: list[int], nout: int):
+    """Plan, compiled kernel and middle arguments of ``focal_reduce``."""
+    channels = reduction.channels
+    plan = reduce_plan(kernel, layout.reduce_K(channels), device)
+    lay = plan.layout
+    flags = (int(bool(c)) for c in channels)
+    defines = (
+        f"-DFOCAL_T={_CTYPE[dtype.str[1:]]}", f"-DFOCAL_K={lay.K}",
+        f"-DFOCAL_WX={lay.warps[0]}", f"-DFOCAL_WY={lay.warps[1]}",
+        *(f"-DNEED_{c}={f}" for c, f in zip(("X", "WV", "Q", "MX", "MN"), flags)),
+        f"-DUNIT_W={int(lay.unit)}",
+    )
+    kern = _compiled("reduce.cu", "focal_reduce", defines, device)
+    packed = sum(c << (4 * i) for i, c in enumerate(codes))
+    extra = (np.int64(packed), np.int32(len(codes)), np.int64(nout), np.float64(fill),
+             np.float64(reduction.threshold), np.float64(reduction.wtotal),
+             np.int32(kernel.ntaps))
+    return plan, kern, extra
+
+
+def launch_kernel(src: Any, kernel: KernelRuns, ymap: Any, xmap: Any, fill: float,
+                  reduction: Reduction | None = None) -> Any:
+    """One launch over every slice of ``src``; ``ymap``/``xmap`` are device int32 maps.
+
+    Without ``reduction``: the correlation, of the padded frame's core shape. With one:
+    every statistic of ``reduction`` in the same launch, stacked on a new first axis.
+    """
+    import cupy as cp
+
+    dtype = working_dtype(np.dtype(src.dtype))
+    device = src.device.id
+    if reduction is not None:
+        codes = [int(c) for c in reduction.codes]
+        if not codes or max(codes) > 15 or len(codes) > 15:
+            raise FocalValueError(f"cannot encode statistic codes {codes} for the GPU kernel")
+    with cp.cuda.Device(device):
+        src = cp.ascontiguousarray(src, dtype=dtype)
+        ho = ymap.size - 2 * kernel.ry
+        wo = xmap.size - 2 * kernel.rx
+        lead = () if reduction is None else (len(codes),)
+        out = cp.empty(lead + src.shape[:-2] + (ho, wo), dtype=dtype)
+        if out.size == 0:
+            return out
+        nout = out.size // (lead[0] if lead else 1)  # outputs of one statistic
+        if reduction is None:
+            plan, kern, extra = _correlate_variant(kernel, dtype, device, fill)
+        else:
+            plan, kern, extra = _reduce_variant(kernel, dtype, device, fill, reduction, codes,
+                                                nout)
+        lay = plan.layout
+        ty, tx = lay.tile
+        nbatch = nout // (ho * wo)
+        grid = ((wo + tx - 1) // tx, (ho + ty - 1) // ty, min(nbatch, 65535))
+        if grid[1] > 65535:
+            raise FocalValueError(f"{ho} rows are more than the GPU kernel's grid allows")
+        hs, ws = src.shape[-2:]
+        kern(
+            grid, (lay.threads,),
+            (src, out, ymap, xmap, plan.runs, plan.weights, plan.bands, np.int32(len(lay.bands)))
+            + extra
+            + (np.int32(hs), np.int32(ws), np.int32(ho), np.int32(wo), np.int32(ymap.size),
+               np.int32(xmap.size), np.int32(nbatch), np.int32(lay.pitch)),
+            shared_mem=lay.smem,
+        )
+    return out

@@ -1,0 +1,216 @@
+// NaN-aware focal statistics (compiled by NVRTC through cupy.RawKernel; see launch.py).
+//
+// Macros set per variant by launch.py (and the FOCAL_STAT_* codes and FOCAL_EPS64 from
+// xarray_focal.contract.cuda_defines()):
+//   FOCAL_T  storage type of input and output (float or double)
+//   FOCAL_K  outputs per thread, consecutive along x; FOCAL_WX x FOCAL_WY warps a block
+//   NEED_X, NEED_WV, NEED_Q, NEED_MX, NEED_MN (0/1): the channels -- sum of w*x, sum of
+//            w over valid taps, the variance's pair (see below), max, min; the count of
+//            valid taps is always kept
+//   UNIT_W   every run weight is 1 (statistics): no multiplications by w
+//
+// The tile, halo and bands are those of focal_correlate (correlate.cu), but the tile
+// holds doubles (a float is converted once when staged) and every read tap is split into
+// channels on the fly: valid = (v == v); NaN adds 0 to the sums and is skipped by fmax/fmin (which
+// return the other operand). Runs of length L >= K share their middle L-K+1 taps
+// ("core") among the thread's K windows; window k adds its own left suffix and right
+// prefix -- sums, counts, maxima and minima all split this way, and every window still
+// adds only taps inside it (inf and NaN stay exact). Everything is accumulated in double,
+// counts in int; the finishing formulas are masked.py's _finish.
+//
+// The sum of w*x is never shifted, so sum and mean do not depend on which other
+// statistics are computed with them. The variance has its own pair, taken about a
+// reference value s local to the window: a Part takes as s the first valid value it
+// adds and keeps xs = sum(v - s), qs = sum((v - s)^2); an Acc takes the reference of the
+// first part or tap with a valid value it receives and re-centres every later part on
+// its own s (d = s_part - s_acc: xs += x + n d, qs += q + d (2 x + n d)). s is a value of
+// the window, so |v - s| is at most the window's range R and the one-pass formula
+// qs/n - (xs/n)^2 loses at most a few (n + 2) eps R^2, whatever lies outside the window.
+
+typedef FOCAL_T T;
+#define K FOCAL_K
+#define WX FOCAL_WX
+#define WY FOCAL_WY
+#define NWARPS (WX * WY)
+#define NTHREADS (32 * NWARPS)
+#define TX (K * WX)
+#define TY (32 * WY)
+
+#include "common.cuh"
+
+constexpr bool kX = NEED_X, kWV = NEED_WV, kQ = NEED_Q, kMX = NEED_MX, kMN = NEED_MN;
+constexpr bool kUnit = UNIT_W;
+
+// One window's (or part of a window's) unweighted channels.
+struct Part {
+    int n; double x, xs, qs, s, mx, mn;
+    __device__ __forceinline__ void clear() {
+        n = 0; x = 0.0; xs = 0.0; qs = 0.0; s = 0.0; mx = -inf_value(); mn = inf_value();
+    }
+    __device__ __forceinline__ void add(const double v) {
+        const bool ok = (v == v);
+        if (kQ) {
+            s = (n == 0) ? v : s;  // NaN until the first valid value, then that value
+            const double d = ok ? v - s : 0.0;
+            xs += d;
+            qs = fma(d, d, qs);
+        }
+        n += ok;
+        if (kX) x += ok ? v : 0.0;
+        if (kMX) mx = fmax(mx, v);
+        if (kMN) mn = fmin(mn, v);
+    }
+};
+
+// An output's accumulators: weighted sums over runs of the parts' channels.
+struct Acc {
+    int n; double a, wv, xs, qs, s, mx, mn;
+    __device__ __forceinline__ void clear() {
+        n = 0; a = 0.0; wv = 0.0; xs = 0.0; qs = 0.0; s = 0.0; mx = -inf_value(); mn = inf_value();
+    }
+    __device__ __forceinline__ void merge(const Part& p, const double w) {
+        if (kQ) {
+            s = (n == 0) ? p.s : s;
+            // A part without valid values has s = NaN (or stale) and adds nothing.
+            const double d = (p.n == 0) ? 0.0 : p.s - s;
+            const double nd = double(p.n) * d;
+            xs += p.xs + nd;
+            qs += p.qs + d * (2.0 * p.xs + nd);
+        }
+        n += p.n;
+        if (kX) a = kUnit ? a + p.x : fma(w, p.x, a);
+        if (kWV) wv = fma(w, double(p.n), wv);
+        if (kMX) mx = fmax(mx, p.mx);
+        if (kMN) mn = fmin(mn, p.mn);
+    }
+    // One tap straight into the accumulators (runs shorter than K).
+    __device__ __forceinline__ void tap(const double v, const double w) {
+        const bool ok = (v == v);
+        if (kQ) {
+            s = (n == 0) ? v : s;
+            const double d = ok ? v - s : 0.0;
+            xs += d;
+            qs = fma(d, d, qs);
+        }
+        n += ok;
+        const double x = ok ? v : 0.0;
+        if (kX) a = kUnit ? a + x : fma(w, x, a);
+        if (kWV) wv += ok ? w : 0.0;
+        if (kMX) mx = fmax(mx, v);
+        if (kMN) mn = fmin(mn, v);
+    }
+    // masked.py's _finish for one statistic code (contract.Stat, as FOCAL_STAT_*).
+    __device__ __forceinline__ double finish(const int code, const double threshold,
+                                             const double wtotal, const int ntaps) const {
+        const double cnt = double(n);
+        if (code == FOCAL_STAT_COUNT) return cnt;
+        if (cnt < threshold || cnt == 0.0) return nan_value();
+        switch (code) {
+        case FOCAL_STAT_PROPAGATE: case FOCAL_STAT_OMIT: case FOCAL_STAT_SUM: return a;
+        case FOCAL_STAT_RENORMALIZE:
+            // No tap missing: the weighted sum itself. wtotal / wv would be two
+            // differently rounded sums, not exactly 1 (and 0 / 0 for zero-sum kernels).
+            if (n == ntaps) return a;
+            return wv == 0.0 ? nan_value() : a * (wtotal / wv);
+        case FOCAL_STAT_MEAN: return a / cnt;
+        case FOCAL_STAT_VAR: case FOCAL_STAT_STD: {
+            const double m = xs / cnt;
+            const double qn = qs / cnt;
+            double var = qn - m * m;
+            // Within the one-pass rounding noise (about 2 (n + 2) eps qn) is 0, as on the
+            // CPU; NaN (inf - inf: an infinity in the window) stays NaN.
+            if (var == var && var <= 2.0 * (cnt + 2.0) * FOCAL_EPS64 * qn) var = 0.0;
+            return code == FOCAL_STAT_VAR ? var : sqrt(var);
+        }
+        case FOCAL_STAT_MAX: return mx;
+        case FOCAL_STAT_MIN: return mn;
+        default: return mx - mn;  // FOCAL_STAT_RANGE
+        }
+    }
+};
+
+extern "C" __global__ void __launch_bounds__(NTHREADS)
+focal_reduce(const T* __restrict__ src, T* __restrict__ out,
+             const int* __restrict__ ymap, const int* __restrict__ xmap,
+             const int4* __restrict__ runs, const double* __restrict__ weights,
+             const int* __restrict__ bands, const int nbands,
+             const long long codes, const int nstats, const long long stat_stride,
+             const double fill, const double threshold, const double wtotal,
+             const int ntaps,
+             const int hs, const int ws, const int ho, const int wo,
+             const int ylen, const int xlen, const int nbatch, const int pitch)
+{
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    double* tile = reinterpret_cast<double*>(smem_raw);
+
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int wy = warp / WX;
+    const int wx = warp - wy * WX;
+    const int x0 = blockIdx.x * TX;
+    const int y0 = blockIdx.y * TY;
+    const int orow = wy * 32 + lane;
+    const int ocol = wx * K;
+
+    for (int b = blockIdx.z; b < nbatch; b += gridDim.z) {
+        const T* srcb = src + (long long)b * hs * ws;
+        Acc acc[K];
+#pragma unroll
+        for (int k = 0; k < K; ++k) acc[k].clear();
+
+        for (int band = 0; band < nbands; ++band) {
+            // (first row, height, first column, width, first run, end run): layout.py
+            const int dy0 = bands[6 * band + 0];
+            const int bh = bands[6 * band + 1];
+            const int dx0 = bands[6 * band + 2];
+            const int bw = bands[6 * band + 3];
+            const int rbeg = bands[6 * band + 4];
+            const int rend = bands[6 * band + 5];
+            const int nrows = TY + bh - 1;
+            const int ncols = TX + bw - 1;
+
+            __syncthreads();
+            FOCAL_STAGE_HALO(double, tile, srcb, ymap, xmap, fill, y0 + dy0, x0 + dx0,
+                             nrows, ncols, pitch, ws, ylen, xlen);
+            __syncthreads();
+
+            const double* base = tile + orow * pitch + ocol;
+            for (int i = rbeg; i < rend; ++i) {
+                const int4 rn = runs[i];  // (row in band, column in band, length, -)
+                const double w = weights[i];
+                const double* p = base + rn.x * pitch + rn.y;
+                const int L = rn.z;
+                if (L < K) {
+                    for (int j = 0; j < L; ++j) {
+#pragma unroll
+                        for (int k = 0; k < K; ++k) acc[k].tap(p[k + j], w);
+                    }
+                    continue;
+                }
+                // Window k = p[k .. K-2] + core p[K-1 .. L-1] + p[L .. L+k-1].
+                Part t;
+                t.clear();
+                for (int j = K - 1; j < L; ++j) t.add(p[j]);
+                acc[K - 1].merge(t, w);
+#pragma unroll
+                for (int k = K - 2; k >= 0; --k) { t.add(p[k]); acc[k].merge(t, w); }
+                Part u;
+                u.clear();
+#pragma unroll
+                for (int k = 1; k < K; ++k) { u.add(p[L + k - 1]); acc[k].merge(u, w); }
+            }
+        }
+
+        // One statistic at a time, staged through shared memory for coalesced stores.
+        for (int s = 0; s < nstats; ++s) {
+            const int code = int((codes >> (4 * s)) & 15);
+            __syncthreads();
+            double* stage = tile + orow * (TX + 1) + ocol;
+#pragma unroll
+            for (int k = 0; k < K; ++k) stage[k] = acc[k].finish(code, threshold, wtotal, ntaps);
+            __syncthreads();
+            T* outb = out + s * stat_stride + (long long)b * ho * wo;
+            FOCAL_STORE_TILE(outb, tile, y0, x0, ho, wo);
+        }
+    }
+}
