@@ -96,7 +96,8 @@ def reduce_tile(
     band, strip = _tiling(out4.shape[1:], plan, parallel, channels=channels)
     tasks = sweep.Tasks(out4, band, strip, 2 * plan.ry, 2 * plan.rx)
     args = (source, plan.arrays(), masked.reduction_args(reduction), tasks)
-    threads.run_ranges(masked.reduce, args, sweep.task_count(*out4.shape[1:], band, strip),
+    run = masked.reduce_columns if plan.method == "columns" else masked.reduce
+    threads.run_ranges(run, args, sweep.task_count(*out4.shape[1:], band, strip),
                        parallel=parallel)
     return out
 

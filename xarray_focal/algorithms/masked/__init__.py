@@ -24,13 +24,14 @@ the result does not depend on chunking.
 Modules, one job each: :mod:`.channels` splits a source row into channels and builds
 their window sums and extremes (row runs) or vertical windows (column runs);
 :mod:`.combine` adds a window's runs into the accumulators; :mod:`.finish` turns the
-accumulators into each statistic; :mod:`.drivers` holds the task loops and :func:`reduce`,
-which :mod:`xarray_focal.backends.numpy_backend` calls with the typed argument groups
+accumulators into each statistic; :mod:`.drivers` holds the task loops and the drivers
+:func:`reduce` (row runs, direct taps) and :func:`reduce_columns` (column runs), which
+:mod:`xarray_focal.backends.numpy_backend` calls with the typed argument groups
 ``Source``, ``PlanArrays``, :data:`ReductionArgs` and ``Tasks``.
 """
 
 from __future__ import annotations
 
-from .drivers import ReductionArgs, reduce, reduction_args
+from .drivers import ReductionArgs, reduce, reduce_columns, reduction_args
 
-__all__ = ["ReductionArgs", "reduce", "reduction_args"]
+__all__ = ["ReductionArgs", "reduce", "reduce_columns", "reduction_args"]

@@ -4,7 +4,8 @@ The tasks and the ring of source rows are :mod:`..sweep`'s. Per padded source ro
 gathers the row, splits it into channels (:mod:`.channels`) and, for row-run plans, builds
 each channel's window sums or extremes into the ring; per output row it combines the runs
 into the accumulators (:mod:`.combine`; column-run plans first build the vertical windows
-of each channel) and finishes every statistic (:mod:`.finish`). The scalars and flags of a
+of each channel) and finishes every statistic (:mod:`.finish`). :func:`reduce` runs row-run
+(and direct) plans, :func:`reduce_columns` column-run plans. The scalars and flags of a
 reduction travel as one :data:`ReductionArgs`, built only by :func:`reduction_args`.
 """
 
@@ -21,7 +22,7 @@ from .channels import (_shifted_sums, _split_channels, _vertical_extremes, _vert
 from .combine import _combine_extreme, _combine_var, _combine_var_taps
 from .finish import _finish
 
-__all__ = ["ReductionArgs", "reduce", "reduction_args"]
+__all__ = ["ReductionArgs", "reduce", "reduce_columns", "reduction_args"]
 
 #: What a reduction computes, as the loops take it: the statistic codes (one output each),
 #: the fewest valid taps that give a value, the total weight and the tap count (floats, for
@@ -172,23 +173,44 @@ def _alloc_all(plan, stats, span, strip, pad):
 
 
 @njit(nogil=True, cache=True)
-def reduce(src, plan, stats, tasks, task0, task1):
-    """Tasks ``task0 .. task1 - 1`` in this thread (``nogil``; see :mod:`..sweep`).
+def _ones_zeros(plan):
+    """Unit weights (the count) and the shift slots of row runs (slot 0: a row's shifts)."""
+    return (np.ones(plan.run_w.shape[0], dtype=np.float64),
+            np.zeros(plan.run_w.shape[0], dtype=np.int64))
 
-    ``src`` is a :data:`..sweep.Source`, ``plan`` a plan's ``Plan.arrays()`` (not
-    separable), ``stats`` a :data:`ReductionArgs` and ``tasks`` a :data:`..sweep.Tasks`
-    whose output is ``(statistics, slices, rows, cols)``.
+
+@njit(nogil=True, cache=True)
+def reduce(src, plan, stats, tasks, task0, task1):
+    """Tasks ``task0 .. task1 - 1`` of a row-run or direct plan in this thread.
+
+    ``src`` is a :data:`..sweep.Source`, ``plan`` a plan's ``Plan.arrays()``, ``stats`` a
+    :data:`ReductionArgs` and ``tasks`` a :data:`..sweep.Tasks` whose output is
+    ``(statistics, slices, rows, cols)``. ``nogil``: host threads run ranges of one call at
+    once (see :mod:`..sweep`).
     """
     out, band, strip, pad = tasks.out, tasks.band, tasks.strip, tasks.pad
     _, nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
-    ones = np.ones(plan.run_w.shape[0], dtype=np.float64)
-    zeros = np.zeros(plan.run_w.shape[0], dtype=np.int64)
+    ones, zeros = _ones_zeros(plan)
+    rings, _ = _alloc_all(plan, stats, tasks.span, strip, pad)
+    for task in range(task0, task1):
+        b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
+        _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings)
+
+
+@njit(nogil=True, cache=True)
+def reduce_columns(src, plan, stats, tasks, task0, task1):
+    """Column-run tasks ``task0 .. task1 - 1`` in this thread, like :func:`reduce`.
+
+    A driver of its own (as ``sweep.columns``), so a call compiles only its method's loops.
+    """
+    out, band, strip, pad = tasks.out, tasks.band, tasks.strip, tasks.pad
+    _, nb, ho, wo = out.shape
+    nbands = (ho + band - 1) // band
+    nstrips = (wo + strip - 1) // strip
+    ones, _ = _ones_zeros(plan)
     rings, wins = _alloc_all(plan, stats, tasks.span, strip, pad)
     for task in range(task0, task1):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        if plan.columns:
-            _task_columns(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, rings, wins)
-        else:
-            _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings)
+        _task_columns(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, rings, wins)
