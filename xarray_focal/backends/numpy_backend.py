@@ -60,13 +60,23 @@ def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
     out = np.empty(lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
-    out3 = out.reshape((-1, ho, wo))
-    band, strip = _tiling(out3.shape, plan, parallel, channels=1)
-    tasks = sweep.Tasks(out3, band, strip, 2 * plan.ry, 2 * plan.rx)
-    run = sweep.columns if plan.method == "columns" else sweep.sweep
-    threads.run_ranges(run, (source, plan.arrays(), tasks),
-                       sweep.task_count(*out3.shape, band, strip), parallel=parallel)
+    driver = sweep.columns if plan.method == "columns" else sweep.sweep
+    _run(driver, source, plan, (), out.reshape((-1, ho, wo)), parallel, channels=1)
     return out
+
+
+def _run(driver, source, plan: Plan, extra: tuple, out: np.ndarray, parallel: bool,
+         channels: int) -> None:
+    """Call ``driver(source, plan.arrays(), *extra, tasks, task0, task1)`` over all tasks.
+
+    The one place the drivers' argument groups are put together; ``out`` is
+    ``(slices, rows, cols)``, or ``(statistics, slices, rows, cols)``.
+    """
+    shape = out.shape[-3:]
+    band, strip = _tiling(shape, plan, parallel, channels=channels)
+    tasks = sweep.Tasks(out, band, strip, 2 * plan.ry, 2 * plan.rx)
+    threads.run_ranges(driver, (source, plan.arrays(), *extra, tasks),
+                       sweep.task_count(*shape, band, strip), parallel=parallel)
 
 
 def reduce(data: np.ndarray, kernel: KernelRuns, method: str, boundary: str, fill: float,
@@ -87,18 +97,14 @@ def reduce_tile(
     out = np.empty((nstats,) + lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
-    out4 = out.reshape((nstats, -1, ho, wo))
     need_sum, _, need_var, need_mx, need_mn = reduction.channels
     # Full-width buffers per ring row: the variance keeps deviations and squares (and a
     # shift row) for row runs, the raw row plus three window buffers for column runs.
     var_rows = 3 if plan.method == "columns" else 2
     channels = 1 + need_sum + var_rows * need_var + need_mx + need_mn
-    band, strip = _tiling(out4.shape[1:], plan, parallel, channels=channels)
-    tasks = sweep.Tasks(out4, band, strip, 2 * plan.ry, 2 * plan.rx)
-    args = (source, plan.arrays(), masked.reduction_args(reduction), tasks)
-    run = masked.reduce_columns if plan.method == "columns" else masked.reduce
-    threads.run_ranges(run, args, sweep.task_count(*out4.shape[1:], band, strip),
-                       parallel=parallel)
+    driver = masked.reduce_columns if plan.method == "columns" else masked.reduce
+    _run(driver, source, plan, (masked.reduction_args(reduction),),
+         out.reshape((nstats, -1, ho, wo)), parallel, channels=channels)
     return out
 
 
