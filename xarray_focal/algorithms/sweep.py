@@ -34,9 +34,9 @@ from numba import njit
 __all__ = ["Source", "Tasks", "columns", "sweep", "task_count"]
 
 #: What the drivers read: ``srcs = (core, side, cap)`` (see ``tiles.Tile.pieces``, leading
-#: axes flattened, native floats), the y map of the padded rows, the x maps of core and cap
-#: rows with their (lo, hi, offset) bounds (``xmaps``, ``xb``; see ``_gather``), and the
-#: value of cells outside the data (``fill``).
+#: axes flattened, native floats), the y map of the padded rows (a core row, a cap row
+#: or outside, see ``_gather``), the x maps of core and cap rows with their (lo, hi,
+#: offset) bounds (``xmaps``, ``xb``), and the value of cells outside the data (``fill``).
 Source = namedtuple("Source", "srcs ymap xmaps xb fill")
 
 #: Where the drivers write and how they cut the work: the output ``(slices, rows, cols)``
@@ -47,23 +47,21 @@ Tasks = namedtuple("Tasks", "out band strip span pad")
 
 
 @njit(nogil=True, cache=True)
-def _gather(src, b, t, x0, p, n):
-    """p[j] = value at padded x coordinate x0 + j of padded row ``t`` of slice b, j < n.
+def _gather(srcs, b, sy, xmaps, xb, fill, x0, p, n):
+    """p[j] = value at padded x coordinate x0 + j of source row ``sy``, j < n.
 
-    ``src`` is a :data:`Source`. The row's source row ``sy = src.ymap[t]``: ``sy >= 0`` is a
-    core row, read in place, whose halo columns ``-2 - k`` come from ``side``; ``sy <= -2``
-    is halo row ``-2 - sy`` of ``cap``, read through the frame's x map; ``-1`` is outside
-    (``src.fill``). ``xmaps``/``xb`` hold the x map and its (lo, hi, offset) for each kind.
+    The arguments are the fields of a :data:`Source`, passed one by one: this runs once per
+    source row, and unpacking a named tuple in every call costs reference counting that the
+    task loops pay once. ``sy >= 0`` is a core row, read in place, whose halo columns
+    ``-2 - k`` come from ``side``; ``sy <= -2`` is halo row ``-2 - sy`` of ``cap``, read
+    through the frame's x map; ``-1`` is outside (``fill``). ``xmaps``/``xb`` hold the x map
+    and its (lo, hi, offset) for each kind.
     """
-    sy = src.ymap[t]
     if sy == -1:
-        fill = src.fill
         for j in range(n):
             p[j] = fill
         return
-    core, side, cap = src.srcs
-    fill = src.fill
-    xmaps, xb = src.xmaps, src.xb
+    core, side, cap = srcs
     if sy >= 0:
         row = core[b, sy]
         srow = side[b, sy]
@@ -250,36 +248,37 @@ def _combine(acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w, ws):
 
 
 @njit(nogil=True, cache=True)
-def _emit(out, b, y, x0, x1, acc, hist, nhist, yh, plan):
+def _emit(out, b, y, x0, x1, acc, hist, nhist, yh, run_dy, run_dx, run_slot, run_w):
     """Output row ``y`` from the runs: summed in place into float64 output; float32
     output is summed in the float64 row ``acc`` and rounded once, at the end."""
     orow = out[b, y, x0:x1]
     if out.itemsize == 8:
-        _combine(orow, hist, nhist, yh, plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w,
-                 x1 - x0)
+        _combine(orow, hist, nhist, yh, run_dy, run_dx, run_slot, run_w, x1 - x0)
     else:
-        _combine(acc, hist, nhist, yh, plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w,
-                 x1 - x0)
+        _combine(acc, hist, nhist, yh, run_dy, run_dx, run_slot, run_w, x1 - x0)
         for x in range(x1 - x0):
             orow[x] = acc[x]
 
 
 @njit(nogil=True, cache=True)
 def _task(src, plan, out, pad, b, y0, y1, x0, x1, hist, acc):
+    srcs, ymap, xmaps, xb, fill = src
+    run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
+    lengths, sep_dx, sep_w = plan.lengths, plan.sep_dx, plan.sep_w
     nhist = hist.shape[0]
     span = nhist - 1
     ws = x1 - x0
     wp = ws + pad  # strip plus the 2rx halo
     for t in range(y0, y1 + span):
         h = hist[t % nhist]
-        _gather(src, b, t, x0, h[0], wp)
-        if plan.sep_dx.shape[0]:
-            _row_filter(h, plan.sep_dx, plan.sep_w, ws)
+        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, h[0], wp)
+        if sep_dx.shape[0]:
+            _row_filter(h, sep_dx, sep_w, ws)
         else:
-            _window_sums(h, plan.lengths, wp)
+            _window_sums(h, lengths, wp)
         y = t - span
         if y >= y0:
-            _emit(out, b, y, x0, x1, acc, hist, nhist, y, plan)
+            _emit(out, b, y, x0, x1, acc, hist, nhist, y, run_dy, run_dx, run_slot, run_w)
 
 
 @njit(nogil=True, cache=True)
@@ -389,17 +388,20 @@ def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
 
 @njit(nogil=True, cache=True)
 def _task_columns(src, plan, out, pad, b, y0, y1, x0, x1, ring, vwin, acc):
+    srcs, ymap, xmaps, xb, fill = src
+    run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
+    win_base, win_ptr, win_rows = plan.win_base, plan.win_ptr, plan.win_rows
     nring = ring.shape[0]
     span = nring - 1
     ws = x1 - x0
     wp = ws + pad
     for t in range(y0, y1 + span):
-        _gather(src, b, t, x0, ring[t % nring, 0], wp)
+        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, ring[t % nring, 0], wp)
         y = t - span
         if y < y0:
             continue
-        _vertical_windows(ring, nring, y, plan.win_base, plan.win_ptr, plan.win_rows, vwin, wp)
-        _emit(out, b, y, x0, x1, acc, vwin, 1, 0, plan)
+        _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp)
+        _emit(out, b, y, x0, x1, acc, vwin, 1, 0, run_dy, run_dx, run_slot, run_w)
 
 
 @njit(nogil=True, cache=True)

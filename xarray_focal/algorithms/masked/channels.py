@@ -123,37 +123,39 @@ def _shifted_sums(p, s0, h1, h2, lengths, n):
 
 
 @njit(nogil=True, cache=True)
-def _split_channels(p, slot, rings, n, stats, columns):
+def _split_channels(p, slot, hx, hv, hs, hmx, hmn, n, need_sum, need_var, need_mx,
+                    need_mn, columns):
     """Write row ``p`` into slot ``slot`` (length index 0) of each needed channel ring.
 
-    ``rings`` is the drivers' ``Rings``, ``stats`` their ``ReductionArgs`` (which channels).
+    The rings and flags one by one, not as the drivers' named tuples: this runs once per
+    source row, and unpacking a tuple of arrays in every call costs reference counting.
     The variance channels differ by method: row runs keep the shift row (hs; their
     one-tap deviations, slot 0 of h1 and h2, are zeros from allocation); column runs keep
     the raw row (hs), shifted per vertical window later.
     """
-    v_row = rings.hv[slot, 0]
+    v_row = hv[slot, 0]
     for j in range(n):
         v = p[j]
         v_row[j] = 0.0 if v != v else 1.0
-    if stats.need_sum:
-        x_row = rings.hx[slot, 0]
+    if need_sum:
+        x_row = hx[slot, 0]
         for j in range(n):
             v = p[j]
             x_row[j] = 0.0 if v != v else v
-    if stats.need_var:
-        s_row = rings.hs[slot, 0]
+    if need_var:
+        s_row = hs[slot, 0]
         if columns:
             for j in range(n):
                 s_row[j] = p[j]
         else:
             _first_valid(p, s_row, n)
-    if stats.need_mx:
-        m_row = rings.hmx[slot, 0]
+    if need_mx:
+        m_row = hmx[slot, 0]
         for j in range(n):
             v = p[j]
             m_row[j] = -np.inf if v != v else v
-    if stats.need_mn:
-        m_row = rings.hmn[slot, 0]
+    if need_mn:
+        m_row = hmn[slot, 0]
         for j in range(n):
             v = p[j]
             m_row[j] = np.inf if v != v else v

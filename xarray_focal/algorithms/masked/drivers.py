@@ -51,6 +51,10 @@ def reduction_args(reduction) -> ReductionArgs:
 @njit(nogil=True, cache=True)
 def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
     """One task of a row-run (or direct) plan: window sums per ring row, then combines."""
+    srcs, ymap, xmaps, xb, fill = src
+    need_sum, need_wv, need_var = stats.need_sum, stats.need_wv, stats.need_var
+    need_mx, need_mn = stats.need_mx, stats.need_mn
+    codes, threshold, wtotal, ntaps = stats.codes, stats.threshold, stats.wtotal, stats.ntaps
     p, hx, hv, h1, h2, hs, hmx, hmn, accs = rings
     run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
     lengths = plan.lengths
@@ -60,21 +64,22 @@ def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
     wp = ws + pad
     for t in range(y0, y1 + span):
         slot = t % nhist
-        _gather(src, b, t, x0, p, wp)
-        _split_channels(p, slot, rings, wp, stats, False)
+        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, p, wp)
+        _split_channels(p, slot, hx, hv, hs, hmx, hmn, wp, need_sum, need_var, need_mx,
+                        need_mn, False)
         _window_sums(hv[slot], lengths, wp)
-        if stats.need_sum:
+        if need_sum:
             _window_sums(hx[slot], lengths, wp)
-        if stats.need_var:
+        if need_var:
             _shifted_sums(p, hs[slot, 0], h1[slot], h2[slot], lengths, wp)
-        if stats.need_mx:
+        if need_mx:
             _window_extremes(hmx[slot], lengths, wp, True)
-        if stats.need_mn:
+        if need_mn:
             _window_extremes(hmn[slot], lengths, wp, False)
         y = t - span
         if y < y0:
             continue
-        if stats.need_var:
+        if need_var:
             # Also the count (exact integers, so the same as the plain count combine).
             if lengths.shape[0] == 0:
                 _combine_var_taps(accs, hv, hs, nhist, y, run_dy, run_dx, ws)
@@ -83,20 +88,24 @@ def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
                              ws)
         else:
             _combine(accs[1], hv, nhist, y, run_dy, run_dx, run_slot, ones, ws)
-        if stats.need_sum:
+        if need_sum:
             _combine(accs[0], hx, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
-        if stats.need_wv:
+        if need_wv:
             _combine(accs[2], hv, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
-        if stats.need_mx:
+        if need_mx:
             _combine_extreme(accs[4], hmx, nhist, y, run_dy, run_dx, run_slot, ws, True)
-        if stats.need_mn:
+        if need_mn:
             _combine_extreme(accs[5], hmn, nhist, y, run_dy, run_dx, run_slot, ws, False)
-        _finish(stats, out, b, y, x0, ws, accs)
+        _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps)
 
 
 @njit(nogil=True, cache=True)
 def _task_columns(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, rings, wins):
     """Column-run version of ``_task``: per output row, vertical windows of each channel."""
+    srcs, ymap, xmaps, xb, fill = src
+    need_sum, need_wv, need_var = stats.need_sum, stats.need_wv, stats.need_var
+    need_mx, need_mn = stats.need_mx, stats.need_mn
+    codes, threshold, wtotal, ntaps = stats.codes, stats.threshold, stats.wtotal, stats.ntaps
     p, hx, hv, h1, h2, hs, hmx, hmn, accs = rings
     vx, vv, v1, v2, vs, vmx, vmn = wins
     run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
@@ -106,29 +115,30 @@ def _task_columns(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, rings, wi
     ws = x1 - x0
     wp = ws + pad
     for t in range(y0, y1 + span):
-        _gather(src, b, t, x0, p, wp)
-        _split_channels(p, t % nhist, rings, wp, stats, True)
+        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, p, wp)
+        _split_channels(p, t % nhist, hx, hv, hs, hmx, hmn, wp, need_sum, need_var, need_mx,
+                        need_mn, True)
         y = t - span
         if y < y0:
             continue
         _vertical_windows(hv, nhist, y, win_base, win_ptr, win_rows, vv, wp)
-        if stats.need_var:
+        if need_var:
             _vertical_shifted(hs, nhist, y, win_base, win_ptr, win_rows, vv, v1, v2, vs, wp)
             _combine_var(accs, vv, v1, v2, vs, 1, 0, run_dy, run_dx, run_slot, run_slot, ws)
         else:
             _combine(accs[1], vv, 1, 0, run_dy, run_dx, run_slot, ones, ws)
-        if stats.need_wv:
+        if need_wv:
             _combine(accs[2], vv, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
-        if stats.need_sum:
+        if need_sum:
             _vertical_windows(hx, nhist, y, win_base, win_ptr, win_rows, vx, wp)
             _combine(accs[0], vx, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
-        if stats.need_mx:
+        if need_mx:
             _vertical_extremes(hmx, nhist, y, win_base, win_ptr, win_rows, vmx, wp, True)
             _combine_extreme(accs[4], vmx, 1, 0, run_dy, run_dx, run_slot, ws, True)
-        if stats.need_mn:
+        if need_mn:
             _vertical_extremes(hmn, nhist, y, win_base, win_ptr, win_rows, vmn, wp, False)
             _combine_extreme(accs[5], vmn, 1, 0, run_dy, run_dx, run_slot, ws, False)
-        _finish(stats, out, b, y, x0, ws, accs)
+        _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps)
 
 
 @njit(nogil=True, cache=True)

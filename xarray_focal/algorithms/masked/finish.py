@@ -22,16 +22,15 @@ _MAX, _MIN = int(Stat.MAX), int(Stat.MIN)
 
 
 @njit(nogil=True, cache=True)
-def _finish(stats, out, b, y, x0, ws, accs):
+def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps):
     """Write output row ``y`` (columns x0 .. x0 + ws of slice b) of every statistic.
 
-    ``stats`` is the drivers' ``ReductionArgs``: statistic ``s`` is finished by the
-    formula of its code (:class:`~xarray_focal.contract.Stat`) from the accumulator rows
-    (see :mod:`.combine`). Fewer valid taps than the threshold (or none) give NaN, except
-    for the count itself.
+    Statistic ``s`` is finished by the formula of its code ``codes[s]``
+    (:class:`~xarray_focal.contract.Stat`) from the accumulator rows (see :mod:`.combine`).
+    Fewer valid taps than ``threshold`` (or none) give NaN, except for the count itself.
+    The fields of the drivers' ``ReductionArgs`` one by one: this runs once per output row.
     """
     nan = np.nan
-    codes, threshold, wtotal, ntaps = stats.codes, stats.threshold, stats.wtotal, stats.ntaps
     acc_a, acc_n, acc_w, acc_q, acc_mx, acc_mn, acc_d, acc_r = (
         accs[0], accs[1], accs[2], accs[3], accs[4], accs[5], accs[6], accs[7])
     for s in range(codes.shape[0]):
