@@ -19,9 +19,11 @@ contiguous x with no branches, so LLVM vectorises them.
 The drivers (``sweep``, ``columns``) take three typed groups -- the :data:`Source`, the
 plan's ``Plan.arrays()`` and the :data:`Tasks` -- and run a contiguous range of tasks in
 the calling thread with the GIL released; :mod:`xarray_focal.backends.threads` spreads
-the ranges of one call over host threads. There is no ``parallel=True`` variant: numba's threading layers are
-either not fork-safe (GNU OpenMP) or not safe from several host threads (workqueue), and
-a second compiled variant of every driver doubled the first-call compile.
+the ranges of one call over host threads. There is no ``parallel=True`` variant: numba's
+threading layers are either not fork-safe (GNU OpenMP) or not safe from several host
+threads (workqueue), and a second compiled variant of every driver doubled the first-call
+compile. The task loops unpack the groups once, by field name; the per-row helpers take
+plain arrays (unpacking a tuple of arrays in every call costs reference counting).
 """
 
 from __future__ import annotations
@@ -262,7 +264,7 @@ def _emit(out, b, y, x0, x1, acc, hist, nhist, yh, run_dy, run_dx, run_slot, run
 
 @njit(nogil=True, cache=True)
 def _task(src, plan, out, pad, b, y0, y1, x0, x1, hist, acc):
-    srcs, ymap, xmaps, xb, fill = src
+    srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
     run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
     lengths, sep_dx, sep_w = plan.lengths, plan.sep_dx, plan.sep_w
     nhist = hist.shape[0]
@@ -388,7 +390,7 @@ def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
 
 @njit(nogil=True, cache=True)
 def _task_columns(src, plan, out, pad, b, y0, y1, x0, x1, ring, vwin, acc):
-    srcs, ymap, xmaps, xb, fill = src
+    srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
     run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
     win_base, win_ptr, win_rows = plan.win_base, plan.win_ptr, plan.win_rows
     nring = ring.shape[0]

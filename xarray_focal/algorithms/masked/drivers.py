@@ -51,11 +51,13 @@ def reduction_args(reduction) -> ReductionArgs:
 @njit(nogil=True, cache=True)
 def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
     """One task of a row-run (or direct) plan: window sums per ring row, then combines."""
-    srcs, ymap, xmaps, xb, fill = src
+    srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
     need_sum, need_wv, need_var = stats.need_sum, stats.need_wv, stats.need_var
     need_mx, need_mn = stats.need_mx, stats.need_mn
     codes, threshold, wtotal, ntaps = stats.codes, stats.threshold, stats.wtotal, stats.ntaps
-    p, hx, hv, h1, h2, hs, hmx, hmn, accs = rings
+    p, accs = rings.p, rings.accs
+    hx, hv, hs, hmx, hmn = rings.hx, rings.hv, rings.hs, rings.hmx, rings.hmn
+    h1, h2 = rings.h1, rings.h2
     run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
     lengths = plan.lengths
     nhist = hv.shape[0]
@@ -102,12 +104,14 @@ def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
 @njit(nogil=True, cache=True)
 def _task_columns(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, rings, wins):
     """Column-run version of ``_task``: per output row, vertical windows of each channel."""
-    srcs, ymap, xmaps, xb, fill = src
+    srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
     need_sum, need_wv, need_var = stats.need_sum, stats.need_wv, stats.need_var
     need_mx, need_mn = stats.need_mx, stats.need_mn
     codes, threshold, wtotal, ntaps = stats.codes, stats.threshold, stats.wtotal, stats.ntaps
-    p, hx, hv, h1, h2, hs, hmx, hmn, accs = rings
-    vx, vv, v1, v2, vs, vmx, vmn = wins
+    p, accs = rings.p, rings.accs
+    hx, hv, hs, hmx, hmn = rings.hx, rings.hv, rings.hs, rings.hmx, rings.hmn
+    vx, vv, vmx, vmn = wins.vx, wins.vv, wins.vmx, wins.vmn
+    v1, v2, vs = wins.v1, wins.v2, wins.vs
     run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
     win_base, win_ptr, win_rows = plan.win_base, plan.win_ptr, plan.win_rows
     nhist = hv.shape[0]
