@@ -9,16 +9,14 @@ Conventions
 - Parameters are listed smallest first: the smoke test only runs the first set.
 - ``setup`` builds the input *and* runs the same call once on a small array of the same
   backend and dtype, so numba's compile (or disk-cache load) is never timed.
-- A benchmark that cannot run here -- no cupy or no GPU, or a feature the library does not
-  have yet (``nan_policy=``, ``method=``, focal statistics) -- raises
-  ``NotImplementedError`` from ``setup``, which asv reports as skipped. Re-running the suite
-  after the feature lands fills those rows in without editing the benchmark.
+- A benchmark that cannot run here -- no cupy or no GPU, or a parameter set that does not
+  apply (``method="separable"`` on a circle) -- raises ``NotImplementedError`` from
+  ``setup``, which asv reports as skipped.
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import math
 
 import numpy as np
@@ -28,7 +26,6 @@ __all__ = [
     "SIZE_LIMIT",
     "as_backend",
     "finish",
-    "keyword_supported",
     "random_raster",
     "require_module",
     "side",
@@ -108,20 +105,11 @@ def finish(result):
     return result
 
 
-def keyword_supported(func, name: str) -> bool:
-    """Whether ``func`` takes keyword ``name`` (features that later issues add)."""
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
 def warm_correlate(backend: str, dtype: str, kernel, **kwargs) -> None:
     """Run ``correlate`` once on a small array so compiling is not part of any timing.
 
-    Also the place where a backend the library lacks turns into a skip: xarray-focal has no
-    cupy backend until the GPU issue lands.
+    Also the place where a backend that cannot run here (cupy missing or unusable) turns
+    into a skip.
     """
     import xarray_focal as xf
 

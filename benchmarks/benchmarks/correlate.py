@@ -6,7 +6,7 @@ import numpy as np
 
 import xarray_focal as xf
 
-from . import BACKENDS, as_backend, finish, keyword_supported, random_raster, warm_correlate
+from . import BACKENDS, as_backend, finish, random_raster, warm_correlate
 
 #: Raster sides (square rasters), smallest first.
 SIZES = (500, 2000, 4000)

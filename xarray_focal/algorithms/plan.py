@@ -1,9 +1,12 @@
-"""Turn a validated kernel into the flat arrays the row sweep consumes.
+"""The CPU sweep's plan of a kernel: flat arrays derived from its :class:`~.runs.KernelRuns`.
 
-A kernel is described, row by row, as *runs*: ``length`` adjacent taps of one weight. A
-run costs one multiply-add per output cell whatever its length, because the sweep first
-computes, for every distinct run length ``L``, the window sums ``S_L[x] = p[x] + ... +
-p[x + L - 1]`` of each source row (incrementally: ``S_L`` from the next shorter ``S``).
+The kernel's one description is its table of *runs* (:mod:`.runs`): ``length`` adjacent
+taps of one weight. A run costs one multiply-add per output cell whatever its length,
+because the sweep first computes, for every distinct run length ``L``, the window sums
+``S_L[x] = p[x] + ... + p[x + L - 1]`` of each source row (incrementally: ``S_L`` from the
+next shorter ``S``). A :class:`Plan` lays the runs out for one method; the numba drivers
+(:mod:`.sweep`, :mod:`.masked`) take its arrays as one :data:`PlanArrays`
+(:meth:`Plan.arrays`).
 
 - ``"direct"``: every nonzero tap is its own run of length 1 (no window sums). Best for
   small or irregular kernels.
@@ -27,7 +30,7 @@ result contract (docs/contract.md; a sum of ``L`` float64 terms).
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,10 +39,17 @@ from ..forking import fork_safe_lock
 from .runs import KernelRuns, describe
 from ..errors import FocalTypeError, FocalValueError
 
-__all__ = ["Plan", "make_plan", "check_method_for", "METHODS", "estimate_cost"]
+__all__ = ["Plan", "PlanArrays", "make_plan", "check_method_for", "METHODS", "estimate_cost"]
 
 #: Accepted values of ``method=``.
 METHODS = ("auto", "direct", "runs", "columns", "separable")
+
+#: A plan as the numba drivers take it (:meth:`Plan.arrays`): its arrays by name, so the
+#: caller and the loops cannot disagree on an order, and ``columns`` (a column-run plan).
+PlanArrays = namedtuple(
+    "PlanArrays",
+    "run_dy run_dx run_slot run_w lengths sep_dx sep_w win_base win_ptr win_rows columns",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,8 +60,6 @@ class Plan:
     ----------
     runs : KernelRuns
         The kernel's one description (:mod:`.runs`) this plan was derived from.
-    kernel : ndarray
-        The float64 kernel as overlaid on the data (already flipped for ``convolve``).
     ry, rx : int
         Reach of the footprint from the centre: the halo a tile needs. Zero border rows or
         columns do not count, so they cost neither time nor halo.
@@ -76,7 +84,6 @@ class Plan:
     """
 
     runs: KernelRuns
-    kernel: np.ndarray
     ry: int
     rx: int
     run_dy: np.ndarray
@@ -92,10 +99,11 @@ class Plan:
     win_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     win_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
-    @property
-    def ntaps(self) -> int:
-        """Number of cells in the footprint."""
-        return self.runs.ntaps
+    def arrays(self) -> PlanArrays:
+        """The plan's arrays as the numba drivers (:mod:`.sweep`, :mod:`.masked`) take them."""
+        return PlanArrays(self.run_dy, self.run_dx, self.run_slot, self.run_w, self.lengths,
+                          self.sep_dx, self.sep_w, self.win_base, self.win_ptr, self.win_rows,
+                          self.method == "columns")
 
 
 def estimate_cost(plan: Plan) -> float:
@@ -131,7 +139,6 @@ def _build(runs: KernelRuns, method: str, table: KernelRuns | None = None) -> Pl
     slot[table.length == 1] = 0
     return Plan(
         runs=runs,
-        kernel=runs.kernel,
         ry=runs.ry,
         rx=runs.rx,
         run_dy=table.dy.copy(),
@@ -171,7 +178,6 @@ def _build_columns(runs: KernelRuns) -> Plan:
                     dtype=np.int64)
     return Plan(
         runs=runs,
-        kernel=runs.kernel,
         ry=ry,
         rx=rx,
         run_dy=np.zeros(slot.size, dtype=np.int64),
@@ -214,7 +220,6 @@ def _build_separable(runs: KernelRuns, u: np.ndarray, v: np.ndarray) -> Plan:
     n = rows.size
     return Plan(
         runs=runs,
-        kernel=kernel,
         ry=ry,
         rx=rx,
         run_dy=(rows - cy + ry).astype(np.int64),

@@ -16,29 +16,48 @@ Each source row is gathered and summed once per task (not once per kernel row), 
 strip width is chosen so the ring stays in the core's L2 cache. All inner loops run over
 contiguous x with no branches, so LLVM vectorises them.
 
-The drivers (``sweep``, ``columns``) run a contiguous range of tasks in the calling thread
-with the GIL released; :mod:`xarray_focal.backends.threads` spreads the ranges of one call
-over host threads. There is no ``parallel=True`` variant: numba's threading layers are
-either not fork-safe (GNU OpenMP) or not safe from several host threads (workqueue), and
-a second compiled variant of every driver doubled the first-call compile.
+The drivers (``sweep``, ``columns``) take three typed groups -- the :data:`Source`, the
+plan's ``Plan.arrays()`` and the :data:`Tasks` -- and run a contiguous range of tasks in
+the calling thread with the GIL released; :mod:`xarray_focal.backends.threads` spreads
+the ranges of one call over host threads. There is no ``parallel=True`` variant: numba's
+threading layers are either not fork-safe (GNU OpenMP) or not safe from several host
+threads (workqueue), and a second compiled variant of every driver doubled the first-call
+compile. The task loops unpack the groups once, by field name; the per-row helpers take
+plain arrays (unpacking a tuple of arrays in every call costs reference counting).
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
-__all__ = ["columns", "sweep", "task_count"]
+__all__ = ["Source", "Tasks", "columns", "sweep", "task_count"]
+
+#: What the drivers read: ``srcs = (core, side, cap)`` (see ``tiles.Tile.pieces``, leading
+#: axes flattened, native floats), the y map of the padded rows (a core row, a cap row
+#: or outside, see ``_gather``), the x maps of core and cap rows with their (lo, hi,
+#: offset) bounds (``xmaps``, ``xb``), and the value of cells outside the data (``fill``).
+Source = namedtuple("Source", "srcs ymap xmaps xb fill")
+
+#: Where the drivers write and how they cut the work: the output ``(slices, rows, cols)``
+#: (``(stats, slices, rows, cols)`` for the NaN-aware drivers), the band height and strip
+#: width of a task, and the halo the kernel needs: ``span = 2 ry`` rows, ``pad = 2 rx``
+#: columns.
+Tasks = namedtuple("Tasks", "out band strip span pad")
 
 
 @njit(nogil=True, cache=True)
 def _gather(srcs, b, sy, xmaps, xb, fill, x0, p, n):
     """p[j] = value at padded x coordinate x0 + j of source row ``sy``, j < n.
 
-    ``srcs = (core, side, cap)`` (see ``tiles.Tile.pieces``): ``sy >= 0`` is a core row,
-    read in place, whose halo columns ``-2 - k`` come from ``side``; ``sy <= -2`` is halo
-    row ``-2 - sy`` of ``cap``, read through the frame's x map; ``-1`` is outside
-    (``fill``). ``xmaps``/``xb`` hold the x map and its (lo, hi, offset) for each kind.
+    The arguments are the fields of a :data:`Source`, passed one by one: this runs once per
+    source row, and unpacking a named tuple in every call costs reference counting that the
+    task loops pay once. ``sy >= 0`` is a core row, read in place, whose halo columns
+    ``-2 - k`` come from ``side``; ``sy <= -2`` is halo row ``-2 - sy`` of ``cap``, read
+    through the frame's x map; ``-1`` is outside (``fill``). ``xmaps``/``xb`` hold the x map
+    and its (lo, hi, offset) for each kind.
     """
     if sy == -1:
         for j in range(n):
@@ -244,12 +263,14 @@ def _emit(out, b, y, x0, x1, acc, hist, nhist, yh, run_dy, run_dx, run_slot, run
 
 
 @njit(nogil=True, cache=True)
-def _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-          lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc):
+def _task(src, plan, out, pad, b, y0, y1, x0, x1, hist, acc):
+    srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
+    run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
+    lengths, sep_dx, sep_w = plan.lengths, plan.sep_dx, plan.sep_w
     nhist = hist.shape[0]
     span = nhist - 1
     ws = x1 - x0
-    wp = ws + (xmaps.shape[1] - out.shape[2])  # strip plus the 2rx halo
+    wp = ws + pad  # strip plus the 2rx halo
     for t in range(y0, y1 + span):
         h = hist[t % nhist]
         _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, h[0], wp)
@@ -285,18 +306,21 @@ def _task_bounds(task, nbands, nstrips, band, strip, ho, wo):
 
 
 @njit(nogil=True, cache=True)
-def sweep(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot,
-          run_w, lengths, sep_dx, sep_w, fill, out, band, strip, span, pad, task0, task1):
-    """Tasks ``task0 .. task1 - 1`` in this thread (``nogil``: host threads run ranges at once)."""
+def sweep(src, plan, tasks, task0, task1):
+    """Tasks ``task0 .. task1 - 1`` of a row-run, direct or separable plan, in this thread.
+
+    ``src`` is a :data:`Source`, ``plan`` the plan's ``Plan.arrays()``, ``tasks`` a
+    :data:`Tasks`. ``nogil``: host threads run ranges of one call at once.
+    """
+    out, band, strip = tasks.out, tasks.band, tasks.strip
     nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
-    hist = buffers(span + 1, _slots(lengths, sep_dx), strip + pad)
+    hist = buffers(tasks.span + 1, _slots(plan.lengths, plan.sep_dx), strip + tasks.pad)
     acc = np.empty(strip, dtype=np.float64)
     for task in range(task0, task1):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        _task(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-              lengths, sep_dx, sep_w, fill, out, b, y0, y1, x0, x1, hist, acc)
+        _task(src, plan, out, tasks.pad, b, y0, y1, x0, x1, hist, acc)
 
 
 # --- column runs ---------------------------------------------------------------------
@@ -365,12 +389,14 @@ def _vertical_windows(ring, nring, y, win_base, win_ptr, win_rows, vwin, wp):
 
 
 @njit(nogil=True, cache=True)
-def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                  win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc):
+def _task_columns(src, plan, out, pad, b, y0, y1, x0, x1, ring, vwin, acc):
+    srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
+    run_dy, run_dx, run_slot, run_w = plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w
+    win_base, win_ptr, win_rows = plan.win_base, plan.win_ptr, plan.win_rows
     nring = ring.shape[0]
     span = nring - 1
     ws = x1 - x0
-    wp = ws + (xmaps.shape[1] - out.shape[2])
+    wp = ws + pad
     for t in range(y0, y1 + span):
         _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, ring[t % nring, 0], wp)
         y = t - span
@@ -381,16 +407,15 @@ def _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
 
 
 @njit(nogil=True, cache=True)
-def columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-            win_base, win_ptr, win_rows, fill, out, band, strip, span, pad, task0, task1):
+def columns(src, plan, tasks, task0, task1):
     """Column-run tasks ``task0 .. task1 - 1`` in this thread, like :func:`sweep`."""
+    out, band, strip = tasks.out, tasks.band, tasks.strip
     nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
-    ring = np.empty((span + 1, 1, strip + pad), dtype=np.float64)
-    vwin = buffers(1, win_base.shape[0], strip + pad)
+    ring = np.empty((tasks.span + 1, 1, strip + tasks.pad), dtype=np.float64)
+    vwin = buffers(1, plan.win_base.shape[0], strip + tasks.pad)
     acc = np.empty(strip, dtype=np.float64)
     for task in range(task0, task1):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        _task_columns(srcs, ymap, xmaps, xb, run_dy, run_dx, run_slot, run_w,
-                      win_base, win_ptr, win_rows, fill, out, b, y0, y1, x0, x1, ring, vwin, acc)
+        _task_columns(src, plan, out, tasks.pad, b, y0, y1, x0, x1, ring, vwin, acc)

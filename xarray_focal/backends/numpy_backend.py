@@ -26,13 +26,13 @@ def correlate(data: np.ndarray, kernel: KernelRuns, method: str, boundary: str,
     return correlate_tile(tile, kernel, method, fill, parallel=True)
 
 
-def _prepare(tile: Tile, plan: Plan):
+def _prepare(tile: Tile, plan: Plan, fill: float):
     """The tile as the sweep reads it, its working dtype and output geometry.
 
-    Returns ``((srcs, ymap, xmaps, xb), dtype, lead, ho, wo)``: the ``(core, side, cap)``
-    triple as native floats with the leading axes flattened, the y map, the x maps of core
-    and cap rows with their (lo, hi, offset) bounds; the working dtype; the leading shape
-    and the output rows and columns.
+    Returns ``(source, dtype, lead, ho, wo)``: the drivers' :data:`~.sweep.Source` (the
+    ``(core, side, cap)`` triple as native floats with the leading axes flattened, the y
+    map, the x maps of core and cap rows with their (lo, hi, offset) bounds, ``fill``); the
+    working dtype; the leading shape and the output rows and columns.
     """
     core, side, cap, ymap, xmap = tile.pieces()
     dtype = working_dtype(core.dtype)
@@ -48,27 +48,35 @@ def _prepare(tile: Tile, plan: Plan):
     xb = np.array([[xmap.lo, xmap.hi, xmap.offset], [frame.lo, frame.hi, frame.offset]], dtype=np.int64)
     ho = ymap.index.size - 2 * plan.ry
     wo = xmap.index.size - 2 * plan.rx
-    return (tuple(srcs), ymap.index, xmaps, xb), dtype, core.shape[:-2], ho, wo
+    source = sweep.Source(tuple(srcs), ymap.index, xmaps, xb, float(fill))
+    return source, dtype, core.shape[:-2], ho, wo
 
 
 def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
                    parallel: bool) -> np.ndarray:
     """Correlate one tile; the output has the tile's core shape."""
     plan = make_plan(kernel, method, separable_ok=True)
-    source, dtype, lead, ho, wo = _prepare(tile, plan)
+    source, dtype, lead, ho, wo = _prepare(tile, plan, fill)
     out = np.empty(lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
-    out3 = out.reshape((-1, ho, wo))
-    band, strip = _tiling(out3.shape, plan, parallel, channels=1)
-    head = source + (plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w)
-    tail = (fill, out3, band, strip, 2 * plan.ry, 2 * plan.rx)
-    if plan.method == "columns":
-        args, run = head + (plan.win_base, plan.win_ptr, plan.win_rows) + tail, sweep.columns
-    else:
-        args, run = head + (plan.lengths, plan.sep_dx, plan.sep_w) + tail, sweep.sweep
-    threads.run_ranges(run, args, sweep.task_count(*out3.shape, band, strip), parallel=parallel)
+    driver = sweep.columns if plan.method == "columns" else sweep.sweep
+    _run(driver, source, plan, (), out.reshape((-1, ho, wo)), parallel, channels=1)
     return out
+
+
+def _run(driver, source, plan: Plan, extra: tuple, out: np.ndarray, parallel: bool,
+         channels: int) -> None:
+    """Call ``driver(source, plan.arrays(), *extra, tasks, task0, task1)`` over all tasks.
+
+    The one place the drivers' argument groups are put together; ``out`` is
+    ``(slices, rows, cols)``, or ``(statistics, slices, rows, cols)``.
+    """
+    shape = out.shape[-3:]
+    band, strip = _tiling(shape, plan, parallel, channels=channels)
+    tasks = sweep.Tasks(out, band, strip, 2 * plan.ry, 2 * plan.rx)
+    threads.run_ranges(driver, (source, plan.arrays(), *extra, tasks),
+                       sweep.task_count(*shape, band, strip), parallel=parallel)
 
 
 def reduce(data: np.ndarray, kernel: KernelRuns, method: str, boundary: str, fill: float,
@@ -84,29 +92,19 @@ def reduce_tile(
 ) -> np.ndarray:
     """NaN-aware statistics of one tile: shape ``(len(reduction.names),) + core shape``."""
     plan = make_plan(kernel, method, separable_ok=False)
-    source, dtype, lead, ho, wo = _prepare(tile, plan)
+    source, dtype, lead, ho, wo = _prepare(tile, plan, fill)
     nstats = len(reduction.names)
     out = np.empty((nstats,) + lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
-    out4 = out.reshape((nstats, -1, ho, wo))
-    need_sum, need_wv, need_var, need_mx, need_mn = reduction.channels
-    columns = plan.method == "columns"
+    need_sum, _, need_var, need_mx, need_mn = reduction.channels
     # Full-width buffers per ring row: the variance keeps deviations and squares (and a
     # shift row) for row runs, the raw row plus three window buffers for column runs.
-    channels = 1 + need_sum + (3 if columns else 2) * need_var + need_mx + need_mn
-    band, strip = _tiling(out4.shape[1:], plan, parallel, channels=channels)
-    args = (
-        columns,
-        *source,
-        plan.run_dy, plan.run_dx, plan.run_slot, plan.run_w, plan.lengths,
-        plan.win_base, plan.win_ptr, plan.win_rows,
-        fill, reduction.codes, reduction.threshold, reduction.wtotal, float(reduction.ntaps),
-        need_sum, need_wv, need_var, need_mx, need_mn,
-        out4, band, strip, 2 * plan.ry, 2 * plan.rx,
-    )
-    threads.run_ranges(masked.reduce, args, sweep.task_count(*out4.shape[1:], band, strip),
-                       parallel=parallel)
+    var_rows = 3 if plan.method == "columns" else 2
+    channels = 1 + need_sum + var_rows * need_var + need_mx + need_mn
+    driver = masked.reduce_columns if plan.method == "columns" else masked.reduce
+    _run(driver, source, plan, (masked.reduction_args(reduction),),
+         out.reshape((nstats, -1, ho, wo)), parallel, channels=channels)
     return out
 
 

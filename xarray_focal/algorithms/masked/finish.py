@@ -1,0 +1,87 @@
+"""Finishing formulas of the NaN-aware sweep: each statistic from the window accumulators.
+
+``sum`` and the weighted sums are the accumulated sum of w*x; ``mean`` divides it by the
+count; ``renormalize`` rescales by the total weight over the weight of the valid taps
+(unless no tap is missing); the variance is ``Q/n - (A/n)^2`` of the deviations about the
+window's reference, set to 0 within its rounding noise and to NaN / inf as numpy's
+``nanvar``; ``std`` its square root; the extremes and the range are the folded max / min.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ...contract import FLOAT64_EPS, Stat
+
+# The codes as plain ints: numba freezes module globals into the compiled code.
+_PROPAGATE, _OMIT, _RENORMALIZE = int(Stat.PROPAGATE), int(Stat.OMIT), int(Stat.RENORMALIZE)
+_SUM, _MEAN, _COUNT, _VAR, _STD = (int(Stat.SUM), int(Stat.MEAN), int(Stat.COUNT),
+                                   int(Stat.VAR), int(Stat.STD))
+_MAX, _MIN = int(Stat.MAX), int(Stat.MIN)
+
+
+@njit(nogil=True, cache=True)
+def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps):
+    """Write output row ``y`` (columns x0 .. x0 + ws of slice b) of every statistic.
+
+    Statistic ``s`` is finished by the formula of its code ``codes[s]``
+    (:class:`~xarray_focal.contract.Stat`) from the accumulator rows (see :mod:`.combine`).
+    Fewer valid taps than ``threshold`` (or none) give NaN, except for the count itself.
+    The fields of the drivers' ``ReductionArgs`` one by one: this runs once per output row.
+    """
+    nan = np.nan
+    acc_a, acc_n, acc_w, acc_q, acc_mx, acc_mn, acc_d, acc_r = (
+        accs[0], accs[1], accs[2], accs[3], accs[4], accs[5], accs[6], accs[7])
+    for s in range(codes.shape[0]):
+        code = codes[s]
+        orow = out[s, b, y, x0:x0 + ws]
+        for x in range(ws):
+            n = acc_n[x]
+            if code == _COUNT:
+                orow[x] = n
+                continue
+            if n < threshold or n == 0.0:
+                orow[x] = nan
+                continue
+            if code == _PROPAGATE or code == _OMIT:
+                orow[x] = acc_a[x]
+            elif code == _RENORMALIZE:
+                # No tap missing: the weighted sum itself. The factor wtotal / wv would be
+                # a ratio of two differently rounded sums of the same weights, not 1.
+                wv = acc_w[x]
+                if n == ntaps:
+                    orow[x] = acc_a[x]
+                else:
+                    orow[x] = nan if wv == 0.0 else acc_a[x] * (wtotal / wv)
+            elif code == _SUM:
+                orow[x] = acc_a[x]
+            elif code == _MEAN:
+                orow[x] = acc_a[x] / n
+            elif code == _VAR or code == _STD:
+                m = acc_d[x] / n
+                q = acc_q[x] / n
+                var = q - m * m
+                if np.abs(acc_r[x]) == np.inf:
+                    # The window's first valid value is infinite (a lone one-tap run
+                    # has zero deviation sums): NaN, as numpy's nanvar.
+                    var = nan
+                elif var == var:
+                    # Deviations are about a value of the window, so q <= R^2 (R its
+                    # range) and the rounding error is a few (n + 2) eps q. A result
+                    # within that noise (negative by rounding) is 0, as a two-pass
+                    # variance gives; a nonzero variance is at least R^2 / (2n), far above.
+                    if var <= 2.0 * (n + 2.0) * FLOAT64_EPS * q:
+                        var = 0.0
+                elif acc_q[x] == np.inf and np.abs(acc_d[x]) < np.inf:
+                    # Finite deviations whose squares overflow: the variance overflows too
+                    # (numpy's nanvar gives inf), not inf - inf.
+                    var = np.inf
+                # Otherwise NaN: an infinity in the window, as numpy's nanvar.
+                orow[x] = var if code == _VAR else np.sqrt(var)
+            elif code == _MAX:
+                orow[x] = acc_mx[x]
+            elif code == _MIN:
+                orow[x] = acc_mn[x]
+            else:  # range
+                orow[x] = acc_mx[x] - acc_mn[x]
