@@ -112,7 +112,11 @@ def reference_nan_policy(data, kernel, policy, boundary="nan", cval=0.0, min_cou
             threshold = max(1, min_count or 0)
         else:
             wvalid = np.where(valid, w, 0.0).sum(axis=0)
-            out = np.where(wvalid != 0, wsum * (w.sum() / np.where(wvalid != 0, wvalid, 1)), np.nan)
+            # Valid weights that cancel to within the rounding of their sum (n eps sum|w|)
+            # leave nothing to rescale by: NaN (the contract's rule, docs/contract.md).
+            cancel = stack.shape[0] * np.finfo(np.float64).eps * np.abs(w).sum()
+            usable = np.abs(wvalid) > cancel
+            out = np.where(usable, wsum * (w.sum() / np.where(usable, wvalid, 1)), np.nan)
             # No tap missing: the weighted sum itself (the factor would be W / W, not 1).
             out = np.where(count == stack.shape[0], wsum, out)
             threshold = max(1, min_count or 0)

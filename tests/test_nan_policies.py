@@ -161,12 +161,10 @@ def test_renormalize_with_holes_matches_the_reference(kname):
 
 
 @pytest.mark.parametrize("kname", RENORMALIZE)
-def test_renormalize_scales_only_windows_with_missing_taps(backend, kname, request):
-    if kname == "centre_minus_ring" and backend.same_bits_as_numpy:
-        # At one cell the valid weights cancel (0.1 + 0.2 + ... - 1.0): numpy's order of
-        # summing gives exactly 0 (so NaN), the reference's order 1e-16 (so a huge value).
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="valid weights cancel to rounding: NaN depends on the order"))
+def test_renormalize_scales_only_windows_with_missing_taps(backend, kname):
+    # With centre_minus_ring the valid weights of one cell cancel (0.1 + 0.2 + ... - 1.0):
+    # one order of summing gives exactly 0, another 1e-16 -- NaN by the cancellation rule
+    # either way, not -5.5e15.
     data = awkward_data((41, 47), nan_fraction=0.04, seed=8)
     kernel = KERNELS[kname]
     arr = backend.to_backend(data)
@@ -294,3 +292,19 @@ def test_chunked_policy_matches_reference(backend, policy, boundary, chunks):
 def test_bad_policy_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         xf.correlate(np.ones((5, 5)), np.ones((3, 3)), **kwargs)
+
+
+def test_renormalize_is_nan_where_the_valid_weights_cancel_to_rounding(backend):
+    # Kernel weights 0.1, 0.2, -0.3, (0), 0.7: at x=2 the 0.7 tap reads the NaN at x=4 and
+    # the valid weights 0.1 + 0.2 - 0.3 sum to 5.6e-17 in float64, not 0 -- rescaling by
+    # 0.7 / 5.6e-17 made the result 1e16 times too large. Now NaN.
+    kernel = np.array([[0.1, 0.2, -0.3, 0.0, 0.7]])
+    assert 0.1 + 0.2 - 0.3 != 0.0  # the rounding the rule is about
+    data = np.array([[1.0, 2.0, 3.0, 4.0, np.nan, 6.0, 7.0]])
+    arr = backend.to_backend(data)
+    renorm = backend.to_numpy(xf.correlate(arr, kernel, boundary="nan", nan_policy="renormalize"))
+    omit = backend.to_numpy(xf.correlate(arr, kernel, boundary="nan", nan_policy="omit"))
+    assert np.isnan(renorm[0, 2])
+    assert renorm[0, 3] == omit[0, 3]  # x=3 reads x=1, 2, 3 and 5: nothing missing
+    expected = reference_nan_policy(data, kernel, "renormalize", "nan")
+    np.testing.assert_array_equal(np.isnan(renorm), np.isnan(expected))

@@ -124,9 +124,10 @@ def correlate(
         ``"propagate"`` (default): NaN wherever a footprint tap reads NaN. ``"omit"``: the
         sum over the valid taps only (NaN where there are none). ``"renormalize"``: the
         sum over valid taps scaled by ``sum(all weights) / sum(valid weights)`` -- a
-        weighted mean that fills holes (astropy's ``nan_treatment="interpolate"``); NaN
-        where the valid weights sum to 0. With ``boundary="nan"`` outside taps count as
-        missing. ±inf are values, not missing.
+        weighted mean that fills holes (astropy's ``nan_treatment="interpolate"``); the
+        plain weighted sum where no tap is missing; NaN where the valid weights sum to 0
+        up to rounding. Kernels whose weights sum to 0 are refused for it. With
+        ``boundary="nan"`` outside taps count as missing. ±inf are values, not missing.
     min_count : int, optional
         Fewer valid footprint taps than this give NaN.
     method : {"auto", "direct", "runs", "columns", "separable"}
@@ -452,7 +453,8 @@ def check_correlate(
             threshold = max(runs.ntaps, min_count)
         else:
             threshold = max(1, min_count or 0)
-        reduction = Reduction((policy,), threshold, float(weights.sum()), runs.ntaps)
+        reduction = Reduction((policy,), threshold, float(weights.sum()), runs.ntaps,
+                              float(np.abs(weights).sum()))
     return FocalCall(runs, method, mode, fill, reduction, ("correlate",))
 
 

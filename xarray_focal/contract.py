@@ -88,27 +88,37 @@ class Reduction:
     ntaps : int
         Number of footprint taps (nonzero weights): ``renormalize`` returns the plain
         weighted sum where all of them are valid.
+    wabs : float, optional
+        Sum of the footprint's absolute weights (default ``ntaps``, unit weights). Where
+        the valid weights of a window sum to at most ``wcancel = ntaps * eps * wabs`` in
+        magnitude -- zero up to the rounding of that sum -- ``renormalize`` gives NaN: the
+        rescaling would divide by rounding noise.
 
     Examples
     --------
     >>> r = Reduction(("mean", "std"), threshold=1, wtotal=9.0, ntaps=9)
     >>> r.codes.tolist(), r.channels
     ([4, 7], (True, False, True, False, False))
+    >>> r.wcancel == 9 * FLOAT64_EPS * 9
+    True
     """
 
-    __slots__ = ("names", "codes", "threshold", "wtotal", "ntaps", "channels")
+    __slots__ = ("names", "codes", "threshold", "wtotal", "ntaps", "wcancel", "channels")
 
-    def __init__(self, names: tuple[str, ...], threshold: int, wtotal: float, ntaps: int):
+    def __init__(self, names: tuple[str, ...], threshold: int, wtotal: float, ntaps: int,
+                 wabs: float | None = None):
         self.names = tuple(names)
         self.codes = np.array([Stat.of(n) for n in self.names], dtype=np.int64)
         self.threshold = float(threshold)
         self.wtotal = float(wtotal)
         self.ntaps = int(ntaps)
+        self.wcancel = self.ntaps * FLOAT64_EPS * float(self.ntaps if wabs is None else wabs)
         self.channels = channels(self.codes.tolist())
 
     def __repr__(self) -> str:
         return (f"Reduction({self.names}, threshold={self.threshold:g}, "
-                f"wtotal={self.wtotal:g}, ntaps={self.ntaps})")
+                f"wtotal={self.wtotal:g}, ntaps={self.ntaps}, wcancel={self.wcancel:.3g})")
 
     def __dask_tokenize__(self):
-        return (type(self).__name__, self.names, self.threshold, self.wtotal, self.ntaps)
+        return (type(self).__name__, self.names, self.threshold, self.wtotal, self.ntaps,
+                self.wcancel)

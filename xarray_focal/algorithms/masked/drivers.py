@@ -29,7 +29,7 @@ __all__ = ["ReductionArgs", "reduce", "reduce_columns", "reduction_args"]
 #: ``renormalize``) and which channels are needed (see :func:`~xarray_focal.contract.channels`).
 ReductionArgs = namedtuple(
     "ReductionArgs",
-    "codes threshold wtotal ntaps need_sum need_wv need_var need_mx need_mn",
+    "codes threshold wtotal ntaps wcancel need_sum need_wv need_var need_mx need_mn",
 )
 
 #: Per-thread ring buffers of each channel (``p`` the gathered row; ``hx`` values, ``hv``
@@ -45,7 +45,8 @@ def reduction_args(reduction) -> ReductionArgs:
     """The loops' view of a :class:`~xarray_focal.contract.Reduction`."""
     need_sum, need_wv, need_var, need_mx, need_mn = reduction.channels
     return ReductionArgs(reduction.codes, reduction.threshold, reduction.wtotal,
-                         float(reduction.ntaps), need_sum, need_wv, need_var, need_mx, need_mn)
+                         float(reduction.ntaps), reduction.wcancel, need_sum, need_wv, need_var,
+                         need_mx, need_mn)
 
 
 @njit(nogil=True, cache=True)
@@ -55,6 +56,7 @@ def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
     need_sum, need_wv, need_var = stats.need_sum, stats.need_wv, stats.need_var
     need_mx, need_mn = stats.need_mx, stats.need_mn
     codes, threshold, wtotal, ntaps = stats.codes, stats.threshold, stats.wtotal, stats.ntaps
+    wcancel = stats.wcancel
     p, accs = rings.p, rings.accs
     hx, hv, hs, hmx, hmn = rings.hx, rings.hv, rings.hs, rings.hmx, rings.hmn
     h1, h2 = rings.h1, rings.h2
@@ -98,7 +100,7 @@ def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
             _combine_extreme(accs[4], hmx, nhist, y, run_dy, run_dx, run_slot, ws, True)
         if need_mn:
             _combine_extreme(accs[5], hmn, nhist, y, run_dy, run_dx, run_slot, ws, False)
-        _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps)
+        _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel)
 
 
 @njit(nogil=True, cache=True)
@@ -108,6 +110,7 @@ def _task_columns(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, rings, wi
     need_sum, need_wv, need_var = stats.need_sum, stats.need_wv, stats.need_var
     need_mx, need_mn = stats.need_mx, stats.need_mn
     codes, threshold, wtotal, ntaps = stats.codes, stats.threshold, stats.wtotal, stats.ntaps
+    wcancel = stats.wcancel
     p, accs = rings.p, rings.accs
     hx, hv, hs, hmx, hmn = rings.hx, rings.hv, rings.hs, rings.hmx, rings.hmn
     vx, vv, vmx, vmn = wins.vx, wins.vv, wins.vmx, wins.vmn
@@ -142,7 +145,7 @@ def _task_columns(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, rings, wi
         if need_mn:
             _vertical_extremes(hmn, nhist, y, win_base, win_ptr, win_rows, vmn, wp, False)
             _combine_extreme(accs[5], vmn, 1, 0, run_dy, run_dx, run_slot, ws, False)
-        _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps)
+        _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel)
 
 
 @njit(nogil=True, cache=True)

@@ -2,7 +2,7 @@
 
 ``sum`` and the weighted sums are the accumulated sum of w*x; ``mean`` divides it by the
 count; ``renormalize`` rescales by the total weight over the weight of the valid taps
-(unless no tap is missing); the variance is ``Q/n - (A/n)^2`` of the deviations about the
+(unless no tap is missing; NaN where the valid weights cancel to rounding); the variance is ``Q/n - (A/n)^2`` of the deviations about the
 window's reference, set to 0 within its rounding noise and to NaN / inf as numpy's
 ``nanvar``; ``std`` its square root; the extremes and the range are the folded max / min.
 """
@@ -22,7 +22,7 @@ _MAX, _MIN = int(Stat.MAX), int(Stat.MIN)
 
 
 @njit(nogil=True, cache=True)
-def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps):
+def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel):
     """Write output row ``y`` (columns x0 .. x0 + ws of slice b) of every statistic.
 
     Statistic ``s`` is finished by the formula of its code ``codes[s]``
@@ -53,7 +53,9 @@ def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps):
                 if n == ntaps:
                     orow[x] = acc_a[x]
                 else:
-                    orow[x] = nan if wv == 0.0 else acc_a[x] * (wtotal / wv)
+                    # Valid weights that cancel to within their sum's rounding leave no
+                    # weight to rescale by: the factor would be rounding noise magnified.
+                    orow[x] = nan if np.abs(wv) <= wcancel else acc_a[x] * (wtotal / wv)
             elif code == _SUM:
                 orow[x] = acc_a[x]
             elif code == _MEAN:

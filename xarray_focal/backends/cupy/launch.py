@@ -203,7 +203,7 @@ def _reduce_variant(kernel: KernelRuns, dtype: np.dtype, device: int, fill: floa
     packed = sum(c << (4 * i) for i, c in enumerate(codes))
     extra = (np.int64(packed), np.int32(len(codes)), np.int64(nout), np.float64(fill),
              np.float64(reduction.threshold), np.float64(reduction.wtotal),
-             np.int32(kernel.ntaps))
+             np.int32(kernel.ntaps), np.float64(reduction.wcancel))
     return plan, kern, extra
 
 

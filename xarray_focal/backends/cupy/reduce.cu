@@ -16,7 +16,7 @@
 // ("core") among the thread's K windows; window k adds its own left suffix and right
 // prefix -- sums, counts, maxima and minima all split this way, and every window still
 // adds only taps inside it (inf and NaN stay exact). Everything is accumulated in double,
-// counts in int; the finishing formulas are masked.py's _finish.
+// counts in int; the finishing formulas are those of algorithms/masked/finish.py.
 //
 // The sum of w*x is never shifted, so sum and mean do not depend on which other
 // statistics are computed with them. The variance has its own pair, taken about a
@@ -99,9 +99,10 @@ struct Acc {
         if (kMX) mx = fmax(mx, v);
         if (kMN) mn = fmin(mn, v);
     }
-    // masked.py's _finish for one statistic code (contract.Stat, as FOCAL_STAT_*).
+    // masked/finish.py's _finish for one statistic code (contract.Stat, as FOCAL_STAT_*).
     __device__ __forceinline__ double finish(const int code, const double threshold,
-                                             const double wtotal, const int ntaps) const {
+                                             const double wtotal, const int ntaps,
+                                             const double wcancel) const {
         const double cnt = double(n);
         if (code == FOCAL_STAT_COUNT) return cnt;
         if (cnt < threshold || cnt == 0.0) return nan_value();
@@ -111,7 +112,8 @@ struct Acc {
             // No tap missing: the weighted sum itself. wtotal / wv would be two
             // differently rounded sums, not exactly 1 (and 0 / 0 for zero-sum kernels).
             if (n == ntaps) return a;
-            return wv == 0.0 ? nan_value() : a * (wtotal / wv);
+            // Valid weights cancelling to rounding: nothing to rescale by (masked/finish.py).
+            return fabs(wv) <= wcancel ? nan_value() : a * (wtotal / wv);
         case FOCAL_STAT_MEAN: return a / cnt;
         case FOCAL_STAT_VAR: case FOCAL_STAT_STD: {
             const double m = xs / cnt;
@@ -136,7 +138,7 @@ focal_reduce(const T* __restrict__ src, T* __restrict__ out,
              const int* __restrict__ bands, const int nbands,
              const long long codes, const int nstats, const long long stat_stride,
              const double fill, const double threshold, const double wtotal,
-             const int ntaps,
+             const int ntaps, const double wcancel,
              const int hs, const int ws, const int ho, const int wo,
              const int ylen, const int xlen, const int nbatch, const int pitch)
 {
@@ -207,7 +209,7 @@ focal_reduce(const T* __restrict__ src, T* __restrict__ out,
             __syncthreads();
             double* stage = tile + orow * (TX + 1) + ocol;
 #pragma unroll
-            for (int k = 0; k < K; ++k) stage[k] = acc[k].finish(code, threshold, wtotal, ntaps);
+            for (int k = 0; k < K; ++k) stage[k] = acc[k].finish(code, threshold, wtotal, ntaps, wcancel);
             __syncthreads();
             T* outb = out + s * stat_stride + (long long)b * ho * wo;
             FOCAL_STORE_TILE(outb, tile, y0, x0, ho, wo);
