@@ -59,9 +59,9 @@ def main(argv=None):
     import cupyx.scipy.ndimage as cndi
 
     import xarray_focal as xf
-    from xarray_focal.algorithms.runs import describe
-    from xarray_focal.backends import cupy as cupy_backend
-    from xarray_focal.backends.cupy import launch, layout
+    from xarray_focal._algorithms.runs import describe
+    from xarray_focal._backends import cupy as cupy_backend
+    from xarray_focal._backends.cupy import launch, layout
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=8192)
@@ -189,7 +189,7 @@ def _stats_rows(n, repeat, k_variants=False):
     import cupyx.scipy.ndimage as cndi
 
     import xarray_focal as xf
-    from xarray_focal.backends.cupy import layout
+    from xarray_focal._backends.cupy import layout
 
     rows = []
     fp = xf.circle_kernel(1, 1, 7)

@@ -129,7 +129,7 @@ def metadata(argv: list[str], n: int, rounds: int, max_seconds: float) -> dict[s
 
 def sweep(n: int, radii: list[int], rounds: int, max_seconds: float, *, log=print) -> list[dict]:
     import xarray_focal as xf
-    from xarray_focal.algorithms.plan import make_plan
+    from xarray_focal._algorithms.plan import make_plan
 
     data = np.random.default_rng(0).standard_normal((n, n))
     too_slow: dict[str, int] = {}  # tool -> radius at which it was dropped

@@ -278,7 +278,7 @@ def test_dataset_non_numeric_variable_without_spatial_dims_passes_through():
 def test_every_parameter_of_every_accessor_method_is_documented():
     import inspect
 
-    from xarray_focal.accessor import FocalDataArrayAccessor, FocalDatasetAccessor
+    from xarray_focal._accessor import FocalDataArrayAccessor, FocalDatasetAccessor
 
     for cls in (FocalDataArrayAccessor, FocalDatasetAccessor):
         for attr in ("correlate", "convolve", "circle_kernel", "annulus_kernel",

@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 import xarray_focal as xf
+from xarray_focal import _units
 from xarray_focal.errors import FocalError
 
 from . import raise_if_dask_computes, requires_dask
@@ -176,7 +177,7 @@ def test_float32_coordinates_at_fine_steps_are_regular(step, how):
     assert lat.dtype == lon.dtype == np.float32
     ds = xr.Dataset(coords={"lat": ("lat", lat, {"units": "degrees_north"}),
                             "lon": ("lon", lon, {"units": "degrees_east"})})
-    csx, csy = xf.units.cellsize(ds, ("lat", "lon"))
+    csx, csy = _units.cellsize(ds, ("lat", "lon"))
     # Within float32's relative precision of the nominal step (float32 cannot hold it).
     assert abs(csx - step) <= 1e-6 * step and abs(csy - step) <= 1e-6 * step, (csx, csy)
     # 10 cells in degrees is the integer disc of radius 10, as on float64 coordinates.

@@ -15,9 +15,9 @@ from . import cupy_with_a_device
 cp = cupy_with_a_device()
 
 import xarray_focal as xf  # noqa: E402
-from xarray_focal.backends import cupy as cupy_backend  # noqa: E402
-from xarray_focal.backends.cupy import launch as cupy_launch  # noqa: E402
-from xarray_focal.backends.cupy import layout as cupy_layout  # noqa: E402
+from xarray_focal._backends import cupy as cupy_backend  # noqa: E402
+from xarray_focal._backends.cupy import launch as cupy_launch  # noqa: E402
+from xarray_focal._backends.cupy import layout as cupy_layout  # noqa: E402
 
 from . import requires_dask  # noqa: E402
 from .conftest import awkward_data  # noqa: E402
@@ -39,7 +39,7 @@ def _host(result):
 
 
 def test_float32_huge_dense_kernel_switches_to_float64_accumulation():
-    from xarray_focal.algorithms.runs import describe
+    from xarray_focal._algorithms.runs import describe
 
     kernel = np.random.default_rng(5).standard_normal((81, 81))
     data = awkward_data((50, 70), np.float32)

@@ -3,7 +3,7 @@
 numba's default threading layer on Linux wheels is GNU OpenMP, which kills a child forked
 after any parallel region ("fork() called from a process already using GNU OpenMP"), so a
 ``multiprocessing`` pool started with fork never returned. The library no longer uses
-numba's threading layers at all (see ``xarray_focal.backends.threads``).
+numba's threading layers at all (see ``xarray_focal._backends.threads``).
 
 Each case runs in a fresh interpreter with a timeout, because the failure is a hang.
 """

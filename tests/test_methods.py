@@ -107,7 +107,7 @@ def test_runs_accuracy_with_huge_values_outside_the_window(method, axis):
 
 
 def test_auto_picks_a_run_method_for_circles_and_direct_for_irregular_kernels():
-    from xarray_focal.algorithms.plan import make_plan
+    from xarray_focal._algorithms.plan import make_plan
 
     assert make_plan(xf.circle_kernel(1, 1, 3)).method == "runs"
     assert make_plan(xf.circle_kernel(1, 1, 16)).method == "columns"
@@ -151,7 +151,7 @@ def test_separable_meets_the_contract(kernel, shape, boundary, dtype, nan_fracti
 
 
 def test_gaussian_is_planned_separable_and_matches_direct():
-    from xarray_focal.algorithms.plan import make_plan
+    from xarray_focal._algorithms.plan import make_plan
 
     g = np.exp(-np.arange(-8, 9) ** 2 / 18.0)
     kernel = np.outer(g, g) / np.outer(g, g).sum()

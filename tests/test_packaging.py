@@ -51,3 +51,12 @@ def test_help_opens_with_what_the_package_is_and_an_example():
     assert "focal statistics" in " ".join(line.strip() for line in lines[:3])  # what it is, first
     # ...then a runnable example within the first screen.
     assert any(line.strip().startswith(">>> import xarray_focal") for line in lines[:12])
+
+
+def test_only_the_public_modules_have_public_names():
+    import pkgutil
+
+    public = {"api", "kernels", "errors", "demo", "__main__"}
+    found = {m.name for m in pkgutil.iter_modules(xarray_focal.__path__)}
+    assert public <= found
+    assert all(name in public or name.startswith("_") for name in found), sorted(found)

@@ -41,7 +41,7 @@ on the "Result contract" page of the documentation (``docs/contract.md``).
 
 from __future__ import annotations
 
-from . import accessor as _accessor  # noqa: F401  (registers the .focal accessors)
+from . import _accessor  # noqa: F401  (registers the .focal accessors)
 from .api import (
     NAN_POLICIES,
     STATISTICS,
@@ -57,7 +57,7 @@ from .api import (
     focal_sum,
     focal_var,
 )
-from .boundary import BOUNDARY_MODES
+from ._boundary import BOUNDARY_MODES
 from .errors import FocalError, FocalTypeError, FocalValueError
 from .kernels import annulus_kernel, circle_kernel, custom_kernel
 

@@ -1,7 +1,7 @@
 """Array-level API: plain functions on numpy, dask and cupy arrays (no xarray needed).
 
 This layer validates every argument, exactly once per call, normalises options, describes
-the kernel once (:func:`~xarray_focal.algorithms.runs.describe`), and hands the work to the
+the kernel once (:func:`~xarray_focal._algorithms.runs.describe`), and hands the work to the
 backend chosen by the array (chunk) type, which derives its own layout from that
 description. It never falls back silently: an unsupported array type or dtype raises.
 
@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from .algorithms.plan import check_method, check_method_for
-from .algorithms.runs import KernelRuns, describe
-from .backends import backend_for, is_cupy_array, is_dask_array
-from .boundary import check_boundary
+from ._algorithms.plan import check_method, check_method_for
+from ._algorithms.runs import KernelRuns, describe
+from ._backends import backend_for, is_cupy_array, is_dask_array
+from ._boundary import check_boundary
 from ._docs import STAT_EXAMPLES
-from .contract import Reduction, working_dtype
+from ._contract import Reduction, working_dtype
 from .errors import FocalTypeError, FocalValueError
 from .kernels import custom_kernel
 
@@ -397,7 +397,7 @@ class FocalCall:
     method, mode : str
         The algorithm and the boundary mode.
     fill : float
-        What outside taps read (see :func:`~xarray_focal.boundary.check_boundary`).
+        What outside taps read (see :func:`~xarray_focal._boundary.check_boundary`).
     reduction : Reduction or None
         The NaN-aware sweep to run; ``None`` for the plain weighted sum.
     outputs : tuple of str

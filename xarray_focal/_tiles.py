@@ -1,7 +1,7 @@
 """Tiles: what a backend reads to compute one block of output.
 
 A tile is a 3x3 grid of arrays -- the block itself in the middle, thin halo strips from
-its neighbours around it -- plus the two frame maps (:func:`~xarray_focal.boundary.axis_map`)
+its neighbours around it -- plus the two frame maps (:func:`~xarray_focal._boundary.axis_map`)
 from padded coordinates into the grid put together. The whole-array path is a tile with
 empty strips. Backends choose how to read it: the numpy sweep reads a float block in place
 (other dtypes are converted first) and the strips from two small arrays they are copied
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .boundary import AxisMap, axis_map, split_map
+from ._boundary import AxisMap, axis_map, split_map
 
 __all__ = ["Tile"]
 
@@ -34,7 +34,7 @@ class Tile:
     The right half of a 4 x 4 array as a chunk, with the one column before it as its halo
     (a kernel reaching one cell; ``reflect`` at the right edge stays inside the chunk):
 
-    >>> from xarray_focal.boundary import axis_map
+    >>> from xarray_focal._boundary import axis_map
     >>> a = np.arange(16.0).reshape(4, 4)
     >>> core, before = a[:, 2:], a[:, 1:2]
     >>> no_rows = (a[:0, :1], a[:0, 2:], a[:0, :0])  # widths 1, 2, 0 like the middle row
@@ -87,7 +87,7 @@ class Tile:
         ``side`` holds the before and after columns of the core's rows, ``cap`` the halo
         rows (before then after) across the whole frame width; the maps say core positions
         as ``>= 0`` and strip positions ``k`` as ``-2 - k`` (see
-        :func:`~xarray_focal.boundary.split_map`). The cap rows are read with the frame's
+        :func:`~xarray_focal._boundary.split_map`). The cap rows are read with the frame's
         own x map.
         """
         g = self.grid

@@ -26,7 +26,7 @@ their window sums and extremes (row runs) or vertical windows (column runs);
 :mod:`.combine` adds a window's runs into the accumulators; :mod:`.finish` turns the
 accumulators into each statistic; :mod:`.drivers` holds the task loops and the drivers
 :func:`reduce` (row runs, direct taps) and :func:`reduce_columns` (column runs), which
-:mod:`xarray_focal.backends.numpy_backend` calls with the typed argument groups
+:mod:`xarray_focal._backends.numpy_backend` calls with the typed argument groups
 ``Source``, ``PlanArrays``, :data:`ReductionArgs` and ``Tasks``.
 """
 

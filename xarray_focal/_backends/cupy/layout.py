@@ -1,6 +1,6 @@
 """Host side of the cupy backend: a kernel's runs laid out in bands for the CUDA kernels.
 
-From the one kernel description (:class:`~xarray_focal.algorithms.runs.KernelRuns`) this
+From the one kernel description (:class:`~xarray_focal._algorithms.runs.KernelRuns`) this
 module chooses, with numpy alone (no device, no cupy):
 
 * ``K``, the outputs each thread computes (``correlate.cu``'s cost model :func:`cost`, or
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...algorithms.runs import KernelRuns
+from ..._algorithms.runs import KernelRuns
 
 __all__ = ["Layout", "correlate_layout", "reduce_layout", "reduce_K", "cost", "split_bands",
            "rounding_units", "K_CHOICES"]
@@ -109,7 +109,7 @@ def cost(runs, K: int, kh: int, kw: int, itemsize: int) -> float:
 
     Examples
     --------
-    >>> from xarray_focal.algorithms.runs import describe
+    >>> from xarray_focal._algorithms.runs import describe
     >>> from xarray_focal.kernels import circle_kernel
     >>> disc = run_list(describe(circle_kernel(1, 1, 7)))  # 15 runs, one per row
     >>> [round(cost(disc, k, 15, 15, 4), 1) for k in (4, 8, 16)]
@@ -207,7 +207,7 @@ def correlate_layout(kernel: KernelRuns, dtype: np.dtype) -> Layout:
 
     Examples
     --------
-    >>> from xarray_focal.algorithms.runs import describe
+    >>> from xarray_focal._algorithms.runs import describe
     >>> lay = correlate_layout(describe(np.ones((81, 81))), np.dtype(np.float32))
     >>> lay.K, lay.acc.name, lay.units > F32_UNITS_ALLOWED
     (16, 'float64', True)

@@ -1,7 +1,7 @@
 """Which two dims of a DataArray or Dataset are the spatial (y, x) ones.
 
 Given by the caller (``dims=``, checked here) or found from CF clues (see
-:func:`~xarray_focal.units.spatial_role`); an ambiguous layout is refused with a message
+:func:`~xarray_focal._units.spatial_role`); an ambiguous layout is refused with a message
 asking for ``dims=``, never guessed.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Hashable, Sequence
 
 import xarray as xr
 
-from . import units
+from . import _units as units
 from .errors import FocalTypeError, FocalValueError
 
 __all__ = ["detect_dims", "resolve_dims"]

@@ -7,7 +7,7 @@ parallel regions at once (``workqueue`` aborts the process). Plain Python thread
 a kernel compiled with ``nogil=True`` are both, and leave numba's threading layer alone for
 the user's own code. One call splits its tasks into one contiguous range per thread, runs
 the first range itself and the others on a shared pool (a forked child starts its own;
-see :mod:`xarray_focal.forking`).
+see :mod:`xarray_focal._forking`).
 
 The thread count is ``NUMBA_NUM_THREADS`` (numba's setting, default: the usable cores).
 """
@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
-from ..forking import after_fork_in_child, fork_safe_lock
+from .._forking import after_fork_in_child, fork_safe_lock
 
 __all__ = ["num_threads", "run_ranges"]
 

@@ -2,7 +2,7 @@
 
 The halo exchange is ours, not ``dask.array.overlap``: one task per block copies its eight
 thin edge strips, and each output task reads its own block in place plus the strips of its
-neighbours (a :class:`~xarray_focal.tiles.Tile`). dask's overlap instead copies
+neighbours (a :class:`~xarray_focal._tiles.Tile`). dask's overlap instead copies
 every block into a padded one first -- on a 2000x2000 float64 array in four chunks (circle
 r=7, 2-core machine) that copy was ~5 of ~25 ms. Boundaries are not left to dask either:
 every chunk builds the *global* index maps for its frame, so edge chunks reflect, repeat or
@@ -31,10 +31,10 @@ from dask import delayed
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from ..algorithms.runs import KernelRuns
-from ..boundary import axis_map
-from ..contract import working_dtype
-from ..tiles import Tile
+from .._algorithms.runs import KernelRuns
+from .._boundary import axis_map
+from .._contract import working_dtype
+from .._tiles import Tile
 from . import chunk_backend_for
 
 __all__ = ["correlate"]

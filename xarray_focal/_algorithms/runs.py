@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..forking import fork_safe_lock
+from .._forking import fork_safe_lock
 
 __all__ = ["KernelRuns", "describe", "kernel_runs"]
 

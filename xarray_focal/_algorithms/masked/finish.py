@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ...contract import FLOAT64_EPS, Stat
+from ..._contract import FLOAT64_EPS, Stat
 
 # The codes as plain ints: numba freezes module globals into the compiled code.
 _PROPAGATE, _OMIT, _RENORMALIZE = int(Stat.PROPAGATE), int(Stat.OMIT), int(Stat.RENORMALIZE)
@@ -26,7 +26,7 @@ def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel):
     """Write output row ``y`` (columns x0 .. x0 + ws of slice b) of every statistic.
 
     Statistic ``s`` is finished by the formula of its code ``codes[s]``
-    (:class:`~xarray_focal.contract.Stat`) from the accumulator rows (see :mod:`.combine`).
+    (:class:`~xarray_focal._contract.Stat`) from the accumulator rows (see :mod:`.combine`).
     Fewer valid taps than ``threshold`` (or none) give NaN, except for the count itself.
     The fields of the drivers' ``ReductionArgs`` one by one: this runs once per output row.
     """

@@ -9,7 +9,7 @@ The package:
 
 ``layout.py``
     host side, numpy only: the kernel's one description,
-    :class:`~xarray_focal.algorithms.runs.KernelRuns`, laid out in bands of shared-memory
+    :class:`~xarray_focal._algorithms.runs.KernelRuns`, laid out in bands of shared-memory
     tiles, with the outputs per thread ``K`` and the accumulation type chosen for it. The
     CPU's ``method=`` and its cost model play no part.
 ``launch.py``
@@ -17,7 +17,7 @@ The package:
     index maps, and the one launcher.
 ``correlate.cu``, ``reduce.cu``, ``common.cuh``
     the CUDA C: ``focal_correlate`` (weighted sums) and ``focal_reduce`` (NaN policies and
-    focal statistics, with the semantics of :mod:`xarray_focal.algorithms.masked`), and
+    focal statistics, with the semantics of :mod:`xarray_focal._algorithms.masked`), and
     what both share -- staging a tile plus halo in shared memory through the per-axis
     index maps (so every boundary mode and every dask chunk is the same code) and the
     coalesced store of the outputs.
@@ -34,9 +34,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...algorithms.runs import KernelRuns
-from ...contract import Reduction
-from ...tiles import Tile
+from ..._algorithms.runs import KernelRuns
+from ..._contract import Reduction
+from ..._tiles import Tile
 from .launch import UPLOADS, device_map, launch_kernel, whole_axis_map
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "UPLOADS"]
@@ -85,7 +85,7 @@ def reduce(data: Any, kernel: KernelRuns, method: str, boundary: str, fill: floa
            reduction: Reduction) -> list:
     """NaN-aware statistics of a whole cupy array: one device array per statistic.
 
-    The semantics are :mod:`xarray_focal.algorithms.masked`'s (codes, threshold, wtotal).
+    The semantics are :mod:`xarray_focal._algorithms.masked`'s (codes, threshold, wtotal).
 
     Examples
     --------

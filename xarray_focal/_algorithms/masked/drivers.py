@@ -26,7 +26,7 @@ __all__ = ["ReductionArgs", "reduce", "reduce_columns", "reduction_args"]
 
 #: What a reduction computes, as the loops take it: the statistic codes (one output each),
 #: the fewest valid taps that give a value, the total weight and the tap count (floats, for
-#: ``renormalize``) and which channels are needed (see :func:`~xarray_focal.contract.channels`).
+#: ``renormalize``) and which channels are needed (see :func:`~xarray_focal._contract.channels`).
 ReductionArgs = namedtuple(
     "ReductionArgs",
     "codes threshold wtotal ntaps wcancel need_sum need_wv need_var need_mx need_mn",
@@ -42,7 +42,7 @@ Windows = namedtuple("Windows", "vx vv v1 v2 vs vmx vmn")
 
 
 def reduction_args(reduction) -> ReductionArgs:
-    """The loops' view of a :class:`~xarray_focal.contract.Reduction`."""
+    """The loops' view of a :class:`~xarray_focal._contract.Reduction`."""
     need_sum, need_wv, need_var, need_mx, need_mn = reduction.channels
     return ReductionArgs(reduction.codes, reduction.threshold, reduction.wtotal,
                          float(reduction.ntaps), reduction.wcancel, need_sum, need_wv, need_var,

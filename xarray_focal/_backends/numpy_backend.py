@@ -1,4 +1,4 @@
-"""numpy backend: the numba row sweep of :mod:`xarray_focal.algorithms.sweep` on host memory.
+"""numpy backend: the numba row sweep of :mod:`xarray_focal._algorithms.sweep` on host memory.
 
 A whole-array call splits its tasks into one contiguous range per thread and runs the
 ``nogil`` loops on Python threads (:mod:`.threads`): fork-safe and safe from many host
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..algorithms import masked, sweep
-from ..algorithms.plan import Plan, make_plan
-from ..algorithms.runs import KernelRuns
-from ..contract import Reduction, working_dtype
-from ..tiles import Tile
+from .._algorithms import masked, sweep
+from .._algorithms.plan import Plan, make_plan
+from .._algorithms.runs import KernelRuns
+from .._contract import Reduction, working_dtype
+from .._tiles import Tile
 from . import threads
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile"]

@@ -1,4 +1,4 @@
-"""The row sweep: jitted loops that apply a :class:`~xarray_focal.algorithms.plan.Plan`.
+"""The row sweep: jitted loops that apply a :class:`~xarray_focal._algorithms.plan.Plan`.
 
 Work is split into *tasks*: a band of output rows ``y0:y1`` times a strip of output
 columns ``x0:x1`` of one 2-D slice ``b``. A task sweeps the padded source rows
@@ -18,7 +18,7 @@ contiguous x with no branches, so LLVM vectorises them.
 
 The drivers (``sweep``, ``columns``) take three typed groups -- the :data:`Source`, the
 plan's ``Plan.arrays()`` and the :data:`Tasks` -- and run a contiguous range of tasks in
-the calling thread with the GIL released; :mod:`xarray_focal.backends.threads` spreads
+the calling thread with the GIL released; :mod:`xarray_focal._backends.threads` spreads
 the ranges of one call over host threads. There is no ``parallel=True`` variant: numba's
 threading layers are either not fork-safe (GNU OpenMP) or not safe from several host
 threads (workqueue), and a second compiled variant of every driver doubled the first-call

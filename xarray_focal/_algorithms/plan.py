@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..forking import fork_safe_lock
+from .._forking import fork_safe_lock
 from .runs import KernelRuns, describe
 from ..errors import FocalTypeError, FocalValueError
 

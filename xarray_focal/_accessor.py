@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import api, kernels, units
+from . import api, kernels, _units as units
 from ._docs import ACCESSOR_PARAMS, STAT_EXAMPLES, docfilled, fill_doc
-from .dims import resolve_dims
+from ._dims import resolve_dims
 from .errors import FocalError, FocalTypeError
-from .labels import labels_doc, stat_attrs
+from ._labels import labels_doc, stat_attrs
 
 __all__ = ["FocalDataArrayAccessor", "FocalDatasetAccessor"]
 

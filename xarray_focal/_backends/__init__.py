@@ -2,14 +2,14 @@
 
 ``correlate(data, kernel, method, boundary, fill)``
     the whole array (last two axes spatial). ``kernel`` is the kernel's one description,
-    :class:`~xarray_focal.algorithms.runs.KernelRuns`; each backend derives its own layout
+    :class:`~xarray_focal._algorithms.runs.KernelRuns`; each backend derives its own layout
     from it (the numpy backend a CPU plan for ``method``, the cupy backend its CUDA bands).
 ``correlate_tile(tile, kernel, method, fill, *, parallel)``
-    one :class:`~xarray_focal.tiles.Tile`: a chunk, the halo strips of its neighbours and
+    one :class:`~xarray_focal._tiles.Tile`: a chunk, the halo strips of its neighbours and
     the index maps that say where each padded coordinate reads from. The dask backend
     calls this per chunk on whichever backend owns the chunk type, so dask+numpy and
     dask+cupy share one wrapper. ``reduce``/``reduce_tile`` do the same for the NaN-aware
-    statistics (with a :class:`~xarray_focal.contract.Reduction` after ``fill``).
+    statistics (with a :class:`~xarray_focal._contract.Reduction` after ``fill``).
 
 :func:`backend_for` picks the module from the array (chunk) type. Optional libraries are
 imported only when an array of theirs shows up.

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from ...algorithms.runs import KernelRuns
-from ...boundary import source_index
-from ...contract import Reduction, cuda_defines, working_dtype
+from ..._algorithms.runs import KernelRuns
+from ..._boundary import source_index
+from ..._contract import Reduction, cuda_defines, working_dtype
 from ...errors import FocalValueError
-from ...forking import fork_safe_lock
+from ..._forking import fork_safe_lock
 from . import layout
 
 __all__ = ["Cache", "DevicePlan", "launch_kernel", "source", "correlate_plan", "reduce_plan",

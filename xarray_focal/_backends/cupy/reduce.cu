@@ -1,7 +1,7 @@
 // NaN-aware focal statistics (compiled by NVRTC through cupy.RawKernel; see launch.py).
 //
 // Macros set per variant by launch.py (and the FOCAL_STAT_* codes and FOCAL_EPS64 from
-// xarray_focal.contract.cuda_defines()):
+// xarray_focal._contract.cuda_defines()):
 //   FOCAL_T  storage type of input and output (float or double)
 //   FOCAL_K  outputs per thread, consecutive along x; FOCAL_WX x FOCAL_WY warps a block
 //   NEED_X, NEED_WV, NEED_Q, NEED_MX, NEED_MN (0/1): the channels -- sum of w*x, sum of
@@ -16,7 +16,7 @@
 // ("core") among the thread's K windows; window k adds its own left suffix and right
 // prefix -- sums, counts, maxima and minima all split this way, and every window still
 // adds only taps inside it (inf and NaN stay exact). Everything is accumulated in double,
-// counts in int; the finishing formulas are those of algorithms/masked/finish.py.
+// counts in int; the finishing formulas are those of _algorithms/masked/finish.py.
 //
 // The sum of w*x is never shifted, so sum and mean do not depend on which other
 // statistics are computed with them. The variance has its own pair, taken about a
