@@ -20,10 +20,33 @@ import xarray as xr
 from . import api, kernels, _units as units
 from ._docs import ACCESSOR_PARAMS, STAT_EXAMPLES, docfilled, fill_doc
 from ._dims import resolve_dims
-from .errors import FocalError, FocalTypeError
+from .errors import FocalError, FocalTypeError, FocalValueError
 from ._labels import labels_doc, stat_attrs
 
 __all__ = ["FocalDataArrayAccessor", "FocalDatasetAccessor"]
+
+
+def _axis_boundary(obj: xr.DataArray | xr.Dataset, dims: tuple, boundary: Any) -> Any:
+    """A ``{dim: mode}`` boundary as the array API's ``(y, x)`` pair; other forms unchanged.
+
+    Both spatial dims must be named, and nothing else: a dim left out or a name that is no
+    spatial dim is an error naming it, never a default filled in silently.
+    """
+    if not isinstance(boundary, dict):
+        return boundary
+    unknown = [d for d in boundary if d not in dims]
+    if unknown:
+        raise FocalValueError(
+            f"boundary names {unknown}, which {'is' if len(unknown) == 1 else 'are'} not a "
+            f"spatial dim; the spatial dims are {dims}"
+        )
+    missing = [d for d in dims if d not in boundary]
+    if missing:
+        raise FocalValueError(
+            f"boundary gives no mode for spatial dim(s) {missing}; a boundary dict names "
+            f"both spatial dims {dims}"
+        )
+    return (boundary[dims[0]], boundary[dims[1]])
 
 
 def _apply(da: xr.DataArray, call: api.FocalCall, dims: tuple) -> list[xr.DataArray]:
@@ -91,6 +114,7 @@ def _filter_method(op: str, doc: str, *, dataset: bool) -> Callable:
         name: Hashable | None = None,
     ) -> xr.DataArray:
         dims = resolve_dims(self._obj, dims)
+        boundary = _axis_boundary(self._obj, dims, boundary)
         call = check(kernel, boundary=boundary, cval=cval, nan_policy=nan_policy,
                      min_count=min_count, method=method)
         (result,) = _apply(self._obj, call, dims)
@@ -108,6 +132,7 @@ def _filter_method(op: str, doc: str, *, dataset: bool) -> Callable:
         dims: Sequence[Hashable] | None = None,
     ) -> xr.Dataset:
         dims = resolve_dims(self._obj, dims)
+        boundary = _axis_boundary(self._obj, dims, boundary)
         call = check(kernel, boundary=boundary, cval=cval, nan_policy=nan_policy,
                      min_count=min_count, method=method)
         return self._obj.assign(_each_variable(self._obj, dims, lambda v: _apply(v, call, dims)[0]))
@@ -134,6 +159,7 @@ def _stat_method(stat: str) -> Callable:
     ):
         obj = self._obj
         dims = resolve_dims(obj, dims)
+        boundary = _axis_boundary(obj, dims, boundary)
         if isinstance(obj, xr.Dataset) and name is not None:
             raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
         call = api.check_stats(
@@ -327,6 +353,7 @@ class _FocalAccessor:
         """
         obj = self._obj
         dims = resolve_dims(obj, dims)
+        boundary = _axis_boundary(obj, dims, boundary)
         call = api.check_stats(
             footprint, stats, boundary=boundary, nan_policy=nan_policy, min_count=min_count,
             method=method,

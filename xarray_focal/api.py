@@ -97,7 +97,7 @@ def correlate(
     data: Any,
     kernel: Any,
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     cval: float = 0.0,
     nan_policy: str = "propagate",
     min_count: int | None = None,
@@ -115,9 +115,11 @@ def correlate(
         At least 2-D, real numbers. Not modified.
     kernel : array_like
         2-D with odd sides, finite weights, not all zero.
-    boundary : {"nan", "nearest", "reflect", "mirror", "wrap", "constant"}
+    boundary : {"nan", "nearest", "reflect", "mirror", "wrap", "constant"} or pair of them
         Value read by taps outside the array (see :data:`xarray_focal.BOUNDARY_MODES`).
-        ``"nan"`` (default) makes a result NaN wherever a tap falls outside.
+        ``"nan"`` (default) makes a result NaN wherever a tap falls outside. A ``(y, x)``
+        pair sets each spatial axis on its own, like scipy.ndimage's mode sequence:
+        ``("nearest", "wrap")`` for a global grid periodic in longitude.
     cval : float
         Outside value for ``boundary="constant"``; ignored otherwise.
     nan_policy : {"propagate", "omit", "renormalize"}
@@ -177,7 +179,7 @@ def convolve(
     data: Any,
     kernel: Any,
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     cval: float = 0.0,
     nan_policy: str = "propagate",
     min_count: int | None = None,
@@ -283,7 +285,7 @@ def focal_stats(
     footprint: Any,
     stats: Sequence[str] = ("mean", "std"),
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
     method: str = "auto",
@@ -299,8 +301,9 @@ def focal_stats(
     stats : sequence of str
         Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
         ``"std"``, ``"var"`` (population: ``ddof=0``).
-    boundary : str
-        As for :func:`correlate`; ``"nan"`` (default) makes outside cells missing.
+    boundary : str or (str, str)
+        As for :func:`correlate` (one mode or a ``(y, x)`` pair); ``"nan"`` (default)
+        makes outside cells missing.
     nan_policy : {"omit", "propagate"}
         ``"omit"`` (default, ArcGIS's "ignore NoData"): statistics of the valid cells,
         NaN where there are none. ``"propagate"``: NaN wherever the footprint holds a NaN.
@@ -341,7 +344,7 @@ def _single_stat(name: str):
         data: Any,
         footprint: Any,
         *,
-        boundary: str = "nan",
+        boundary: str | tuple[str, str] = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
         method: str = "auto",
@@ -416,7 +419,7 @@ def check_correlate(
     kernel: Any,
     *,
     flip: bool = False,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     cval: float = 0.0,
     nan_policy: str = "propagate",
     min_count: int | None = None,
@@ -462,7 +465,7 @@ def check_stats(
     footprint: Any,
     stats: Sequence[str] = ("mean", "std"),
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
     method: str = "auto",
