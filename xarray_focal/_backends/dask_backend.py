@@ -207,6 +207,12 @@ def _tile(block, sources, setup, iy, ix, ybefore, yafter, xbefore, xafter):
     ymap = _frame_map(ny, kernel.ry, ymode, ystarts, iy, ybefore, yafter, ydepth)
     xmap = _frame_map(nx, kernel.rx, xmode, xstarts, ix, xbefore, xafter, xdepth)
     tile = Tile(cells, ymap, xmap, kernel.ry, kernel.rx)
+    if getattr(kernel, "per_row", False):
+        # A footprint per output row (geodesic kernels): this block's rows of it.
+        from .._geodesic import tile_stack
+
+        rows = kernel.rows(int(ystarts[iy]), int(ystarts[iy + 1]))
+        return tile_stack(tile, rows, reduction, parallel=PARALLEL_PER_CHUNK)
     backend = chunk_backend_for(block)
     if reduction is None:
         return backend.correlate_tile(tile, kernel, method, fill, parallel=PARALLEL_PER_CHUNK)

@@ -1,0 +1,734 @@
+"""Geodesic footprints: kernels in metres on latitude/longitude grids.
+
+On a regular latitude/longitude grid a disc of fixed radius on the ground covers the same
+rows everywhere but more longitude cells the nearer it is to a pole, so there is no one
+kernel array: each output *row* has its own footprint. A :class:`GeodesicKernel` holds
+them as a table of runs per output row (:class:`RowRuns`): rows whose footprints are the
+same share one run table (:class:`~xarray_focal._algorithms.runs.KernelRuns`), and a per-row
+index says which. The sweeps of :mod:`xarray_focal._algorithms.geodesic` read that table.
+
+A cell belongs to the footprint of an output cell when the great-circle distance between
+the two cell centres (haversine formula, on a sphere of radius ``earth_radius``) is at
+most the radius. Rows beyond a pole are not cells and are never in a footprint; near a
+pole a footprint widens up to whole rows (every longitude once). On a global grid
+(longitude spanning 360 degrees) the longitude axis is periodic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._algorithms.runs import KernelRuns, kernel_runs
+from ._boundary import axis_modes, check_boundary
+from ._contract import FLOAT64_EPS, working_dtype
+from .errors import FocalTypeError, FocalValueError
+
+__all__ = ["EARTH_RADIUS", "GeodesicKernel", "RowRuns", "GeodesicCall"]
+
+#: IUGG mean Earth radius in metres (the sphere of the great-circle distances).
+EARTH_RADIUS = 6_371_008.8
+
+#: Relative tolerance on distance ties: a cell centre at the radius up to rounding is in.
+_TIE = 1e-12
+
+
+@dataclass(frozen=True, eq=False)
+class RowRuns:
+    """A footprint that differs per output row: row ``i`` uses ``classes[row_class[i]]``.
+
+    The one interface every consumer (the sweeps here, rank statistics) reads a per-row
+    kernel through: for each output row, a :class:`~xarray_focal._algorithms.runs.KernelRuns`
+    (:meth:`for_row`), stored once per distinct footprint. The runs of class ``c`` are
+    ``dy[c], dx[c], length[c], weight[c]`` in the padded coordinates of the largest reach
+    ``(0 .. 2 ry, 0 .. 2 rx)``, the centre at ``(ry, rx)``.
+
+    Attributes
+    ----------
+    row_class : ndarray of int64
+        Class of each output row (global rows of the grid).
+    dy, dx, length, weight : tuple of ndarray
+        Run tables of each class.
+    ry, rx : int
+        Largest reach of any row's footprint (the halo a tile needs).
+    key : bytes
+        A digest of everything above (for dask tokens).
+    """
+
+    row_class: np.ndarray
+    dy: tuple
+    dx: tuple
+    length: tuple
+    weight: tuple
+    ry: int
+    rx: int
+    key: bytes = b""
+    start: int = 0
+    per_row: bool = field(default=True, init=False)
+
+    @property
+    def nrows(self) -> int:
+        return int(self.row_class.size)
+
+    def ntaps_per_row(self) -> np.ndarray:
+        """Number of footprint cells of each output row."""
+        counts = np.array([int(np.sum(n)) for n in self.length], dtype=np.int64)
+        return counts[self.row_class]
+
+    def wsum_per_row(self, absolute: bool = False) -> np.ndarray:
+        sums = np.array([float(np.sum(np.abs(w) * n if absolute else w * n))
+                         for w, n in zip(self.weight, self.length)])
+        return sums[self.row_class]
+
+    @property
+    def ntaps(self) -> int:
+        """The largest footprint of any row (the bound ``min_count`` is checked against)."""
+        return int(self.ntaps_per_row().max())
+
+    def rows(self, start: int, stop: int) -> RowRuns:
+        """The output rows ``start .. stop - 1`` (a dask chunk's), with the same reach."""
+        return RowRuns(self.row_class[start:stop], self.dy, self.dx, self.length, self.weight,
+                       self.ry, self.rx, self.key, self.start + start)
+
+    def for_row(self, i: int) -> KernelRuns:
+        """Output row ``i``'s footprint as a :class:`KernelRuns` (bounding box ``2ry+1 x 2rx+1``)."""
+        c = int(self.row_class[i])
+        box = np.zeros((2 * self.ry + 1, 2 * self.rx + 1))
+        for y, x, n, w in zip(self.dy[c], self.dx[c], self.length[c], self.weight[c]):
+            box[y, x:x + n] = w
+        return kernel_runs(box, key=self.key + str(c).encode())
+
+    def flipped(self) -> RowRuns:
+        """The footprints rotated by 180 degrees (``convolve``): rows and columns reversed."""
+        dy = tuple(2 * self.ry - d for d in self.dy)
+        dx = tuple(2 * self.rx - (x + n - 1) for x, n in zip(self.dx, self.length))
+        return RowRuns(self.row_class, dy, dx, self.length, self.weight, self.ry, self.rx,
+                       self.key + b"flip", self.start)
+
+    def table(self):
+        """Flat per-row tables of these rows: ``(rptr, rdy, rdx, rlen, rw)``."""
+        counts = np.array([d.size for d in self.dy], dtype=np.int64)[self.row_class]
+        rptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        pick = lambda arrs: (np.concatenate([arrs[c] for c in self.row_class])  # noqa: E731
+                             if self.row_class.size else np.zeros(0))
+        return (rptr, pick(self.dy).astype(np.int64), pick(self.dx).astype(np.int64),
+                pick(self.length).astype(np.int64), pick(self.weight).astype(np.float64))
+
+    def __dask_tokenize__(self):
+        return (type(self).__name__, self.key, self.start, self.row_class.size)
+
+
+# --- grids -----------------------------------------------------------------------------
+
+
+def _regular(values: np.ndarray, dim: Hashable, what: str) -> float:
+    """Signed step of regular 1-D coordinate ``values`` (degrees), else a FocalValueError."""
+    from ._units import _step
+
+    if values.size < 2:
+        raise FocalValueError(f"coordinate {dim!r} needs at least two values for a {what}")
+    step, _, steps = _step(np.asarray(values))
+    if step is None:
+        raise FocalValueError(
+            f"a radius in metres needs a regular latitude/longitude grid, but coordinate {dim!r} "
+            f"is not regularly spaced (steps from {steps.min():g} to {steps.max():g} degrees); "
+            "irregular and Gaussian-latitude grids are not supported yet"
+        )
+    return math.copysign(step, float(values[-1]) - float(values[0]))
+
+
+@dataclass(frozen=True, eq=False)
+class _Grid:
+    lat: np.ndarray  # degrees, one per row
+    dlat: float  # signed step, degrees
+    dlon: float  # degrees, > 0
+    nx: int
+    periodic: bool  # longitude spans 360 degrees
+
+    @property
+    def n360(self) -> int:
+        """Longitude cells in a full circle: a footprint never holds more of one row."""
+        return int(round(360.0 / self.dlon))
+
+
+def grid_of(obj, dims: tuple) -> _Grid:
+    """The regular lat/lon grid of ``obj`` along ``dims`` = (lat dim, lon dim), checked."""
+    ydim, xdim = dims
+    coords = {}
+    for dim in dims:
+        c = obj.coords.get(dim)
+        if c is None or c.dims != (dim,):
+            raise FocalValueError(
+                f"a radius in metres on a latitude/longitude grid needs 1-D coordinate values "
+                f"along {dim!r}; there are none"
+            )
+        coords[dim] = np.asarray(c.values, dtype=np.float64)
+    _check_roles(obj, ydim, xdim)
+    lat, lon = coords[ydim], coords[xdim]
+    if np.any(np.abs(lat) > 90 + 1e-9):
+        raise FocalValueError(
+            f"latitude coordinate {ydim!r} has values outside [-90, 90] degrees "
+            f"({lat.min():g} .. {lat.max():g})"
+        )
+    dlat = _regular(lat, ydim, "latitude")
+    dlon = abs(_regular(lon, xdim, "longitude"))
+    nx = lon.size
+    periodic = abs(nx * dlon - 360.0) <= 1e-6 * 360.0
+    if nx * dlon > 360.0 * (1 + 1e-6):
+        raise FocalValueError(
+            f"longitude coordinate {xdim!r} spans {nx * dlon:g} degrees, more than a full circle"
+        )
+    return _Grid(lat, dlat, dlon, nx, periodic)
+
+
+def _check_roles(obj, ydim, xdim) -> None:
+    """The y dim must be the latitude and the x dim the longitude (not the other way)."""
+    from ._units import _units_attr, _word
+
+    for dim, want, other in ((ydim, "north", "east"), (xdim, "east", "north")):
+        c = obj.coords[dim]
+        units = _word(_units_attr(c) or "")
+        sn = str(c.attrs.get("standard_name", ""))
+        if units.endswith(other) or units.endswith(other[0]) and units.startswith("degree") \
+                or sn in (("longitude", "grid_longitude") if want == "north" else ("latitude", "grid_latitude")):
+            role = "latitude" if want == "north" else "longitude"
+            raise FocalValueError(
+                f"dims {(ydim, xdim)!r} are taken as (latitude, longitude), but {dim!r} is "
+                f"marked as a {'longitude' if role == 'latitude' else 'latitude'}; pass "
+                "dims=(latitude dim, longitude dim)"
+            )
+
+
+def curvilinear_reason(obj, dims: tuple) -> str | None:
+    """Why ``obj`` looks like a curvilinear lat/lon grid (2-D lat/lon coords), or None."""
+    from ._units import _GEO_NAMES, _GEO_STANDARD_NAMES, _is_degrees, _units_attr
+
+    for name, c in obj.coords.items():
+        if c.ndim == 2 and set(c.dims) == set(dims) and (
+            str(name).lower() in _GEO_NAMES or c.attrs.get("standard_name") in _GEO_STANDARD_NAMES
+            or _is_degrees(_units_attr(c))
+        ):
+            return f"coordinate {name!r} is 2-D over {c.dims}"
+    return None
+
+
+# --- footprints --------------------------------------------------------------------------
+
+
+def _hav(x):
+    return np.sin(x / 2.0) ** 2
+
+
+def _row_footprint(grid: _Grid, i: int, reach: float, inner: float, sigma: float | None,
+                   radius: float, kmax: int):
+    """Runs of output row ``i``: (k offsets, j starts, lengths, weights) and tap distances."""
+    phi0 = math.radians(grid.lat[i])
+    dlat, dlon = math.radians(grid.dlat), math.radians(grid.dlon)
+    hr = _hav(min(reach / radius, math.pi)) * (1 + _TIE)
+    n360 = grid.n360
+    out_k, out_j, out_n, out_w = [], [], [], []
+    for k in range(-kmax, kmax + 1):
+        phi1d = grid.lat[i] + k * grid.dlat
+        if abs(phi1d) > 90 + 1e-9 * abs(grid.dlat):
+            continue  # beyond a pole: not a cell
+        phi1 = math.radians(phi1d)
+        hd = _hav(k * dlat)
+        if hd > hr:
+            continue
+        c = math.cos(phi0) * max(math.cos(phi1), 0.0)
+        if c <= 1e-300:
+            jmax = n360
+        else:
+            s = (hr - hd) / c
+            jmax = n360 if s >= 1 else int(2 * math.asin(math.sqrt(s)) / dlon) + 1
+        if 2 * jmax + 1 >= n360:
+            j = np.arange(-((n360 - 1) // 2), n360 // 2 + 1)
+        else:
+            j = np.arange(-jmax, jmax + 1)
+        h = np.minimum(hd + c * _hav(j * dlon), 1.0)
+        d = 2 * radius * np.arcsin(np.sqrt(h))
+        keep = d <= reach * (1 + _TIE)
+        if inner is not None:
+            keep &= d > inner * (1 + _TIE)
+        if not keep.any():
+            continue
+        jj, dd = j[keep], d[keep]
+        w = np.ones(jj.size) if sigma is None else np.exp(-(dd * dd) / (2 * sigma * sigma))
+        same = (jj[1:] == jj[:-1] + 1) & (w[1:] == w[:-1])
+        starts = np.flatnonzero(np.concatenate(([True], ~same)))
+        lengths = np.diff(np.append(starts, jj.size))
+        out_k.append(np.full(starts.size, k))
+        out_j.append(jj[starts])
+        out_n.append(lengths)
+        out_w.append(w[starts])
+    if not out_k:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z, np.zeros(0)
+    return (np.concatenate(out_k), np.concatenate(out_j), np.concatenate(out_n),
+            np.concatenate(out_w))
+
+
+def build_row_runs(grid: _Grid, reach: float, inner: float | None, sigma: float | None,
+                   radius: float) -> RowRuns:
+    kmax = int(math.floor(min(reach / radius, math.pi) / math.radians(abs(grid.dlat)) * (1 + _TIE)))
+    kmax = min(kmax, 2 * grid.lat.size)
+    rows = [_row_footprint(grid, i, reach, inner, sigma, radius, kmax) for i in range(grid.lat.size)]
+    ry = max([int(np.abs(r[0]).max()) for r in rows if r[0].size] or [0])
+    rx = max([int(max(np.abs(r[1]).max(), np.abs(r[1] + r[2] - 1).max())) for r in rows if r[0].size] or [0])
+    index: dict[bytes, int] = {}
+    dys, dxs, ns, ws = [], [], [], []
+    row_class = np.empty(len(rows), dtype=np.int64)
+    digest = hashlib.blake2b(digest_size=20)
+    for i, (k, j, n, w) in enumerate(rows):
+        dy, dx = (k + ry).astype(np.int64), (j + rx).astype(np.int64)
+        key = dy.tobytes() + b"|" + dx.tobytes() + b"|" + n.astype(np.int64).tobytes() + b"|" + w.tobytes()
+        c = index.get(key)
+        if c is None:
+            c = index[key] = len(dys)
+            dys.append(dy)
+            dxs.append(dx)
+            ns.append(n.astype(np.int64))
+            ws.append(w.astype(np.float64))
+            digest.update(key)
+        row_class[i] = c
+        digest.update(c.to_bytes(8, "little"))
+    return RowRuns(row_class, tuple(dys), tuple(dxs), tuple(ns), tuple(ws), ry, rx,
+                   digest.digest())
+
+
+def cell_areas(grid: _Grid, first: int, count: int, radius: float) -> np.ndarray:
+    """Areas (m^2) of cells of rows ``first .. first + count - 1`` (rows outside the grid
+    extrapolated; bounded by the midpoints between centres, clipped at the poles)."""
+    lat = grid.lat[0] + (first + np.arange(count)) * grid.dlat
+    half = abs(grid.dlat) / 2
+    north = np.radians(np.clip(lat + half, -90, 90))
+    south = np.radians(np.clip(lat - half, -90, 90))
+    return radius * radius * math.radians(grid.dlon) * np.abs(np.sin(north) - np.sin(south))
+
+
+# --- the public kernel -------------------------------------------------------------------
+
+
+class GeodesicKernel:
+    """A kernel in metres on a latitude/longitude grid: one footprint per output row.
+
+    Made by ``da.focal.circle_kernel("500 km")``, ``da.focal.annulus_kernel(...)`` or
+    ``da.focal.gaussian_kernel("300 km")`` on a DataArray whose spatial coordinates are a
+    regular latitude/longitude grid in degrees; every focal operation of arrays on that
+    grid accepts it (the array functions too, on arrays of its shape). A cell is in the
+    footprint of an output cell when the great-circle distance between their centres is at
+    most the radius, on a sphere of radius ``earth_radius``.
+
+    Attributes
+    ----------
+    kind : {"circle", "annulus", "gaussian"}
+    radius : float
+        Footprint radius in metres (the outer radius; for a Gaussian ``truncate * sigma``).
+    inner_radius, sigma : float or None
+    earth_radius : float
+    dims : tuple
+        The (latitude, longitude) dims it was built for.
+    shape : (int, int)
+        The grid's (rows, columns).
+    periodic : bool
+        The longitude spans 360 degrees: footprints wrap around it.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> import xarray_focal
+    >>> da = xr.DataArray(np.zeros((18, 36)), dims=("lat", "lon"),
+    ...                   coords={"lat": np.arange(-85.0, 90, 10), "lon": np.arange(0.0, 360, 10)})
+    >>> k = da.focal.circle_kernel("1500 km")
+    >>> k
+    GeodesicKernel(circle, radius=1500 km, grid 18 x 36 of 10 x 10 degrees, global in longitude, footprints of 5 to 108 cells)
+    >>> k.footprint(lat=5.0).astype(int)
+    array([[0, 1, 0],
+           [1, 1, 1],
+           [0, 1, 0]])
+    """
+
+    def __init__(self, kind: str, grid: _Grid, dims: tuple, *, radius: float,
+                 inner_radius: float | None = None, sigma: float | None = None,
+                 truncate: float | None = None, earth_radius: float = EARTH_RADIUS):
+        self.kind = kind
+        self._grid = grid
+        self.dims = tuple(dims)
+        self.radius = float(radius)
+        self.inner_radius = inner_radius
+        self.sigma = sigma
+        self.truncate = truncate
+        self.earth_radius = float(earth_radius)
+        self._runs: RowRuns | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._grid.lat.size, self._grid.nx)
+
+    @property
+    def periodic(self) -> bool:
+        return self._grid.periodic
+
+    @property
+    def latitudes(self) -> np.ndarray:
+        return self._grid.lat.copy()
+
+    @property
+    def row_runs(self) -> RowRuns:
+        """The footprint of every output row (built once, on first use)."""
+        if self._runs is None:
+            self._runs = build_row_runs(self._grid, self.radius, self.inner_radius, self.sigma,
+                                        self.earth_radius)
+        return self._runs
+
+    def footprint(self, *, lat: float | None = None, row: int | None = None) -> np.ndarray:
+        """The weights of one output row's footprint, cropped to its bounding box.
+
+        Give the row by index or by latitude (the nearest row). Columns are longitude
+        offsets from the centre cell, rows latitude offsets in the grid's own order.
+        """
+        if (lat is None) == (row is None):
+            raise FocalTypeError("give exactly one of lat= or row=")
+        if row is None:
+            row = int(np.argmin(np.abs(self._grid.lat - lat)))
+        if not 0 <= row < self.shape[0]:
+            raise FocalValueError(f"row {row} is outside the grid's {self.shape[0]} rows")
+        box = self.row_runs.for_row(row).kernel
+        rows, cols = np.nonzero(box)
+        return box[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+    def _size(self, metres: float) -> str:
+        return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+
+    def __repr__(self) -> str:
+        g = self._grid
+        if self.kind == "circle":
+            what = f"radius={self._size(self.radius)}"
+        elif self.kind == "annulus":
+            what = f"outer={self._size(self.radius)}, inner={self._size(self.inner_radius)}"
+        else:
+            what = f"sigma={self._size(self.sigma)}, truncate={self.truncate:g}"
+        if self.earth_radius != EARTH_RADIUS:
+            what += f", earth_radius={self.earth_radius:g} m"
+        taps = self.row_runs.ntaps_per_row()
+        return (f"GeodesicKernel({self.kind}, {what}, grid {g.lat.size} x {g.nx} of "
+                f"{abs(g.dlat):g} x {g.dlon:g} degrees, "
+                f"{'global' if g.periodic else 'regional'} in longitude, footprints of "
+                f"{taps.min()} to {taps.max()} cells)")
+
+
+def _check_radius(metres: float, earth_radius: float, name: str) -> None:
+    half = math.pi * earth_radius
+    if metres > half:
+        raise FocalValueError(
+            f"{name} of {metres / 1000:g} km is more than half the Earth's circumference "
+            f"({half / 1000:.0f} km on a sphere of radius {earth_radius:g} m): no two points "
+            "are further apart"
+        )
+
+
+def check_earth_radius(earth_radius: object) -> float:
+    if isinstance(earth_radius, (bool, np.bool_)) or not isinstance(earth_radius, (int, float, np.integer, np.floating)):
+        raise FocalTypeError(f"earth_radius must be a number of metres; got {earth_radius!r}")
+    value = float(earth_radius)
+    if not math.isfinite(value) or value <= 0:
+        raise FocalValueError(f"earth_radius must be positive and finite (metres); got {earth_radius!r}")
+    return value
+
+
+def make_kernel(kind: str, obj, dims: tuple, *, radius: float, inner: float | None = None,
+                sigma: float | None = None, truncate: float | None = None,
+                earth_radius: object = EARTH_RADIUS) -> GeodesicKernel:
+    """A :class:`GeodesicKernel` for ``obj``'s grid (radii already in metres)."""
+    earth = check_earth_radius(earth_radius)
+    grid = grid_of(obj, dims)
+    if kind == "gaussian":
+        reach = min(sigma * truncate, math.pi * earth)
+    else:
+        _check_radius(radius, earth, "radius" if kind == "circle" else "outer_radius")
+        reach = radius
+    k = GeodesicKernel(kind, grid, dims, radius=reach, inner_radius=inner, sigma=sigma,
+                       truncate=truncate, earth_radius=earth)
+    if k.row_runs.ntaps == 0:
+        raise FocalValueError(f"the {kind} footprint holds no cell centre on this grid")
+    return k
+
+
+def check_grid(kernel: GeodesicKernel, obj, dims: tuple) -> None:
+    """``obj``'s latitudes along ``dims`` must be those the kernel was built for."""
+    coord = obj.coords.get(dims[0])
+    lat = None if coord is None or coord.dims != (dims[0],) else np.asarray(coord.values, dtype=np.float64)
+    if lat is None or lat.shape != kernel.latitudes.shape or not np.allclose(lat, kernel.latitudes, rtol=0, atol=1e-9):
+        raise FocalValueError(
+            f"this geodesic kernel was built for another grid (latitudes along {kernel.dims[0]!r}, "
+            f"{kernel.shape[0]} x {kernel.shape[1]}); build it from this data: "
+            "data.focal.circle_kernel(...)"
+        )
+
+
+# --- calls -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class GeodesicCall:
+    """The validated options of one focal operation with a :class:`GeodesicKernel`."""
+
+    runs: RowRuns
+    kernel: GeodesicKernel
+    mode: Any
+    fill: float
+    policy: str
+    min_count: int | None
+    names: tuple  # what the sweep finishes: "correlate" or statistic names
+    area_weighted: bool
+    outputs: tuple
+
+    @property
+    def cells_label(self) -> str:
+        taps = self.runs.ntaps_per_row()
+        return f"{taps.min()} to {taps.max()}" if taps.min() != taps.max() else f"{taps.max()}"
+
+    def __dask_tokenize__(self):
+        return (type(self).__name__, self.runs.key, self.mode, self.fill, self.policy,
+                self.min_count, self.names, self.area_weighted)
+
+
+def _geo_boundary(kernel: GeodesicKernel, boundary: object, cval: object):
+    """Check the boundary for a geodesic kernel: on a global grid longitude must wrap.
+
+    One mode name is the latitude's mode there (longitude is periodic, whatever the name);
+    a pair or dict that asks for anything but ``"wrap"`` in longitude is an error, since
+    the cells across the dateline are real neighbours.
+    """
+    if kernel.periodic and isinstance(boundary, str):
+        ymode, _ = axis_modes(check_boundary(boundary, cval)[0])
+        boundary = (ymode, "wrap")
+    mode, fill = check_boundary(boundary, cval)
+    if kernel.periodic and axis_modes(mode)[1] != "wrap":
+        raise FocalValueError(
+            f"boundary {boundary!r} asks for {axis_modes(mode)[1]!r} in longitude, but this grid "
+            "spans 360 degrees of longitude, where a geodesic footprint continues across the "
+            "dateline: give 'wrap' for the longitude (or one mode name, which then applies to "
+            "latitude only)"
+        )
+    return mode, fill
+
+
+def check_call(kernel: GeodesicKernel, *, flip: bool, boundary, cval, nan_policy, min_count,
+               stats: tuple | None, area_weighted: bool) -> GeodesicCall:
+    from .api import _check_min_count
+
+    mode, fill = _geo_boundary(kernel, boundary, cval)
+    min_count = _check_min_count(min_count)
+    runs = kernel.row_runs.flipped() if flip else kernel.row_runs
+    if min_count is not None and min_count > runs.ntaps:
+        raise FocalValueError(
+            f"min_count={min_count} is more than the largest footprint's {runs.ntaps} cells: "
+            "every result would be NaN"
+        )
+    if not isinstance(area_weighted, (bool, np.bool_)):
+        raise FocalTypeError(f"area_weighted must be True or False; got {area_weighted!r}")
+    if stats is None:
+        if nan_policy == "renormalize":
+            w = runs.wsum_per_row()
+            if np.any(np.abs(w) <= 1e-9 * runs.wsum_per_row(absolute=True)):
+                raise FocalValueError("nan_policy='renormalize' needs kernels whose weights do not sum to 0")
+        return GeodesicCall(runs, kernel, mode, fill, nan_policy, min_count, ("correlate",),
+                            False, ("correlate",))
+    if area_weighted:
+        bad = [s for s in stats if s not in AREA_WEIGHTED_STATS]
+        if bad:
+            raise FocalValueError(
+                f"area_weighted=True applies to {AREA_WEIGHTED_STATS}; not to {bad}"
+            )
+    return GeodesicCall(runs, kernel, mode, fill, nan_policy, min_count, tuple(stats),
+                        bool(area_weighted), tuple(stats))
+
+
+#: Statistics that ``area_weighted=True`` changes (the others count or order cells).
+AREA_WEIGHTED_STATS = ("mean", "sum", "std", "var")
+
+
+# --- running a call ----------------------------------------------------------------------
+
+
+def apply(data: Any, call: GeodesicCall) -> tuple:
+    """Run ``call`` on validated ``data`` (numpy or dask; last two axes the kernel's grid)."""
+    from ._backends import is_cupy_array, is_dask_array
+
+    if tuple(data.shape[-2:]) != call.kernel.shape:
+        raise FocalValueError(
+            f"this geodesic kernel was built for a {call.kernel.shape[0]} x "
+            f"{call.kernel.shape[1]} grid; the data's last two axes are {tuple(data.shape[-2:])}"
+        )
+    if is_cupy_array(data) or (is_dask_array(data) and is_cupy_array(data._meta)):
+        raise FocalTypeError(
+            "geodesic kernels (a radius in metres on a lat/lon grid) have no CUDA implementation "
+            "yet: cupy and dask+cupy arrays are not supported with them; move the data to the "
+            "host first (data.get(), or da.map_blocks(cupy.asnumpy))"
+        )
+    if is_dask_array(data):
+        from ._backends import dask_backend
+
+        return tuple(dask_backend.reduce(data, call.runs, "geodesic", call.mode, call.fill, call))
+    from ._backends import chunk_backend_for
+    from ._tiles import Tile
+
+    chunk_backend_for(data)  # refuses masked and foreign arrays
+    tile = Tile.whole(data, call.runs.ry, call.runs.rx, call.mode)
+    return tuple(tile_stack(tile, call.runs, call, parallel=True))
+
+
+def _source(tile, fill: float):
+    """The tile as :mod:`.sweep`'s drivers read it (see numpy_backend's ``_prepare``)."""
+    from ._algorithms import sweep
+
+    core, side, cap, ymap, xmap = tile.pieces()
+    dtype = working_dtype(core.dtype)
+    nb = int(np.prod(core.shape[:-2], dtype=np.int64))
+    srcs = []
+    for a in (core, side, cap):
+        if a.dtype != dtype or not a.dtype.isnative:
+            a = a.astype(dtype)
+        srcs.append(a.reshape((nb,) + a.shape[-2:]))
+    frame = tile.xmap
+    xmaps = np.stack((xmap.index, frame.index))
+    xb = np.array([[xmap.lo, xmap.hi, xmap.offset], [frame.lo, frame.hi, frame.offset]],
+                  dtype=np.int64)
+    return sweep.Source(tuple(srcs), ymap.index, xmaps, xb, float(fill)), dtype, core.shape[:-2], nb
+
+
+def _tables(runs: RowRuns, ho: int, wo: int):
+    """The drivers' per-row tables for ``ho`` output rows of width ``wo`` (see the drivers)."""
+    rptr, rdy, rdx, rlen, rw = runs.table()
+    nrows = ho + 2 * runs.ry
+    y = np.repeat(np.arange(ho, dtype=np.int64), np.diff(rptr))
+    t = y + rdy
+    long = rlen > 1
+    pairs = np.unique(t[long] * (int(rlen.max(initial=1)) + 1) + rlen[long])
+    pt, pl = pairs // (int(rlen.max(initial=1)) + 1), pairs % (int(rlen.max(initial=1)) + 1)
+    lptr = np.searchsorted(pt, np.arange(nrows + 1)).astype(np.int64)
+    rslot = np.zeros(rdy.size, dtype=np.int64)
+    if long.any():
+        pos = np.searchsorted(pairs, t[long] * (int(rlen.max()) + 1) + rlen[long])
+        rslot[long] = pos - lptr[t[long]] + 1
+    plo = np.full(nrows, np.iinfo(np.int64).max, dtype=np.int64)
+    phi = np.zeros(nrows, dtype=np.int64)
+    np.minimum.at(plo, t, rdx)
+    np.maximum.at(phi, t, rdx + rlen - 1 + wo)
+    plo[plo > phi] = 0
+    phi[phi == 0] = 0
+    return (rptr, rdy, rdx, rlen, rw, rslot, lptr, pl.astype(np.int64), plo, phi)
+
+
+def tile_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool) -> np.ndarray:
+    """All outputs of ``call`` for one numpy tile: shape ``(len(call.names),) + core shape``."""
+    from ._algorithms import geodesic as drivers
+    from ._backends import threads
+
+    src, dtype, lead, nb = _source(tile, call.fill)
+    ho = tile.ymap.index.size - 2 * runs.ry
+    wo = tile.xmap.index.size - 2 * runs.rx
+    out = np.empty((len(call.names),) + tuple(lead) + (ho, wo), dtype=dtype)
+    if out.size == 0:
+        return out
+    flat = out.reshape((len(call.names), nb, ho, wo))
+    rptr, rdy, rdx, rlen, rw, rslot, lptr, lens, plo, phi = _tables(runs, ho, wo)
+    grid = call.kernel._grid
+    first = runs.start - runs.ry
+    if call.area_weighted:
+        area = cell_areas(grid, first, ho + 2 * runs.ry, call.kernel.earth_radius)
+    else:
+        area = np.ones(ho + 2 * runs.ry)
+    ntaps = runs.ntaps_per_row()[:, None]
+    band = max(1, -(-ho // (4 * threads.num_threads()))) if parallel else ho
+    ntasks = nb * -(-ho // band)
+    span = 2 * runs.ry
+    names = call.names
+    rows = (rptr, rdy, rdx, rlen, rw, rslot, lptr, lens, plo, phi)
+    if names == ("correlate",) and call.policy == "propagate" and call.min_count is None:
+        acc = np.empty((1, nb, ho, wo))
+        threads.run_ranges(drivers.channel_sums, (src, rows, area, 1, acc, band, span), ntasks,
+                           parallel=parallel)
+        flat[0] = acc[0]
+        return out
+    unit = (rptr, rdy, rdx, rlen, np.ones_like(rw), rslot, lptr, lens, plo, phi)
+    if names != ("correlate",):
+        rows = unit  # statistics: the footprint's cells, weights ignored
+    direct = [n for n in names if n in ("min", "max", "range", "std", "var")]
+    sums = [n for n in names if n not in direct]
+    results: dict[str, np.ndarray] = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if sums:
+            weighted = names == ("correlate",) and not all(np.all(w == 1) for w in runs.weight)
+            nch = 3 if call.area_weighted else 2
+            acc = np.empty((nch, nb, ho, wo))
+            threads.run_ranges(drivers.channel_sums, (src, rows, area, nch, acc, band, span),
+                               ntasks, parallel=parallel)
+            value, wvalid = acc[0], acc[1]
+            count = acc[2] if call.area_weighted else acc[1]
+            if weighted:
+                # The valid count carries no kernel weights: sum the valid cells again.
+                ones = np.empty((2, nb, ho, wo))
+                threads.run_ranges(drivers.channel_sums, (src, unit, area, 2, ones, band, span),
+                                   ntasks, parallel=parallel)
+                count = ones[1]
+            results.update(_finish_sums(call, sums, value, wvalid, count, ntaps, runs))
+        if direct:
+            mom = np.empty((len(drivers.MOMENTS), nb, ho, wo))
+            threads.run_ranges(drivers.direct_moments, (src, unit, area, mom, band, span),
+                               ntasks, parallel=parallel)
+            results.update(_finish_moments(call, direct, mom, ntaps))
+    for i, name in enumerate(names):
+        flat[i] = results[name]
+    return out
+
+
+def _threshold(call: GeodesicCall, ntaps: np.ndarray) -> np.ndarray:
+    if call.policy == "propagate":
+        return np.maximum(ntaps, call.min_count or 0)
+    return np.maximum(1, call.min_count or 0) + 0 * ntaps
+
+
+def _finish_sums(call, names, value, wvalid, count, ntaps, runs):
+    thr = _threshold(call, ntaps)
+    ok = count >= thr
+    out = {}
+    for name in names:
+        if name == "correlate":
+            res = value
+            if call.policy == "renormalize":
+                wtotal = runs.wsum_per_row()[:, None]
+                wcancel = ntaps * FLOAT64_EPS * runs.wsum_per_row(absolute=True)[:, None]
+                scaled = np.where(np.abs(wvalid) > wcancel, value * (wtotal / wvalid), np.nan)
+                res = np.where(count == ntaps, value, scaled)
+            out[name] = np.where(ok, res, np.nan)
+        elif name == "sum":
+            out[name] = np.where(ok, value, np.nan)
+        elif name == "mean":
+            out[name] = np.where(ok, value / wvalid, np.nan)
+        elif name == "count":
+            out[name] = count
+    return out
+
+
+def _finish_moments(call, names, mom, ntaps):
+    count, weight, shift, dsum, d2sum, lo, hi, _ = mom
+    ok = count >= _threshold(call, ntaps)
+    out = {}
+    for name in names:
+        if name in ("var", "std"):
+            var = np.maximum((d2sum - dsum * dsum / weight) / weight, 0.0)
+            out[name] = np.where(ok, var if name == "var" else np.sqrt(var), np.nan)
+        elif name == "min":
+            out[name] = np.where(ok, lo, np.nan)
+        elif name == "max":
+            out[name] = np.where(ok, hi, np.nan)
+        elif name == "range":
+            out[name] = np.where(ok, hi - lo, np.nan)
+    return out
