@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 from ._algorithms.runs import KernelRuns, kernel_runs
 from ._boundary import axis_modes, check_boundary
 from ._contract import FLOAT64_EPS, working_dtype
+from ._forking import fork_safe_lock
 from .errors import FocalTypeError, FocalValueError
 
 __all__ = ["EARTH_RADIUS", "GeodesicKernel", "RowRuns", "GeodesicCall"]
@@ -603,7 +605,29 @@ def _source(tile, fill: float):
     return sweep.Source(tuple(srcs), ymap.index, xmaps, xb, float(fill)), dtype, core.shape[:-2], nb
 
 
+#: Recent per-row tables by (kernel digest, first row, rows, columns): every call and every
+#: dask chunk of the same rows asks again.
+_TABLES: OrderedDict = OrderedDict()
+_TABLES_LOCK = fork_safe_lock()
+
+
 def _tables(runs: RowRuns, ho: int, wo: int):
+    """The drivers' per-row tables for ``ho`` output rows of width ``wo`` (cached)."""
+    key = (runs.key, runs.start, runs.nrows, ho, wo)
+    with _TABLES_LOCK:
+        found = _TABLES.get(key)
+        if found is not None:
+            _TABLES.move_to_end(key)
+            return found
+    tables = _build_tables(runs, ho, wo)
+    with _TABLES_LOCK:
+        _TABLES[key] = tables
+        while len(_TABLES) > 64:
+            _TABLES.popitem(last=False)
+    return tables
+
+
+def _build_tables(runs: RowRuns, ho: int, wo: int):
     """The drivers' per-row tables for ``ho`` output rows of width ``wo`` (see the drivers)."""
     rptr, rdy, rdx, rlen, rw = runs.table()
     nrows = ho + 2 * runs.ry
@@ -651,70 +675,49 @@ def tile_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool) -> np
     span = 2 * runs.ry
     names = call.names
     rows = (rptr, rdy, rdx, rlen, rw, rslot, lptr, lens, plo, phi)
-    if names == ("correlate",) and call.policy == "propagate" and call.min_count is None:
-        acc = np.empty((1, nb, ho, wo))
-        threads.run_ranges(drivers.channel_sums, (src, rows, area, 1, acc, band, span), ntasks,
-                           parallel=parallel)
-        flat[0] = acc[0]
-        return out
     unit = (rptr, rdy, rdx, rlen, np.ones_like(rw), rslot, lptr, lens, plo, phi)
-    if names != ("correlate",):
-        rows = unit  # statistics: the footprint's cells, weights ignored
-    direct = [n for n in names if n in ("min", "max", "range", "std", "var")]
-    sums = [n for n in names if n not in direct]
-    results: dict[str, np.ndarray] = {}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if sums:
-            weighted = names == ("correlate",) and not all(np.all(w == 1) for w in runs.weight)
-            nch = 3 if call.area_weighted else 2
-            acc = np.empty((nch, nb, ho, wo))
-            threads.run_ranges(drivers.channel_sums, (src, rows, area, nch, acc, band, span),
-                               ntasks, parallel=parallel)
-            value, wvalid = acc[0], acc[1]
-            count = acc[2] if call.area_weighted else acc[1]
-            if weighted:
-                # The valid count carries no kernel weights: sum the valid cells again.
-                ones = np.empty((2, nb, ho, wo))
-                threads.run_ranges(drivers.channel_sums, (src, unit, area, 2, ones, band, span),
-                                   ntasks, parallel=parallel)
-                count = ones[1]
-            results.update(_finish_sums(call, sums, value, wvalid, count, ntaps, runs))
-        if direct:
-            mom = np.empty((len(drivers.MOMENTS), nb, ho, wo))
-            threads.run_ranges(drivers.direct_moments, (src, unit, area, mom, band, span),
-                               ntasks, parallel=parallel)
-            results.update(_finish_moments(call, direct, mom, ntaps))
-    for i, name in enumerate(names):
-        flat[i] = results[name]
+    nt = ntaps[:, 0].astype(np.float64)
+    thr = _threshold(call, nt).astype(np.float64)
+    wtotal = runs.wsum_per_row()
+    wcancel = nt * FLOAT64_EPS * runs.wsum_per_row(absolute=True)
+    direct = [i for i, n in enumerate(names) if n in ("min", "max", "range", "std", "var")]
+    sums = [i for i, n in enumerate(names) if i not in direct]
+    if names == ("correlate",) and call.policy == "propagate" and call.min_count is None:
+        fin = (np.zeros(1, dtype=np.int64), thr, nt, wtotal, wcancel)
+        threads.run_ranges(drivers.channel_sums, (src, rows, area, 1, fin, flat, band, span),
+                           ntasks, parallel=parallel)
+        return out
+    if sums:
+        codes = np.array([drivers.FINISH["renormalize" if names[i] == "correlate"
+                                          and call.policy == "renormalize" else names[i]]
+                          for i in sums], dtype=np.int64)
+        # Kernel weights other than 1: the valid count needs its own (third) channel.
+        weighted = names == ("correlate",) and not all(np.all(w == 1) for w in runs.weight)
+        nch = 3 if (call.area_weighted or weighted) else 2
+        target = flat if len(sums) == len(names) else np.empty((len(sums),) + flat.shape[1:], dtype=flat.dtype)
+        fin = (codes, thr, nt, wtotal, wcancel)
+        threads.run_ranges(drivers.channel_sums, (src, rows if names == ("correlate",) else unit,
+                                                  area, nch, fin, target, band, span),
+                           ntasks, parallel=parallel)
+        if target is not flat:
+            for j, i in enumerate(sums):
+                flat[i] = target[j]
+    if direct:
+        mom = np.empty((len(drivers.MOMENTS), nb, ho, wo))
+        threads.run_ranges(drivers.direct_moments, (src, unit, area, mom, band, span),
+                           ntasks, parallel=parallel)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            results = _finish_moments(call, [names[i] for i in direct], mom, ntaps)
+        for i in direct:
+            flat[i] = results[names[i]]
     return out
+
 
 
 def _threshold(call: GeodesicCall, ntaps: np.ndarray) -> np.ndarray:
     if call.policy == "propagate":
         return np.maximum(ntaps, call.min_count or 0)
     return np.maximum(1, call.min_count or 0) + 0 * ntaps
-
-
-def _finish_sums(call, names, value, wvalid, count, ntaps, runs):
-    thr = _threshold(call, ntaps)
-    ok = count >= thr
-    out = {}
-    for name in names:
-        if name == "correlate":
-            res = value
-            if call.policy == "renormalize":
-                wtotal = runs.wsum_per_row()[:, None]
-                wcancel = ntaps * FLOAT64_EPS * runs.wsum_per_row(absolute=True)[:, None]
-                scaled = np.where(np.abs(wvalid) > wcancel, value * (wtotal / wvalid), np.nan)
-                res = np.where(count == ntaps, value, scaled)
-            out[name] = np.where(ok, res, np.nan)
-        elif name == "sum":
-            out[name] = np.where(ok, value, np.nan)
-        elif name == "mean":
-            out[name] = np.where(ok, value / wvalid, np.nan)
-        elif name == "count":
-            out[name] = count
-    return out
 
 
 def _finish_moments(call, names, mom, ntaps):

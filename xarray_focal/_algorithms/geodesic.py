@@ -41,16 +41,38 @@ MOMENTS = ("count", "weight", "shift", "dsum", "d2sum", "min", "max", "taps")
 
 @njit(nogil=True, cache=True)
 def _grow(buf, s, prev, length, lo, m):
-    """buf[s + 1][lo + x] = sum of buf[0][lo + x : lo + x + length] from buf[s] (length ``prev``)."""
+    """buf[s + 1][lo + x] = sum of buf[0][lo + x : lo + x + length] from buf[s] (length ``prev``).
+
+    Up to four new columns a pass, as :func:`.sweep._window_sums` does; the views are
+    pre-sliced so the loops index by the loop counter alone and vectorise.
+    """
     p = buf[0]
     dst = buf[s + 1, lo:lo + m]
     base = buf[s, lo:lo + m]
-    for x in range(m):
-        dst[x] = base[x]
-    for j in range(prev, length):
-        pj = p[lo + j:lo + j + m]
-        for x in range(m):
-            dst[x] += pj[x]
+    j = prev
+    while j < length:
+        step = min(4, length - j)
+        pa = p[lo + j:lo + j + m]
+        if step == 4:
+            pb = p[lo + j + 1:lo + j + 1 + m]
+            pc = p[lo + j + 2:lo + j + 2 + m]
+            pd = p[lo + j + 3:lo + j + 3 + m]
+            for x in range(m):
+                dst[x] = base[x] + ((pa[x] + pb[x]) + (pc[x] + pd[x]))
+        elif step == 3:
+            pb = p[lo + j + 1:lo + j + 1 + m]
+            pc = p[lo + j + 2:lo + j + 2 + m]
+            for x in range(m):
+                dst[x] = base[x] + ((pa[x] + pb[x]) + pc[x])
+        elif step == 2:
+            pb = p[lo + j + 1:lo + j + 1 + m]
+            for x in range(m):
+                dst[x] = base[x] + (pa[x] + pb[x])
+        else:
+            for x in range(m):
+                dst[x] = base[x] + pa[x]
+        base = dst
+        j += step
 
 
 @njit(nogil=True, cache=True)
@@ -67,26 +89,35 @@ def _van_herk(buf, s, length, lo, hi, pre, suf):
     start = 0
     while start < n:
         stop = min(start + length, n)
-        acc = 0.0
-        for x in range(start, stop):
-            acc += q[x]
-            pre[x] = acc
-        acc = 0.0
-        for x in range(stop - 1, start - 1, -1):
-            acc += q[x]
-            suf[x] = acc
+        # The forward and the backward running sums are independent chains: one loop
+        # runs both, so each hides the other's add latency.
+        a = 0.0
+        b = 0.0
+        size = stop - start
+        for i in range(size):
+            a += q[start + i]
+            pre[start + i] = a
+            b += q[stop - 1 - i]
+            suf[stop - 1 - i] = b
         start = stop
     dst = buf[s + 1, lo:lo + m]
-    for x in range(m):
-        if x % length == 0:
-            dst[x] = suf[x]
-        else:
-            dst[x] = suf[x] + pre[x + length - 1]
+    start = 0
+    while start < m:
+        dst[start] = suf[start]
+        stop = min(start + length, m)
+        d = dst[start + 1:stop]
+        sf = suf[start + 1:stop]
+        pf = pre[start + length:stop + length - 1]
+        for x in range(stop - start - 1):
+            d[x] = sf[x] + pf[x]
+        start = stop
 
 
-#: Length increments up to this many cells grow from the shorter window (``inc`` adds a
-#: cell); longer ones take van Herk's three adds a cell.
-GROW_MAX = 3
+#: Length increments up to this many cells grow from the shorter window (about a quarter
+#: of a vectorised pass per cell each); longer ones take van Herk's prefix and suffix sums,
+#: whose running sums cannot vectorise (about the cost of 24 grown cells, measured on the
+#: 2-core dev machine).
+GROW_MAX = 24
 
 
 @njit(nogil=True, cache=True)
@@ -123,15 +154,43 @@ def _channels(p, ring, slot, lo, hi, a, nch):
 
 
 @njit(nogil=True, cache=True)
-def channel_sums(src, rows, area, nch, out, band, span, task0, task1):
+def _finish_row(code, acc, nch, thr, ntaps, wtotal, wcancel, orow):
+    """Output row ``orow`` from the channel sums ``acc`` of its cells (see :data:`FINISH`)."""
+    value = acc[0]
+    wvalid = acc[1] if nch > 1 else acc[0]
+    count = acc[nch - 1]
+    for x in range(orow.shape[0]):
+        if nch == 1:
+            orow[x] = value[x]
+            continue
+        c = count[x]
+        if code == 3:
+            orow[x] = c
+        elif c < thr:
+            orow[x] = np.nan
+        elif code == 2:
+            orow[x] = value[x] / wvalid[x]
+        elif code == 4 and c != ntaps:
+            w = wvalid[x]
+            orow[x] = value[x] * (wtotal / w) if abs(w) > wcancel else np.nan
+        else:
+            orow[x] = value[x]
+
+
+@njit(nogil=True, cache=True)
+def channel_sums(src, rows, area, nch, fin, out, band, span, task0, task1):
     """Tasks ``task0 .. task1 - 1`` (bands of ``band`` output rows of each slice).
 
     ``src`` is a :data:`~.sweep.Source`; ``rows`` the per-row tables ``(rptr, rdy, rdx,
     rlen, rw, rslot, lptr, lens, plo, phi)``; ``area`` the weight of each padded source
-    row; ``nch`` 1 (raw values) or 2/3 (NaN-aware, see the module docstring); ``out``
-    float64 ``(nch, slices, rows, cols)``; ``span`` = 2 RY.
+    row; ``nch`` 1 (raw values) or 2/3 (NaN-aware, see the module docstring); ``fin`` the
+    finishing: ``(codes, thr, ntaps, wtotal, wcancel)``, one code per output and the rest
+    per output row (see :data:`FINISH`); ``out`` ``(outputs, slices, rows, cols)``;
+    ``span`` = 2 RY. Each output row is finished as soon as its sums are complete, while
+    they are in cache.
     """
     rptr, rdy, rdx, rlen, rw, rslot, lptr, lens, plo, phi = rows
+    codes, thr, ntaps, wtotal, wcancel = fin
     srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
     _, nb, ho, wo = out.shape
     width = xmaps.shape[1]
@@ -144,6 +203,8 @@ def channel_sums(src, rows, area, nch, out, band, span, task0, task1):
     p = np.empty(width, dtype=np.float64)
     pre = np.empty(width, dtype=np.float64)
     suf = np.empty(width, dtype=np.float64)
+    acc = np.empty((nch, wo), dtype=np.float64)
+    ones = np.ones(rw.shape[0])  # the valid count (third channel) carries no kernel weights
     nbands = (ho + band - 1) // band
     for task in range(task0, task1):
         b = task // nbands
@@ -164,8 +225,12 @@ def channel_sums(src, rows, area, nch, out, band, span, task0, task1):
             if y >= y0:
                 r0, r1 = rptr[y], rptr[y + 1]
                 for c in range(nch):
-                    _combine(out[c, b, y], ring[c], nring, y, rdy[r0:r1], rdx[r0:r1],
-                             rslot[r0:r1], rw[r0:r1], wo)
+                    wts = rw[r0:r1] if c < 2 else ones[r0:r1]
+                    _combine(acc[c], ring[c], nring, y, rdy[r0:r1], rdx[r0:r1],
+                             rslot[r0:r1], wts, wo)
+                for i in range(codes.shape[0]):
+                    _finish_row(codes[i], acc, nch, thr[y], ntaps[y], wtotal[y], wcancel[y],
+                                out[i, b, y])
 
 
 @njit(nogil=True, cache=True)
@@ -233,3 +298,10 @@ def direct_moments(src, rows, area, out, band, span, task0, task1):
                 out[5, b, y, x] = lo_v
                 out[6, b, y, x] = hi_v
                 out[7, b, y, x] = taps
+
+
+
+#: What :func:`channel_sums` finishes each output as: the weighted sum (``correlate``,
+#: ``sum``; NaN below the row's threshold), ``mean`` (sum over valid weight), ``count``
+#: (never NaN), ``renormalize`` (rescaled where taps are missing).
+FINISH = {"correlate": 0, "sum": 1, "mean": 2, "count": 3, "renormalize": 4}
