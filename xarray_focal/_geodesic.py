@@ -16,6 +16,7 @@ pole a footprint widens up to whole rows (every longitude once). On a global gri
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import OrderedDict
@@ -77,15 +78,19 @@ class RowRuns:
     def nrows(self) -> int:
         return int(self.row_class.size)
 
+    @functools.cached_property
+    def _class_sums(self) -> np.ndarray:
+        # Per class: taps, weight sum, absolute weight sum (asked by every call and chunk).
+        return np.array([(np.sum(n), np.sum(w * n), np.sum(np.abs(w) * n))
+                         for w, n in zip(self.weight, self.length)], dtype=np.float64).reshape(-1, 3)
+
     def ntaps_per_row(self) -> np.ndarray:
         """Number of footprint cells of each output row."""
-        counts = np.array([int(np.sum(n)) for n in self.length], dtype=np.int64)
-        return counts[self.row_class]
+        return self._class_sums[self.row_class, 0].astype(np.int64)
 
     def wsum_per_row(self, absolute: bool = False) -> np.ndarray:
-        sums = np.array([float(np.sum(np.abs(w) * n if absolute else w * n))
-                         for w, n in zip(self.weight, self.length)])
-        return sums[self.row_class]
+        """Sum of the weights (``absolute``: of their magnitudes) of each row's footprint."""
+        return self._class_sums[self.row_class, 2 if absolute else 1]
 
     @property
     def ntaps(self) -> int:
@@ -94,8 +99,10 @@ class RowRuns:
 
     def rows(self, start: int, stop: int) -> RowRuns:
         """The output rows ``start .. stop - 1`` (a dask chunk's), with the same reach."""
-        return RowRuns(self.row_class[start:stop], self.dy, self.dx, self.length, self.weight,
-                       self.ry, self.rx, self.key, self.start + start)
+        sub = RowRuns(self.row_class[start:stop], self.dy, self.dx, self.length, self.weight,
+                      self.ry, self.rx, self.key, self.start + start)
+        sub.__dict__["_class_sums"] = self._class_sums  # the classes are the same
+        return sub
 
     def for_row(self, i: int) -> KernelRuns:
         """Output row ``i``'s footprint as a :class:`KernelRuns` (bounding box ``2ry+1 x 2rx+1``)."""
