@@ -112,13 +112,6 @@ class RowRuns:
             box[y, x:x + n] = w
         return kernel_runs(box, key=self.key + str(c).encode())
 
-    def flipped(self) -> RowRuns:
-        """The footprints rotated by 180 degrees (``convolve``): rows and columns reversed."""
-        dy = tuple(2 * self.ry - d for d in self.dy)
-        dx = tuple(2 * self.rx - (x + n - 1) for x, n in zip(self.dx, self.length))
-        return RowRuns(self.row_class, dy, dx, self.length, self.weight, self.ry, self.rx,
-                       self.key + b"flip", self.start)
-
     def table(self):
         """Flat per-row tables of these rows: ``(rptr, rdy, rdx, rlen, rw)``."""
         counts = np.array([d.size for d in self.dy], dtype=np.int64)[self.row_class]
@@ -534,7 +527,11 @@ def check_call(kernel: GeodesicKernel, *, flip: bool, boundary, cval, nan_policy
 
     mode, fill = _geo_boundary(kernel, boundary, cval)
     min_count = _check_min_count(min_count)
-    runs = kernel.row_runs.flipped() if flip else kernel.row_runs
+    # Weights are a function of the distance, which is symmetric (d(a, b) = d(b, a)): the
+    # convolution sum_b k(b, a) x_b is the correlation sum_b k(a, b) x_b, so ``flip``
+    # changes nothing. (Flipping each row's table would be wrong near a pole, whose rows
+    # are not symmetric about the output row.)
+    runs = kernel.row_runs
     if min_count is not None and min_count > runs.ntaps:
         raise FocalValueError(
             f"min_count={min_count} is more than the largest footprint's {runs.ntaps} cells: "
