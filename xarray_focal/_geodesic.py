@@ -163,7 +163,8 @@ def grid_of(obj, dims: tuple) -> _Grid:
     ydim, xdim = dims
     coords = {}
     for dim in dims:
-        c = obj.coords.get(dim)
+        # Not coords.get: a dim without coordinates would give its integer positions.
+        c = obj.coords[dim] if dim in obj.coords else None
         if c is None or c.dims != (dim,):
             raise FocalValueError(
                 f"a radius in metres on a latitude/longitude grid needs 1-D coordinate values "
@@ -190,18 +191,15 @@ def grid_of(obj, dims: tuple) -> _Grid:
 
 def _check_roles(obj, ydim, xdim) -> None:
     """The y dim must be the latitude and the x dim the longitude (not the other way)."""
-    from ._units import _units_attr, _word
+    from ._units import _ROLE_STANDARD_NAMES, _ROLE_UNITS, _units_attr, _word
 
-    for dim, want, other in ((ydim, "north", "east"), (xdim, "east", "north")):
+    for dim, other in ((ydim, "x"), (xdim, "y")):
         c = obj.coords[dim]
         units = _word(_units_attr(c) or "")
-        sn = str(c.attrs.get("standard_name", ""))
-        if units.endswith(other) or units.endswith(other[0]) and units.startswith("degree") \
-                or sn in (("longitude", "grid_longitude") if want == "north" else ("latitude", "grid_latitude")):
-            role = "latitude" if want == "north" else "longitude"
+        if units in _ROLE_UNITS[other] or c.attrs.get("standard_name") in _ROLE_STANDARD_NAMES[other]:
             raise FocalValueError(
                 f"dims {(ydim, xdim)!r} are taken as (latitude, longitude), but {dim!r} is "
-                f"marked as a {'longitude' if role == 'latitude' else 'latitude'}; pass "
+                f"marked as a {'longitude' if other == 'x' else 'latitude'}; pass "
                 "dims=(latitude dim, longitude dim)"
             )
 
@@ -348,7 +346,7 @@ class GeodesicKernel:
     ...                   coords={"lat": np.arange(-85.0, 90, 10), "lon": np.arange(0.0, 360, 10)})
     >>> k = da.focal.circle_kernel("1500 km")
     >>> k
-    GeodesicKernel(circle, radius=1500 km, grid 18 x 36 of 10 x 10 degrees, global in longitude, footprints of 5 to 108 cells)
+    GeodesicKernel(circle, radius=1500 km, grid 18 x 36 of 10 x 10 degrees, global in longitude, footprints of 5 to 49 cells)
     >>> k.footprint(lat=5.0).astype(int)
     array([[0, 1, 0],
            [1, 1, 1],
@@ -463,7 +461,7 @@ def make_kernel(kind: str, obj, dims: tuple, *, radius: float, inner: float | No
 
 def check_grid(kernel: GeodesicKernel, obj, dims: tuple) -> None:
     """``obj``'s latitudes along ``dims`` must be those the kernel was built for."""
-    coord = obj.coords.get(dims[0])
+    coord = obj.coords[dims[0]] if dims[0] in obj.coords else None
     lat = None if coord is None or coord.dims != (dims[0],) else np.asarray(coord.values, dtype=np.float64)
     if lat is None or lat.shape != kernel.latitudes.shape or not np.allclose(lat, kernel.latitudes, rtol=0, atol=1e-9):
         raise FocalValueError(
