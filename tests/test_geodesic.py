@@ -326,3 +326,19 @@ def test_cupy_data_is_refused_clearly(field):
     k = field.focal.circle_kernel("1234 km")
     with pytest.raises(FocalTypeError, match="no CUDA implementation"):
         xf.focal_mean(cupy_or_none().asarray(field.values), k)
+
+
+def test_descending_latitudes_with_points_at_the_poles():
+    # 90 .. -90 in 10-degree steps: the first and last rows are single points, every cell
+    # of them at the same place, so a footprint takes all of such a row or none of it.
+    lat, lon = np.arange(90.0, -91, -10), np.arange(0.0, 360, 10)
+    rng = np.random.default_rng(7)
+    data = rng.normal(size=(lat.size, lon.size)) + 50
+    data[rng.random(data.shape) < 0.1] = np.nan
+    da = xr.DataArray(data, dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+    k = da.focal.circle_kernel("1800 km")
+    cells = brute_force(data, lat, lon, 1800e3)
+    for stat in ("mean", "max", "var"):
+        expected, scale = reduce_cells(cells, da.shape, stat)
+        assert_contract(getattr(da.focal, stat)(k).values, expected, scale)
+    assert k.footprint(row=0).shape[1] == 36
