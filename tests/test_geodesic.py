@@ -317,15 +317,48 @@ def test_curvilinear_grids_are_refused_naming_the_2d_coordinates():
         da.focal.circle_kernel("50 km", dims=("eta", "xi"))
 
 
-def test_cupy_data_is_refused_clearly(field):
-    pytest.importorskip("cupy")
-    from .backends import cupy_or_none
+@pytest.mark.parametrize("names, policy", [
+    (None, "propagate"), (None, "omit"), (None, "renormalize"),
+    (("mean", "sum", "count", "min", "max", "range", "std", "var"), "omit"),
+    (("mean", "var"), "propagate"),
+])
+@pytest.mark.parametrize("kind", ["circle", "gaussian", "annulus"])
+def test_band_path_through_the_planar_kernels_agrees_with_the_row_sweep(field, kind, names, policy):
+    # The path of arrays without a per-row sweep (cupy): one ordinary tile per band of rows
+    # that share a footprint. Run here with the numpy backend's tile functions, it is an
+    # independent second implementation of every geodesic operation.
+    from xarray_focal import _geodesic, api
+    from xarray_focal._backends import numpy_backend
+    from xarray_focal._tiles import Tile
 
-    if cupy_or_none() is None:
-        pytest.skip("needs a CUDA device")
+    k = {"circle": lambda: field.focal.circle_kernel("1234 km"),
+         "gaussian": lambda: field.focal.gaussian_kernel("400 km"),
+         "annulus": lambda: field.focal.annulus_kernel("1500 km", "600 km")}[kind]()
+    call = (api.check_correlate(k, nan_policy=policy) if names is None
+            else api.check_stats(k, names, nan_policy=policy))
+    cube = np.stack([field.values, field.values[::-1] * 0.5])
+    tile = Tile.whole(cube, call.runs.ry, call.runs.rx, call.mode)
+    sweep = _geodesic.tile_stack(tile, call.runs, call, parallel=True)
+    bands = _geodesic.band_stack(tile, call.runs, call, numpy_backend, parallel=True)
+    np.testing.assert_array_equal(np.isnan(sweep), np.isnan(bands))
+    np.testing.assert_allclose(bands, sweep, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("backend", backend_params("cupy", "dask+cupy"), indirect=True)
+def test_gpu_arrays_match_numpy(field, backend):
     k = field.focal.circle_kernel("1234 km")
-    with pytest.raises(FocalTypeError, match="no CUDA implementation"):
-        xf.focal_mean(cupy_or_none().asarray(field.values), k)
+    data = backend.to_backend(field.values, chunks=(5, 12))
+    for stat in ("mean", "count", "max", "std"):
+        out = getattr(xf, f"focal_{stat}")(data, k)
+        backend.check_type(out)
+        ref = getattr(xf, f"focal_{stat}")(field.values, k)
+        got = backend.to_numpy(out)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-9)
+    got = backend.to_numpy(xf.correlate(data, k))
+    np.testing.assert_allclose(got, xf.correlate(field.values, k), rtol=1e-12, atol=1e-9)
+    with pytest.raises(FocalTypeError, match="area_weighted=True with a geodesic kernel has no GPU"):
+        backend.to_numpy(xf.focal_mean(data, k, area_weighted=True))
 
 
 def test_descending_latitudes_with_points_at_the_poles():

@@ -12,6 +12,11 @@ the two cell centres (haversine formula, on a sphere of radius ``earth_radius``)
 most the radius. Rows beyond a pole are not cells and are never in a footprint; near a
 pole a footprint widens up to whole rows (every longitude once). On a global grid
 (longitude spanning 360 degrees) the longitude axis is periodic.
+
+Backends: numpy arrays (and dask chunks of them) take the per-row sweep of
+:mod:`xarray_focal._algorithms.geodesic` (:func:`tile_stack`); other chunk types (cupy) run
+:func:`band_stack`: each band of rows sharing a footprint as an ordinary tile through the
+backend's own tile functions -- correct, one launch per band, not yet fast.
 """
 
 from __future__ import annotations
@@ -570,12 +575,6 @@ def apply(data: Any, call: GeodesicCall) -> tuple:
             f"this geodesic kernel was built for a {call.kernel.shape[0]} x "
             f"{call.kernel.shape[1]} grid; the data's last two axes are {tuple(data.shape[-2:])}"
         )
-    if is_cupy_array(data) or (is_dask_array(data) and is_cupy_array(data._meta)):
-        raise FocalTypeError(
-            "geodesic kernels (a radius in metres on a lat/lon grid) have no CUDA implementation "
-            "yet: cupy and dask+cupy arrays are not supported with them; move the data to the "
-            "host first (data.get(), or da.map_blocks(cupy.asnumpy))"
-        )
     if is_dask_array(data):
         from ._backends import dask_backend
 
@@ -583,9 +582,20 @@ def apply(data: Any, call: GeodesicCall) -> tuple:
     from ._backends import chunk_backend_for
     from ._tiles import Tile
 
-    chunk_backend_for(data)  # refuses masked and foreign arrays
+    backend = chunk_backend_for(data)  # refuses masked and foreign arrays
     tile = Tile.whole(data, call.runs.ry, call.runs.rx, call.mode)
+    if is_cupy_array(data):
+        return tuple(band_stack(tile, call.runs, call, backend, parallel=True))
     return tuple(tile_stack(tile, call.runs, call, parallel=True))
+
+
+def chunk_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
+    """One dask chunk's outputs: the per-row sweep on numpy, bands on other chunk types."""
+    from ._backends import chunk_backend_for
+
+    if isinstance(tile.core, np.ndarray):
+        return tile_stack(tile, runs, call, parallel=parallel)
+    return band_stack(tile, runs, call, chunk_backend_for(tile.core), parallel=parallel)
 
 
 def _source(tile, fill: float):
@@ -736,4 +746,71 @@ def _finish_moments(call, names, mom, ntaps):
             out[name] = np.where(ok, hi, np.nan)
         elif name == "range":
             out[name] = np.where(ok, hi - lo, np.nan)
+    return out
+
+
+# --- other backends: one band of rows per footprint -------------------------------------
+
+
+def _bands(row_class: np.ndarray) -> list[tuple[int, int, int]]:
+    """Maximal runs ``(start, stop, class)`` of output rows that share one footprint."""
+    if row_class.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(row_class)) + 1
+    starts = np.concatenate(([0], cuts))
+    stops = np.concatenate((cuts, [row_class.size]))
+    return [(int(a), int(b), int(row_class[a])) for a, b in zip(starts, stops)]
+
+
+def band_stack(tile, runs: RowRuns, call: GeodesicCall, backend, *, parallel: bool):
+    """All outputs of ``call`` for one tile through ``backend``'s own tile functions.
+
+    Rows that share a footprint are one band, computed as a tile of their own: the
+    tile's index maps cut down to the band's rows and to the footprint's own reach, with
+    the footprint as an ordinary kernel. This is how arrays without a per-row sweep of
+    their own (cupy) run geodesic kernels: correct everywhere, one launch per band.
+    Area weights need the per-row sweep and are refused here.
+    """
+    from ._algorithms.runs import describe
+    from ._boundary import AxisMap
+    from ._contract import Reduction
+    from ._tiles import Tile
+
+    if call.area_weighted:
+        raise FocalTypeError(
+            "area_weighted=True with a geodesic kernel has no GPU implementation yet: move "
+            "the data to the host (data.get()) for area-weighted statistics"
+        )
+    RY, RX = runs.ry, runs.rx
+    ho = tile.ymap.index.size - 2 * RY
+    wo = tile.xmap.index.size - 2 * RX
+    core = tile.core
+    dtype = working_dtype(core.dtype)
+    xp = np if isinstance(core, np.ndarray) else __import__(type(core).__module__.split(".")[0])
+    out = xp.empty((len(call.names),) + core.shape[:-2] + (ho, wo), dtype=dtype)
+    stats = call.names != ("correlate",)
+    for y0, y1, c in _bands(runs.row_class):
+        box = runs.for_row(y0).kernel
+        kernel = describe((box != 0).astype(np.float64) if stats else box)
+        ry, rx = kernel.ry, kernel.rx
+        ymap = AxisMap.from_index(tile.ymap.index[y0 + RY - ry:y1 + RY + ry], ry)
+        xmap = AxisMap.from_index(tile.xmap.index[RX - rx:RX + rx + wo], rx)
+        band = Tile(tile.grid, ymap, xmap, ry, rx)
+        ntaps = kernel.ntaps
+        if not stats and call.policy == "propagate" and call.min_count is None:
+            out[0, ..., y0:y1, :] = backend.correlate_tile(band, kernel, "auto", call.fill,
+                                                           parallel=parallel)
+            continue
+        if call.policy == "propagate":
+            threshold = max(ntaps, call.min_count or 0)
+        else:
+            threshold = max(1, call.min_count or 0)
+        if stats:
+            reduction = Reduction(call.names, threshold, ntaps, ntaps)
+        else:
+            w = kernel.weight * kernel.length
+            reduction = Reduction((call.policy,), threshold, float(w.sum()), ntaps,
+                                  float(np.abs(w).sum()))
+        out[:, ..., y0:y1, :] = backend.reduce_tile(band, kernel, "auto", call.fill, reduction,
+                                                    parallel=parallel)
     return out

@@ -209,10 +209,10 @@ def _tile(block, sources, setup, iy, ix, ybefore, yafter, xbefore, xafter):
     tile = Tile(cells, ymap, xmap, kernel.ry, kernel.rx)
     if getattr(kernel, "per_row", False):
         # A footprint per output row (geodesic kernels): this block's rows of it.
-        from .._geodesic import tile_stack
+        from .._geodesic import chunk_stack
 
         rows = kernel.rows(int(ystarts[iy]), int(ystarts[iy + 1]))
-        return tile_stack(tile, rows, reduction, parallel=PARALLEL_PER_CHUNK)
+        return chunk_stack(tile, rows, reduction, parallel=PARALLEL_PER_CHUNK)
     backend = chunk_backend_for(block)
     if reduction is None:
         return backend.correlate_tile(tile, kernel, method, fill, parallel=PARALLEL_PER_CHUNK)
