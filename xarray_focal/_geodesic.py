@@ -48,24 +48,41 @@ _TIE = 1e-12
 
 @dataclass(frozen=True, eq=False)
 class RowRuns:
-    """A footprint that differs per output row: row ``i`` uses ``classes[row_class[i]]``.
+    """A footprint that differs per output row: row ``i`` has footprint ``row_class[i]``.
 
     The one interface every consumer (the sweeps here, rank statistics) reads a per-row
     kernel through: for each output row, a :class:`~xarray_focal._algorithms.runs.KernelRuns`
-    (:meth:`for_row`), stored once per distinct footprint. The runs of class ``c`` are
-    ``dy[c], dx[c], length[c], weight[c]`` in the padded coordinates of the largest reach
-    ``(0 .. 2 ry, 0 .. 2 rx)``, the centre at ``(ry, rx)``.
+    (:meth:`for_row`), stored once per distinct footprint (a *class*). The runs of class
+    ``c`` are ``dy[c], dx[c], length[c], weight[c]`` in the padded coordinates of the
+    largest reach ``(0 .. 2 ry, 0 .. 2 rx)``, the centre at ``(ry, rx)``; :meth:`table`
+    gives them flat, per output row, as the sweeps read them.
 
     Attributes
     ----------
     row_class : ndarray of int64
-        Class of each output row (global rows of the grid).
+        Class of each output row.
     dy, dx, length, weight : tuple of ndarray
         Run tables of each class.
     ry, rx : int
         Largest reach of any row's footprint (the halo a tile needs).
     key : bytes
-        A digest of everything above (for dask tokens).
+        A digest of the classes and the row classes of the whole grid (for dask tokens).
+    start : int
+        Grid row of ``row_class[0]``: :meth:`rows` cuts out a dask chunk's rows.
+    per_row : bool
+        Always True: what the dask wrapper tells a per-row kernel by.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> da = xr.DataArray(np.zeros((18, 36)), dims=("lat", "lon"),
+    ...                   coords={"lat": np.arange(-85.0, 90, 10), "lon": np.arange(0.0, 360, 10)})
+    >>> runs = da.focal.circle_kernel("1500 km").row_runs
+    >>> runs.ntaps_per_row()[[0, 9]].tolist(), runs.ry, runs.rx
+    ([49, 5], 1, 18)
+    >>> equator = runs.for_row(9)  # a KernelRuns: one run per kernel row
+    >>> equator.length.tolist(), equator.ry, equator.rx
+    ([1, 3, 1], 1, 1)
     """
 
     row_class: np.ndarray
@@ -100,7 +117,7 @@ class RowRuns:
     @property
     def ntaps(self) -> int:
         """The largest footprint of any row (the bound ``min_count`` is checked against)."""
-        return int(self.ntaps_per_row().max())
+        return int(self.ntaps_per_row().max(initial=0))
 
     def rows(self, start: int, stop: int) -> RowRuns:
         """The output rows ``start .. stop - 1`` (a dask chunk's), with the same reach."""
