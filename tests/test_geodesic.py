@@ -319,14 +319,14 @@ def test_curvilinear_grids_are_refused_naming_the_2d_coordinates():
 
 @pytest.mark.parametrize("names, policy", [
     (None, "propagate"), (None, "omit"), (None, "renormalize"),
-    (("mean", "sum", "count", "min", "max", "range", "std", "var"), "omit"),
-    (("mean", "var"), "propagate"),
+    (("mean", "sum", "count"), "omit"), (("mean", "sum"), "propagate"),
 ])
 @pytest.mark.parametrize("kind", ["circle", "gaussian", "annulus"])
 def test_band_path_through_the_planar_kernels_agrees_with_the_row_sweep(field, kind, names, policy):
     # The path of arrays without a per-row sweep (cupy): one ordinary tile per band of rows
     # that share a footprint. Run here with the numpy backend's tile functions, it is an
-    # independent second implementation of every geodesic operation.
+    # independent second implementation of the sums. (min, max, range, std and var take
+    # this path on numpy too; the brute-force tests above pin them.)
     from xarray_focal import _geodesic, api
     from xarray_focal._backends import numpy_backend
     from xarray_focal._tiles import Tile

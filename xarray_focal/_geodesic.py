@@ -21,6 +21,7 @@ backend's own tile functions -- correct, one launch per band, not yet fast.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -731,7 +732,17 @@ def tile_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool) -> np
         if target is not flat:
             for j, i in enumerate(sums):
                 flat[i] = target[j]
-    if direct:
+    if direct and not call.area_weighted:
+        # Unweighted order statistics and spreads: the planar NaN-aware sweeps per band
+        # of rows cost a run per kernel row, the direct moments a step per tap (at 0.25
+        # degrees and 500 km, 1.0 s against 3.7 s for std on the 2-core dev machine).
+        from ._backends import numpy_backend
+
+        sub = dataclasses.replace(call, names=tuple(names[i] for i in direct))
+        res = band_stack(tile, runs, sub, numpy_backend, parallel=parallel)
+        for j, i in enumerate(direct):
+            out[i] = res[j]
+    elif direct:
         mom = np.empty((len(drivers.MOMENTS), nb, ho, wo))
         threads.run_ranges(drivers.direct_moments, (src, unit, area, mom, band, span),
                            ntasks, parallel=parallel)
