@@ -78,8 +78,9 @@ def _stats(da: xr.DataArray, call: api.FocalCall, dims: tuple) -> list[xr.DataAr
     cells = getattr(call, "cells_label", None) or call.runs.ntaps
     for stat, r in zip(call.outputs, results):
         r.attrs = stat_attrs(da.attrs, da.name, stat, dims, cells)  # not da's dict
-        if getattr(call, "area_weighted", False):
-            r.attrs["cell_methods"] += " area-weighted"
+        if getattr(call, "area_weighted", False) and r.attrs.get("cell_methods", "").endswith(")"):
+            # Inside the CF comment of this method: "(focal footprint of ..., area-weighted)".
+            r.attrs["cell_methods"] = r.attrs["cell_methods"][:-1] + ", area-weighted)"
             if stat == "sum":
                 # The area integral: the data's units times m2.
                 unit = str(da.attrs.get("units", "")).strip()
