@@ -321,9 +321,9 @@ class _FocalAccessor:
         """A geodesic Gaussian on a latitude/longitude grid: weight ``exp(-d**2 / (2 sigma**2))``.
 
         ``d`` is the great-circle distance between cell centres; cells beyond
-        ``truncate * sigma`` are not in the footprint. The weights are not normalised: use
-        ``nan_policy="renormalize"`` (or divide by ``focal.correlate`` of ones) for a
-        weighted mean.
+        ``truncate * sigma`` are not in the footprint. The weights of each row's
+        footprint sum to 1, so ``focal.correlate`` is the Gaussian-weighted mean (with
+        ``nan_policy="renormalize"``, over the valid cells).
 
         Parameters
         ----------
@@ -347,9 +347,11 @@ class _FocalAccessor:
         ...                   coords={"lat": np.arange(-85.0, 90, 10), "lon": np.arange(0.0, 360, 10)})
         >>> k = da.focal.gaussian_kernel("500 km", truncate=3)
         >>> np.round(k.footprint(lat=5.0), 3)  # 10-degree cells: about 1100 km apart
-        array([[0.   , 0.084, 0.   ],
-               [0.086, 1.   , 0.086],
-               [0.   , 0.084, 0.   ]])
+        array([[0.   , 0.063, 0.   ],
+               [0.064, 0.746, 0.064],
+               [0.   , 0.063, 0.   ]])
+        >>> round(float(k.footprint(lat=5.0).sum()), 12)
+        1.0
         """
         import numbers
 

@@ -292,8 +292,12 @@ def _row_footprint(grid: _Grid, i: int, reach: float, inner: float, sigma: float
     if not out_k:
         z = np.zeros(0, dtype=np.int64)
         return z, z, z, np.zeros(0)
-    return (np.concatenate(out_k), np.concatenate(out_j), np.concatenate(out_n),
-            np.concatenate(out_w))
+    n, w = np.concatenate(out_n), np.concatenate(out_w)
+    if sigma is not None:
+        # Each row's weights sum to 1, as xarray_focal.gaussian_kernel's (and scipy's)
+        # do: correlate is then the Gaussian-weighted mean.
+        w = w / float(np.sum(w * n))
+    return np.concatenate(out_k), np.concatenate(out_j), n, w
 
 
 def build_row_runs(grid: _Grid, reach: float, inner: float | None, sigma: float | None,
