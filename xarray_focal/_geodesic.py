@@ -794,40 +794,55 @@ def _bands(row_class: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(a), int(b), int(row_class[a])) for a, b in zip(starts, stops)]
 
 
-def band_stack(tile, runs: RowRuns, call: GeodesicCall, backend, *, parallel: bool):
-    """All outputs of ``call`` for one tile through ``backend``'s own tile functions.
+def footprint_bands(tile, runs: RowRuns, *, footprint: bool = False):
+    """Yield ``(y0, y1, band, kernel)`` for each band of output rows sharing a footprint.
 
-    Rows that share a footprint are one band, computed as a tile of their own: the
-    tile's index maps cut down to the band's rows and to the footprint's own reach, with
-    the footprint as an ordinary kernel. This is how arrays without a per-row sweep of
-    their own (cupy) run geodesic kernels: correct everywhere, one launch per band.
-    Area weights need the per-row sweep and are refused here.
+    ``band`` is a :class:`~xarray_focal._tiles.Tile` of output rows ``y0 .. y1 - 1`` of
+    ``tile``: the same source, its index maps cut down to those rows and to the footprint's
+    own reach; ``kernel`` the footprint as an ordinary
+    :class:`~xarray_focal._algorithms.runs.KernelRuns` (``footprint=True``: its cells with
+    weight 1, for statistics). Any tile function of any backend can then compute the band
+    -- the way per-row kernels reach code written for one kernel (the CUDA kernels, rank
+    statistics).
     """
     from ._algorithms.runs import describe
     from ._boundary import AxisMap
-    from ._contract import Reduction
     from ._tiles import Tile
+
+    RY, RX = runs.ry, runs.rx
+    wo = tile.xmap.index.size - 2 * RX
+    for y0, y1, _ in _bands(runs.row_class):
+        box = runs.for_row(y0).kernel
+        kernel = describe((box != 0).astype(np.float64) if footprint else box)
+        ry, rx = kernel.ry, kernel.rx
+        ymap = AxisMap.from_index(tile.ymap.index[y0 + RY - ry:y1 + RY + ry], ry)
+        xmap = AxisMap.from_index(tile.xmap.index[RX - rx:RX + rx + wo], rx)
+        yield y0, y1, Tile(tile.grid, ymap, xmap, ry, rx), kernel
+
+
+def band_stack(tile, runs: RowRuns, call: GeodesicCall, backend, *, parallel: bool):
+    """All outputs of ``call`` for one tile through ``backend``'s own tile functions.
+
+    Each band of :func:`footprint_bands` is one call of the backend's ``correlate_tile``
+    or ``reduce_tile``. This is how arrays without a per-row sweep of their own (cupy) run
+    geodesic kernels: correct everywhere, one launch per band. Area weights need the
+    per-row sweep and are refused here.
+    """
+    from ._contract import Reduction
 
     if call.area_weighted:
         raise FocalTypeError(
             "area_weighted=True with a geodesic kernel has no GPU implementation yet: move "
             "the data to the host (data.get()) for area-weighted statistics"
         )
-    RY, RX = runs.ry, runs.rx
-    ho = tile.ymap.index.size - 2 * RY
-    wo = tile.xmap.index.size - 2 * RX
+    ho = tile.ymap.index.size - 2 * runs.ry
+    wo = tile.xmap.index.size - 2 * runs.rx
     core = tile.core
     dtype = working_dtype(core.dtype)
     xp = np if isinstance(core, np.ndarray) else __import__(type(core).__module__.split(".")[0])
     out = xp.empty((len(call.names),) + core.shape[:-2] + (ho, wo), dtype=dtype)
     stats = call.names != ("correlate",)
-    for y0, y1, c in _bands(runs.row_class):
-        box = runs.for_row(y0).kernel
-        kernel = describe((box != 0).astype(np.float64) if stats else box)
-        ry, rx = kernel.ry, kernel.rx
-        ymap = AxisMap.from_index(tile.ymap.index[y0 + RY - ry:y1 + RY + ry], ry)
-        xmap = AxisMap.from_index(tile.xmap.index[RX - rx:RX + rx + wo], rx)
-        band = Tile(tile.grid, ymap, xmap, ry, rx)
+    for y0, y1, band, kernel in footprint_bands(tile, runs, footprint=stats):
         ntaps = kernel.ntaps
         if not stats and call.policy == "propagate" and call.min_count is None:
             out[0, ..., y0:y1, :] = backend.correlate_tile(band, kernel, "auto", call.fill,
