@@ -76,41 +76,32 @@ def _grow(buf, s, prev, length, lo, m):
 
 
 @njit(nogil=True, cache=True)
-def _van_herk(buf, s, length, lo, hi, pre, suf):
+def _van_herk(buf, s, length, lo, hi, pre):
     """buf[s + 1][lo + x] = window sum of ``length`` from block prefix and suffix sums.
 
     Blocks of ``length`` cells start at ``lo``; a window starting inside a block is that
     block's suffix from its start plus the next block's prefix up to its end: two partial
-    sums of cells inside the window.
+    sums of cells inside the window. The prefix sums of the next block are stored; the
+    suffix sum runs backwards through the block and is added on the spot.
     """
     q = buf[0, lo:hi]
     n = hi - lo
     m = n - length + 1
-    start = 0
-    while start < n:
-        stop = min(start + length, n)
-        # The forward and the backward running sums are independent chains: one loop
-        # runs both, so each hides the other's add latency.
-        a = 0.0
-        b = 0.0
-        size = stop - start
-        for i in range(size):
-            a += q[start + i]
-            pre[start + i] = a
-            b += q[stop - 1 - i]
-            suf[stop - 1 - i] = b
-        start = stop
     dst = buf[s + 1, lo:lo + m]
-    start = 0
-    while start < m:
-        dst[start] = suf[start]
-        stop = min(start + length, m)
-        d = dst[start + 1:stop]
-        sf = suf[start + 1:stop]
-        pf = pre[start + length:stop + length - 1]
-        for x in range(stop - start - 1):
-            d[x] = sf[x] + pf[x]
-        start = stop
+    b0 = 0
+    while b0 < m:
+        b1 = b0 + length
+        a = 0.0
+        for i in range(b1, min(b1 + length, n)):
+            a += q[i]
+            pre[i] = a
+        acc = 0.0
+        for x in range(min(b1, n) - 1, b0, -1):
+            acc += q[x]
+            if x < m:
+                dst[x] = acc + pre[x + length - 1]
+        dst[b0] = acc + q[b0]  # the whole block
+        b0 = b1
 
 
 #: Length increments up to this many cells grow from the shorter window (about a quarter
@@ -121,7 +112,7 @@ GROW_MAX = 24
 
 
 @njit(nogil=True, cache=True)
-def _window_sums(buf, lens, l0, l1, lo, hi, pre, suf):
+def _window_sums(buf, lens, l0, l1, lo, hi, pre):
     prev = 1
     for s in range(l1 - l0):
         length = lens[l0 + s]
@@ -130,7 +121,7 @@ def _window_sums(buf, lens, l0, l1, lo, hi, pre, suf):
             if length - prev <= GROW_MAX:
                 _grow(buf, s, prev, length, lo, m)
             else:
-                _van_herk(buf, s, length, lo, hi, pre, suf)
+                _van_herk(buf, s, length, lo, hi, pre)
         prev = length
 
 
@@ -204,7 +195,6 @@ def channel_sums(src, rows, area, nch, fin, out, band, span, task0, task1):
     ring[:, :, maxslots, :] = 0.0
     p = np.empty(width, dtype=np.float64)
     pre = np.empty(width, dtype=np.float64)
-    suf = np.empty(width, dtype=np.float64)
     acc = np.empty((nch, wo), dtype=np.float64)
     ones = np.ones(rw.shape[0])  # the valid count (third channel) carries no kernel weights
     nbands = (ho + band - 1) // band
@@ -222,7 +212,7 @@ def channel_sums(src, rows, area, nch, fin, out, band, span, task0, task1):
                     _gather(srcs, b, ymap[t], xmaps, xb, fill, lo, p[lo:], hi - lo)
                     _channels(p, ring, slot, lo, hi, area[t], nch)
                 for c in range(nch):
-                    _window_sums(ring[c, slot], lens, lptr[t], lptr[t + 1], lo, hi, pre, suf)
+                    _window_sums(ring[c, slot], lens, lptr[t], lptr[t + 1], lo, hi, pre)
             y = t - span
             if y >= y0:
                 r0, r1 = rptr[y], rptr[y + 1]
