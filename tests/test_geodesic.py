@@ -377,3 +377,30 @@ def test_descending_latitudes_with_points_at_the_poles():
         expected, scale = reduce_cells(cells, da.shape, stat)
         assert_contract(getattr(da.focal, stat)(k).values, expected, scale)
     assert k.footprint(row=0).shape[1] == 36
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 300), (5, 301), (17, 40)])
+def test_window_sums_add_only_cells_inside_each_window(lo, hi):
+    # Grown and van Herk window sums alike: against math.fsum of each window, with
+    # outliers that a running sum's subtraction would leave behind as rounding.
+    from xarray_focal._algorithms.geodesic import GROW_MAX, _window_sums
+
+    rng = np.random.default_rng(8)
+    width = 310
+    lens = np.array([2, 5, 5 + GROW_MAX, 6 + 2 * GROW_MAX, 120, 250], dtype=np.int64)
+    lens = lens[lens <= hi - lo]
+    buf = np.full((lens.size + 2, width), np.nan)
+    p = rng.normal(size=width) * 10
+    p[::37] = 1e15
+    p[50] = np.inf
+    buf[0] = p
+    _window_sums(buf, lens, 0, lens.size, lo, hi, np.empty(width))
+    for s, length in enumerate(lens):
+        for x in range(lo, hi - length + 1):
+            window = p[x:x + length]
+            got = buf[s + 1, x]
+            if np.isinf(window).any():
+                assert got == np.inf
+                continue
+            exact = math.fsum(window)
+            assert abs(got - exact) <= length * EPS * math.fsum(np.abs(window)), (length, x)
