@@ -390,6 +390,55 @@ def focal_stats_tools(n: int, radius: int, *, quick: bool) -> Work:
     ], _scale(data, kernel))
 
 
+def geodesic_mean_tools(step: float, radius_m: float, *, quick: bool) -> Work:
+    """A geodesic disc on a global lat/lon grid against a planar disc of the same equatorial
+    reach in cells: the cost of a footprint per row (it widens towards the poles)."""
+    import xarray as xr
+    import xarray_focal as xf
+
+    def grid(step):
+        lat = np.arange(-90 + step / 2, 90, step)
+        lon = np.arange(-180 + step / 2, 180, step)
+        rng = np.random.default_rng(0)
+        data = rng.standard_normal((lat.size, lon.size))
+        data[rng.random(data.shape) < 0.05] = np.nan
+        return xr.DataArray(data, dims=("lat", "lon"), coords={"lat": lat, "lon": lon}, name="z")
+
+    arr, tiny = grid(step), grid(30.0)
+    planar_arr = arr.rename(lat="y", lon="x").drop_vars(["y", "x"])
+
+    def geodesic_kernel(da):
+        try:
+            return da.focal.circle_kernel(f"{radius_m} m")
+        except xf.FocalValueError as exc:  # a version without geodesic footprints
+            raise NotImplementedError(str(exc)) from exc
+
+    cells = radius_m / (np.radians(step) * 6_371_008.8)
+    disc = xf.circle_kernel(1, 1, cells)
+    kernel = geodesic_kernel(arr) if _supports_geodesic(tiny) else None
+    if kernel is not None:
+        kernel.row_runs  # noqa: B018  (built once, like the planar kernel above)
+    return Work([
+        ours("xarray_focal geodesic", lambda: arr.focal.mean(kernel),
+             lambda: tiny.focal.mean(geodesic_kernel(tiny)),
+             note=f'`focal.mean(da.focal.circle_kernel("{radius_m / 1000:g} km"))`, footprints '
+                  "of every width up to whole rows at the poles"),
+        Tool("xarray_focal planar disc", version=_version("xarray_focal"),
+             run=lambda: planar_arr.focal.mean(disc, boundary={"y": "nearest", "x": "wrap"}),
+             compare=None,
+             note=f"the same equatorial reach in cells ({disc.shape[0]}×{disc.shape[1]} disc, "
+                  "r = {cells:.2f}) everywhere: the goal is geodesic ≤ 2× this".replace("{cells:.2f}", f"{cells:.2f}")),
+    ], 1.0)
+
+
+def _supports_geodesic(tiny) -> bool:
+    try:
+        tiny.focal.circle_kernel("1000 km")
+    except Exception:
+        return False
+    return True
+
+
 def cases(quick: bool) -> list[Case]:
     return [
         Case("P1", "2000², circle r=7 (15×15, 149 taps), float64, boundary reflect",
@@ -406,6 +455,8 @@ def cases(quick: bool) -> list[Case]:
              lambda: focal_mean_tools(2000, 7, quick=quick), reach=7),
         Case("S2", 'focal stats ("mean", "max") ignoring NaN, 2000², circle r=7, 5% NaN',
              lambda: focal_stats_tools(2000, 7, quick=quick), reach=7),
+        Case("G1", "geodesic 100 km focal mean on a global 0.25° grid (720×1440), 5% NaN",
+             lambda: geodesic_mean_tools(0.25, 100e3, quick=quick), reach=0),
     ]
 
 

@@ -87,17 +87,17 @@ GEOGRAPHIC = {
 
 
 @pytest.mark.parametrize("case", list(GEOGRAPHIC), ids=list(GEOGRAPHIC))
-def test_length_radius_on_a_geographic_grid_is_refused_with_what_to_do(case):
+def test_length_radius_on_a_geographic_grid_gives_a_geodesic_kernel(case):
     ydim, xdim, yattrs, xattrs = GEOGRAPHIC[case]
-    # 1-degree cells: read as metres, "500 m" would be a 1001 x 1001 kernel.
+    # 1-degree cells: read as metres, "500 m" would be a 1001 x 1001 kernel; as a geodesic
+    # footprint 120 km is one degree north-south, more east-west (cos 35 deg = 0.82).
     da = grid(ydim, xdim, yattrs, xattrs, step=1.0)
-    for call in (lambda: da.focal.circle_kernel("500 m", dims=(ydim, xdim)),
-                 lambda: da.focal.annulus_kernel("2 km", "500 m", dims=(ydim, xdim)),
-                 lambda: xr.Dataset({"v": da}).focal.circle_kernel("0.5 km", dims=(ydim, xdim))):
-        with pytest.raises(ValueError) as info:
-            call()
-        assert_focal_error(info, "geographic", "degrees", "not supported yet", "plain number",
-                           "reproject")
+    for make in (lambda: da.focal.circle_kernel("120 km", dims=(ydim, xdim)),
+                 lambda: da.focal.annulus_kernel("120 km", "500 m", dims=(ydim, xdim)),
+                 lambda: xr.Dataset({"v": da}).focal.circle_kernel("120 km", dims=(ydim, xdim))):
+        k = make()
+        assert isinstance(k, xf.GeodesicKernel)
+        assert k.footprint(row=5).shape == (3, 3)
     # A plain number is in degrees, as before.
     np.testing.assert_array_equal(da.focal.circle_kernel(3, dims=(ydim, xdim)), disc(3))
 
@@ -106,7 +106,7 @@ def test_lat_lon_dims_without_coordinates_refuse_a_length_radius():
     da = grid("lat", "lon", coords=False, attrs={"res": 0.5})
     with pytest.raises(ValueError) as info:
         da.focal.circle_kernel("500 m")
-    assert_focal_error(info, "geographic", "'lat'")
+    assert_focal_error(info, "1-D coordinate values", "'lat'")
     np.testing.assert_array_equal(da.focal.circle_kernel(1.5), disc(3))
 
 

@@ -93,12 +93,17 @@ def test_coordinates_in_feet_convert_metric_radius():
     [("degrees_north", "degrees_east"), "degrees", ("degree_north", "degree_east"), "deg",
      ("degreesN", "degreesE")],
 )
-def test_degree_coordinates_refuse_a_metric_radius(units):
+def test_degree_coordinates_take_a_metric_radius_as_a_geodesic_footprint(units):
     da = raster(dy=-0.1, dx=0.1, units=units, ydim="lat", xdim="lon")
-    with pytest.raises(ValueError, match="degree") as info:
+    # raster() starts at 1000: as latitudes those are no place on Earth.
+    with pytest.raises(ValueError, match=r"'lat' has values outside \[-90, 90\]") as info:
         da.focal.circle_kernel("500 m")
     assert isinstance(info.value, FocalError)
-    assert "radius" in str(info.value)
+    da = da.assign_coords(lat=da.lat - 950)
+    k = da.focal.circle_kernel("20 km")
+    assert isinstance(k, xf.GeodesicKernel)
+    # 0.1 degree is 11.1 km north-south and 11.1 km * cos(50 deg) = 7.1 km east-west.
+    assert k.footprint(lat=50.0).shape == (3, 5)
 
 
 def test_degree_coordinates_take_a_plain_number_in_degrees():

@@ -60,6 +60,7 @@ from .api import (
 from ._boundary import BOUNDARY_MODES
 from .errors import FocalError, FocalTypeError, FocalValueError
 from .kernels import annulus_kernel, circle_kernel, custom_kernel
+from ._geodesic import GeodesicKernel
 
 __version__ = "0.1.0"
 
@@ -70,6 +71,7 @@ __all__ = [
     "FocalError",
     "FocalTypeError",
     "FocalValueError",
+    "GeodesicKernel",
     "__version__",
     "annulus_kernel",
     "circle_kernel",

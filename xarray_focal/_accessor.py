@@ -17,17 +17,42 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import api, kernels, _units as units
+from . import _geodesic, api, kernels, _units as units
 from ._docs import ACCESSOR_PARAMS, STAT_EXAMPLES, docfilled, fill_doc
 from ._dims import resolve_dims
-from .errors import FocalError, FocalTypeError
+from .errors import FocalError, FocalTypeError, FocalValueError
 from ._labels import labels_doc, stat_attrs
 
 __all__ = ["FocalDataArrayAccessor", "FocalDatasetAccessor"]
 
 
+def _axis_boundary(obj: xr.DataArray | xr.Dataset, dims: tuple, boundary: Any) -> Any:
+    """A ``{dim: mode}`` boundary as the array API's ``(y, x)`` pair; other forms unchanged.
+
+    Both spatial dims must be named, and nothing else: a dim left out or a name that is no
+    spatial dim is an error naming it, never a default filled in silently.
+    """
+    if not isinstance(boundary, dict):
+        return boundary
+    unknown = [d for d in boundary if d not in dims]
+    if unknown:
+        raise FocalValueError(
+            f"boundary names {unknown}, which {'is' if len(unknown) == 1 else 'are'} not a "
+            f"spatial dim; the spatial dims are {dims}"
+        )
+    missing = [d for d in dims if d not in boundary]
+    if missing:
+        raise FocalValueError(
+            f"boundary gives no mode for spatial dim(s) {missing}; a boundary dict names "
+            f"both spatial dims {dims}"
+        )
+    return (boundary[dims[0]], boundary[dims[1]])
+
+
 def _apply(da: xr.DataArray, call: api.FocalCall, dims: tuple) -> list[xr.DataArray]:
     """Run a checked call over the ``dims`` of ``da``: one DataArray per output."""
+    if isinstance(call, _geodesic.GeodesicCall):
+        _geodesic.check_grid(call.kernel, da, dims)
 
     def func(arr):
         out = api.apply(arr, call)
@@ -50,8 +75,16 @@ def _apply(da: xr.DataArray, call: api.FocalCall, dims: tuple) -> list[xr.DataAr
 def _stats(da: xr.DataArray, call: api.FocalCall, dims: tuple) -> list[xr.DataArray]:
     """The statistics of ``call`` over ``da``, each labelled for what it is (CF)."""
     results = _apply(da, call, dims)
+    cells = getattr(call, "cells_label", None) or call.runs.ntaps
     for stat, r in zip(call.outputs, results):
-        r.attrs = stat_attrs(da.attrs, da.name, stat, dims, call.runs.ntaps)  # not da's dict
+        r.attrs = stat_attrs(da.attrs, da.name, stat, dims, cells)  # not da's dict
+        if getattr(call, "area_weighted", False) and r.attrs.get("cell_methods", "").endswith(")"):
+            # Inside the CF comment of this method: "(focal footprint of ..., area-weighted)".
+            r.attrs["cell_methods"] = r.attrs["cell_methods"][:-1] + ", area-weighted)"
+            if stat == "sum":
+                # The area integral: the data's units times m2.
+                unit = str(da.attrs.get("units", "")).strip()
+                r.attrs["units"] = f"{unit} m2" if unit and unit != "1" else "m2"
     return results
 
 
@@ -91,6 +124,7 @@ def _filter_method(op: str, doc: str, *, dataset: bool) -> Callable:
         name: Hashable | None = None,
     ) -> xr.DataArray:
         dims = resolve_dims(self._obj, dims)
+        boundary = _axis_boundary(self._obj, dims, boundary)
         call = check(kernel, boundary=boundary, cval=cval, nan_policy=nan_policy,
                      min_count=min_count, method=method)
         (result,) = _apply(self._obj, call, dims)
@@ -108,6 +142,7 @@ def _filter_method(op: str, doc: str, *, dataset: bool) -> Callable:
         dims: Sequence[Hashable] | None = None,
     ) -> xr.Dataset:
         dims = resolve_dims(self._obj, dims)
+        boundary = _axis_boundary(self._obj, dims, boundary)
         call = check(kernel, boundary=boundary, cval=cval, nan_policy=nan_policy,
                      min_count=min_count, method=method)
         return self._obj.assign(_each_variable(self._obj, dims, lambda v: _apply(v, call, dims)[0]))
@@ -116,6 +151,18 @@ def _filter_method(op: str, doc: str, *, dataset: bool) -> Callable:
     method.__name__ = method.__qualname__ = op
     method.__doc__ = fill_doc(doc, ACCESSOR_PARAMS)
     return method
+
+
+_AREA_DOC = """
+        area_weighted : bool
+            With a geodesic kernel (``circle_kernel("500 km")`` on lat/lon data): weight
+            each cell by its area (proportional to the cosine of its latitude), for area
+            means and spreads, and for ``sum`` the area integral (units times m2)."""
+
+
+_NO_AREA_DOC = """
+        area_weighted : bool
+            Only ``False``: a cell's area does not change a count or an order statistic."""
 
 
 def _stat_method(stat: str) -> Callable:
@@ -131,14 +178,16 @@ def _stat_method(stat: str) -> Callable:
         method: str = "auto",
         dims: Sequence[Hashable] | None = None,
         name: Hashable | None = None,
+        area_weighted: bool = False,
     ):
         obj = self._obj
         dims = resolve_dims(obj, dims)
+        boundary = _axis_boundary(obj, dims, boundary)
         if isinstance(obj, xr.Dataset) and name is not None:
             raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
         call = api.check_stats(
             footprint, (stat,), boundary=boundary, nan_policy=nan_policy,
-            min_count=min_count, method=method,
+            min_count=min_count, method=method, area_weighted=area_weighted,
         )
         if isinstance(obj, xr.Dataset):
             return obj.assign(_each_variable(obj, dims, lambda v: _stats(v, call, dims)[0]))
@@ -157,7 +206,7 @@ def _stat_method(stat: str) -> Callable:
         %(stat_method)s
         %(dims)s
         name : hashable, optional
-            Name of the result (DataArray only); default the input's.
+            Name of the result (DataArray only); default the input's.{_AREA_DOC if stat in _geodesic.AREA_WEIGHTED_STATS else _NO_AREA_DOC}
 
         Returns
         -------
@@ -187,22 +236,61 @@ class _FocalAccessor:
         dims = resolve_dims(self._obj, dims)
         return units.cellsize(self._obj, dims), dims
 
+    def _geodesic_metres(self, dims, *radii) -> tuple[float, ...] | None:
+        """The radii in metres when they carry a length unit on a lat/lon grid, else None.
+
+        Grids with 2-D (curvilinear) latitude/longitude and no cell size of their own are
+        refused here, naming what is missing.
+        """
+        obj = self._obj
+        parsed = [units.parse_length(r, name, allow_zero=zero) for r, name, zero in radii]
+        if all(unit is None for _, unit in parsed):
+            return None
+        if not any(units.geographic_reason(obj, d) for d in dims):
+            try:
+                units.cellsize(obj, dims)
+            except FocalError as exc:
+                reason = _geodesic.curvilinear_reason(obj, dims)
+                if reason:
+                    raise FocalValueError(
+                        f"a radius in metres on a curvilinear latitude/longitude grid ({reason}) "
+                        "is not supported yet: geodesic footprints need 1-D latitude and "
+                        "longitude coordinates; reproject, or give a radius in cells through "
+                        "attrs['res']"
+                    ) from exc
+            return None
+        missing = [name for (n, unit), (_, name, zero) in zip(parsed, radii) if unit is None and not (zero and n == 0)]
+        if missing:
+            raise FocalValueError(
+                f"{missing[0]} has no length unit but another radius has one: give all radii "
+                "in metres (like '500 km') on a latitude/longitude grid"
+            )
+        return tuple(0.0 if unit is None else n * units.LENGTH_UNITS[unit] for n, unit in parsed)
+
     @docfilled(ACCESSOR_PARAMS)
-    def circle_kernel(self, radius: float | str, *, dims: Sequence[Hashable] | None = None) -> np.ndarray:
+    def circle_kernel(self, radius: float | str, *, dims: Sequence[Hashable] | None = None,
+                      earth_radius: float = _geodesic.EARTH_RADIUS):
         """A disc kernel of ``radius``, with cells sized from this object's coordinates.
 
         Parameters
         ----------
         radius : float or str
             A number in coordinate units, or a length with unit (``"500 m"``, ``"2 km"``,
-            ``"1 mi"``, ``"30 ft"``). Metric radii need projected (non-degree) coordinates;
-            coordinates without a ``units`` attribute are taken as metres.
+            ``"1 mi"``, ``"30 ft"``); coordinates without a ``units`` attribute are taken as
+            metres. On a latitude/longitude grid in degrees a length gives a geodesic
+            footprint (a :class:`~xarray_focal.GeodesicKernel`: every cell within that
+            great-circle distance, a different number of longitude cells on each row); a
+            plain number there is a disc in degrees.
         %(dims)s
+        earth_radius : float
+            Radius in metres of the sphere of geodesic footprints (default 6 371 008.8, the
+            IUGG mean radius).
 
         Returns
         -------
-        numpy.ndarray
-            See :func:`xarray_focal.circle_kernel`.
+        numpy.ndarray or GeodesicKernel
+            See :func:`xarray_focal.circle_kernel`; on lat/lon grids with a length radius,
+            a :class:`~xarray_focal.GeodesicKernel` that every focal operation accepts.
 
         Examples
         --------
@@ -217,9 +305,69 @@ class _FocalAccessor:
                [0., 1., 1., 1., 0.],
                [0., 0., 1., 0., 0.]])
         """
+        dims = resolve_dims(self._obj, dims)
+        metres = self._geodesic_metres(dims, (radius, "radius", False))
+        if metres is not None:
+            return _geodesic.make_kernel("circle", self._obj, dims, radius=metres[0],
+                                         earth_radius=earth_radius)
         (csx, csy), dims = self._cells_and_dims(dims)
         r = units.radius_in_coord_units(radius, self._obj, dims, "radius")
         return kernels.circle_kernel(csx, csy, r)
+
+    @docfilled(ACCESSOR_PARAMS)
+    def gaussian_kernel(self, sigma: str, *, truncate: float = 4.0,
+                        dims: Sequence[Hashable] | None = None,
+                        earth_radius: float = _geodesic.EARTH_RADIUS) -> _geodesic.GeodesicKernel:
+        """A geodesic Gaussian on a latitude/longitude grid: weight ``exp(-d**2 / (2 sigma**2))``.
+
+        ``d`` is the great-circle distance between cell centres; cells beyond
+        ``truncate * sigma`` are not in the footprint. The weights of each row's
+        footprint sum to 1, so ``focal.correlate`` is the Gaussian-weighted mean (with
+        ``nan_policy="renormalize"``, over the valid cells).
+
+        Parameters
+        ----------
+        sigma : str
+            A length with unit, such as ``"300 km"``.
+        truncate : float
+            Footprint radius in sigmas (default 4).
+        %(dims)s
+        earth_radius : float
+            As for :meth:`circle_kernel`.
+
+        Returns
+        -------
+        GeodesicKernel
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> da = xr.DataArray(np.ones((18, 36)), dims=("lat", "lon"),
+        ...                   coords={"lat": np.arange(-85.0, 90, 10), "lon": np.arange(0.0, 360, 10)})
+        >>> k = da.focal.gaussian_kernel("500 km", truncate=3)
+        >>> np.round(k.footprint(lat=5.0), 3)  # 10-degree cells: about 1100 km apart
+        array([[0.   , 0.063, 0.   ],
+               [0.064, 0.746, 0.064],
+               [0.   , 0.063, 0.   ]])
+        >>> round(float(k.footprint(lat=5.0).sum()), 12)
+        1.0
+        """
+        import numbers
+
+        dims = resolve_dims(self._obj, dims)
+        if isinstance(truncate, (bool, np.bool_)) or not isinstance(truncate, numbers.Real) \
+                or not np.isfinite(truncate) or truncate <= 0:
+            raise FocalValueError(f"truncate must be a positive number of sigmas; got {truncate!r}")
+        metres = self._geodesic_metres(dims, (sigma, "sigma", False))
+        if metres is None:
+            raise FocalValueError(
+                "gaussian_kernel needs a latitude/longitude grid in degrees and sigma with a "
+                "length unit (like '300 km'); on projected grids build the weights with "
+                "xarray_focal.custom_kernel"
+            )
+        return _geodesic.make_kernel("gaussian", self._obj, dims, radius=0.0, sigma=metres[0],
+                                     truncate=float(truncate), earth_radius=earth_radius)
 
 
     @docfilled(ACCESSOR_PARAMS)
@@ -229,20 +377,24 @@ class _FocalAccessor:
         inner_radius: float | str,
         *,
         dims: Sequence[Hashable] | None = None,
-    ) -> np.ndarray:
+        earth_radius: float = _geodesic.EARTH_RADIUS,
+    ):
         """A ring kernel ``inner < d <= outer``, cells sized from this object's coordinates.
 
         Parameters
         ----------
         outer_radius, inner_radius : float or str
             As ``radius`` of :meth:`circle_kernel`; ``inner_radius`` may be ``0`` (only the
-            centre cell is left out).
+            centre cell is left out). Lengths on a lat/lon grid give a geodesic ring.
         %(dims)s
+        earth_radius : float
+            As for :meth:`circle_kernel`.
 
         Returns
         -------
-        numpy.ndarray
-            See :func:`xarray_focal.annulus_kernel`.
+        numpy.ndarray or GeodesicKernel
+            See :func:`xarray_focal.annulus_kernel` (and :meth:`circle_kernel` for lat/lon
+            grids).
 
         Examples
         --------
@@ -255,6 +407,17 @@ class _FocalAccessor:
                [1., 0., 1.],
                [0., 1., 0.]])
         """
+        dims = resolve_dims(self._obj, dims)
+        metres = self._geodesic_metres(dims, (outer_radius, "outer_radius", False),
+                                       (inner_radius, "inner_radius", True))
+        if metres is not None:
+            if metres[1] >= metres[0]:
+                raise FocalValueError(
+                    f"inner_radius ({inner_radius!r}) must be smaller than outer_radius "
+                    f"({outer_radius!r})"
+                )
+            return _geodesic.make_kernel("annulus", self._obj, dims, radius=metres[0],
+                                         inner=metres[1], earth_radius=earth_radius)
         (csx, csy), dims = self._cells_and_dims(dims)
         outer = units.radius_in_coord_units(outer_radius, self._obj, dims, "outer_radius")
         # Zero is a valid inner radius with or without a unit ("0 m": only the centre out).
@@ -284,6 +447,7 @@ class _FocalAccessor:
         min_count: int | None = None,
         method: str = "auto",
         dims: Sequence[Hashable] | None = None,
+        area_weighted: bool = False,
     ) -> xr.Dataset:
         """Several focal statistics in one pass, as a Dataset with one variable per statistic.
 
@@ -301,6 +465,9 @@ class _FocalAccessor:
             Fewer valid cells than this give NaN (not applied to ``count``).
         %(stat_method)s
         %(dims)s
+        area_weighted : bool
+            With a geodesic kernel: weight cells by their area (``mean``, ``sum``, ``std``,
+            ``var`` only; see :meth:`mean`).
 
         Returns
         -------
@@ -327,9 +494,10 @@ class _FocalAccessor:
         """
         obj = self._obj
         dims = resolve_dims(obj, dims)
+        boundary = _axis_boundary(obj, dims, boundary)
         call = api.check_stats(
             footprint, stats, boundary=boundary, nan_policy=nan_policy, min_count=min_count,
-            method=method,
+            method=method, area_weighted=area_weighted,
         )
         if isinstance(obj, xr.Dataset):
             per_var = _each_variable(obj, dims, lambda v: _stats(v, call, dims))

@@ -18,7 +18,10 @@ import numpy as np
 
 from .errors import FocalTypeError, FocalValueError
 
-__all__ = ["BOUNDARY_MODES", "AxisMap", "BoundaryMode", "axis_map", "check_boundary", "source_index", "split_map"]
+__all__ = [
+    "BOUNDARY_MODES", "AxisMap", "BoundaryMode", "axis_map", "axis_modes", "check_boundary",
+    "source_index", "split_map",
+]
 
 
 @dataclass(frozen=True)
@@ -49,26 +52,70 @@ BOUNDARY_MODES: dict[str, BoundaryMode] = {
 }
 
 
-def check_boundary(boundary: object, cval: object) -> tuple[str, float]:
+def _check_mode(mode: object, what: str = "boundary") -> str:
+    if not isinstance(mode, str):
+        raise FocalTypeError(
+            f"{what} must be a string, one of {sorted(BOUNDARY_MODES)}, or a (y, x) pair of "
+            f"them; got {mode!r}"
+        )
+    if mode not in BOUNDARY_MODES:
+        raise FocalValueError(
+            f"unknown {what} {mode!r}; choose one of {sorted(BOUNDARY_MODES)}"
+        )
+    return mode
+
+
+def check_boundary(boundary: object, cval: object) -> tuple[str | tuple[str, str], float]:
     """Validate ``boundary`` and ``cval``; return the mode and the fill value for outside taps.
 
-    The fill value is NaN for ``"nan"``, ``cval`` for ``"constant"`` and unused (NaN) otherwise.
+    ``boundary`` is one mode name for both spatial axes, or a ``(y, x)`` pair of names (as
+    scipy.ndimage's mode sequence): ``("nearest", "wrap")`` repeats the first and last rows
+    and is periodic along the rows. The mode comes back as one string when both axes agree
+    (so the one-mode paths and caches stay as they are), else as the pair. The fill value
+    is NaN for ``"nan"``, ``cval`` for ``"constant"`` and unused (NaN) otherwise. There is
+    one fill value, so a pair cannot mix ``"nan"`` with ``"constant"``.
+
+    Examples
+    --------
+    >>> check_boundary("reflect", 0.0)
+    ('reflect', nan)
+    >>> check_boundary(("nearest", "wrap"), 0.0)
+    (('nearest', 'wrap'), nan)
+    >>> check_boundary(["constant", "constant"], 2)
+    ('constant', 2.0)
     """
-    if not isinstance(boundary, str):
-        raise FocalTypeError(
-            f"boundary must be a string, one of {sorted(BOUNDARY_MODES)}; got {boundary!r}"
-        )
-    if boundary not in BOUNDARY_MODES:
-        raise FocalValueError(
-            f"unknown boundary {boundary!r}; choose one of {sorted(BOUNDARY_MODES)}"
-        )
+    if isinstance(boundary, (tuple, list)):
+        if len(boundary) != 2:
+            raise FocalValueError(
+                f"a boundary sequence names one mode per spatial axis, (y, x); got {boundary!r}"
+            )
+        modes = (_check_mode(boundary[0], "boundary[0] (y)"), _check_mode(boundary[1], "boundary[1] (x)"))
+        if {"nan", "constant"} <= set(modes):
+            raise FocalValueError(
+                f"boundary {tuple(modes)!r} mixes 'nan' and 'constant', but outside taps read "
+                "one fill value; use 'constant' on both axes with cval=nan, or one of them"
+            )
+        mode: str | tuple[str, str] = modes[0] if modes[0] == modes[1] else modes
+    else:
+        mode = _check_mode(boundary)
     if isinstance(cval, (bool, np.bool_)) or not isinstance(
         cval, (int, float, np.integer, np.floating)
     ):
         raise FocalTypeError(f"cval must be a real number; got {cval!r} ({type(cval).__name__})")
-    if boundary == "constant":
-        return boundary, float(cval)
-    return boundary, float("nan")
+    if "constant" in axis_modes(mode):
+        return mode, float(cval)
+    return mode, float("nan")
+
+
+def axis_modes(mode: str | tuple[str, str]) -> tuple[str, str]:
+    """The ``(y, x)`` modes of a checked boundary (one name means both axes).
+
+    Examples
+    --------
+    >>> axis_modes("wrap"), axis_modes(("nearest", "wrap"))
+    (('wrap', 'wrap'), ('nearest', 'wrap'))
+    """
+    return (mode, mode) if isinstance(mode, str) else (mode[0], mode[1])
 
 
 def source_index(q: np.ndarray, n: int, mode: str) -> np.ndarray:

@@ -73,9 +73,10 @@ ACCESSOR_PARAMS = {
     "kernel_options": """
         kernel : array_like
             2-D, odd sides, finite, not all zero (see :func:`xarray_focal.custom_kernel`).
-        boundary : str
+        boundary : str or dict
             One of ``"nan"`` (default), ``"nearest"``, ``"reflect"``, ``"mirror"``,
-            ``"wrap"``, ``"constant"``.
+            ``"wrap"``, ``"constant"``; or one per spatial dim, ``{"lat": "nearest",
+            "lon": "wrap"}`` (both dims named).
         cval : float
             Outside value for ``boundary="constant"``.
         nan_policy : {"propagate", "omit", "renormalize"}
@@ -90,8 +91,9 @@ ACCESSOR_PARAMS = {
             2-D, odd sides; nonzero cells form the neighbourhood.
         """,
     "stat_options": """
-        boundary : str
-            As for :meth:`correlate`; with ``"nan"`` (default) outside cells are missing.
+        boundary : str or dict
+            As for :meth:`correlate` (one mode, or ``{dim: mode}`` for both spatial dims);
+            with ``"nan"`` (default) outside cells are missing.
         nan_policy : {"omit", "propagate"}
             ``"omit"`` (default, unlike ``correlate``): the statistic of the valid cells, NaN
             where there are none; ``"propagate"``: NaN wherever the footprint holds a NaN.

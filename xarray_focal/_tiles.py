@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ._boundary import AxisMap, axis_map, split_map
+from ._boundary import AxisMap, axis_map, axis_modes, split_map
 
 __all__ = ["Tile"]
 
@@ -56,12 +56,13 @@ class Tile:
     rx: int
 
     @classmethod
-    def whole(cls, data: Any, ry: int, rx: int, boundary: str) -> Tile:
-        """The whole array as one tile (no halo strips)."""
+    def whole(cls, data: Any, ry: int, rx: int, boundary: str | tuple[str, str]) -> Tile:
+        """The whole array as one tile (no halo strips); ``boundary``: one mode or (y, x)."""
         ny, nx = data.shape[-2:]
+        ymode, xmode = axis_modes(boundary)
         e = data[..., :0, :0]
         empty = ((e, data[..., :0, :], e), (data[..., :, :0], data, data[..., :, :0]), (e, data[..., :0, :], e))
-        return cls(empty, axis_map(ny, ry, boundary), axis_map(nx, rx, boundary), ry, rx)
+        return cls(empty, axis_map(ny, ry, ymode), axis_map(nx, rx, xmode), ry, rx)
 
     @property
     def core(self) -> Any:

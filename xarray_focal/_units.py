@@ -2,9 +2,10 @@
 
 Radii may be plain numbers (taken in the coordinates' own units) or strings with a unit
 (``"500 m"``, ``"0.5km"``, ``"2 mi"``, ``"30 ft"``). A radius with a unit is converted to
-the coordinates' units; coordinates without a ``units`` attribute are taken as metres,
-and coordinates in degrees (a geographic lat/lon grid, recognised from the CF conventions)
-cannot take a length radius yet.
+the coordinates' units; coordinates without a ``units`` attribute are taken as metres. On
+coordinates in degrees (a geographic lat/lon grid, recognised from the CF conventions) a
+length radius is never converted: the accessor builds a geodesic footprint from it instead
+(:mod:`xarray_focal._geodesic`).
 
 Unit symbols are case-sensitive, as in SI (``"mm"`` is millimetres, ``"Mm"`` and ``"M"``
 are refused); spelled-out names (``"Metres"``, ``"KILOMETERS"``, ``"miles"``) are not.
@@ -287,11 +288,13 @@ def radius_in_coord_units(
     if unit is not None:
         reasons = [r for r in (geographic_reason(obj, d) for d in dims) if r is not None]
         if reasons:
+            # The accessor turns these into geodesic footprints before asking here; a
+            # length is never applied to degrees as if they were metres.
             raise FocalValueError(
                 f"{name} {value!r} has a length unit but the grid is geographic (lat/lon in "
-                f"degrees: {'; '.join(reasons)}); kernels in map units on lat/lon grids are "
-                f"not supported yet: give {name} as a plain number in degrees, or reproject "
-                "the data to a projected CRS in metres first"
+                f"degrees: {'; '.join(reasons)}); a length cannot be converted to degrees: "
+                "build a geodesic kernel with the accessor (da.focal.circle_kernel), or give "
+                f"{name} as a plain number in degrees"
             )
     keys = {d: _unit_key(obj, d) for d in dims}
     known = {k for k in keys.values() if k is not None}

@@ -28,6 +28,8 @@ from ._docs import STAT_EXAMPLES
 from ._contract import Reduction, working_dtype
 from .errors import FocalTypeError, FocalValueError
 from .kernels import custom_kernel
+from . import _geodesic
+from ._geodesic import GeodesicKernel
 
 __all__ = [
     "correlate",
@@ -97,7 +99,7 @@ def correlate(
     data: Any,
     kernel: Any,
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     cval: float = 0.0,
     nan_policy: str = "propagate",
     min_count: int | None = None,
@@ -115,9 +117,11 @@ def correlate(
         At least 2-D, real numbers. Not modified.
     kernel : array_like
         2-D with odd sides, finite weights, not all zero.
-    boundary : {"nan", "nearest", "reflect", "mirror", "wrap", "constant"}
+    boundary : {"nan", "nearest", "reflect", "mirror", "wrap", "constant"} or pair of them
         Value read by taps outside the array (see :data:`xarray_focal.BOUNDARY_MODES`).
-        ``"nan"`` (default) makes a result NaN wherever a tap falls outside.
+        ``"nan"`` (default) makes a result NaN wherever a tap falls outside. A ``(y, x)``
+        pair sets each spatial axis on its own, like scipy.ndimage's mode sequence:
+        ``("nearest", "wrap")`` for a global grid periodic in longitude.
     cval : float
         Outside value for ``boundary="constant"``; ignored otherwise.
     nan_policy : {"propagate", "omit", "renormalize"}
@@ -177,7 +181,7 @@ def convolve(
     data: Any,
     kernel: Any,
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     cval: float = 0.0,
     nan_policy: str = "propagate",
     min_count: int | None = None,
@@ -283,10 +287,11 @@ def focal_stats(
     footprint: Any,
     stats: Sequence[str] = ("mean", "std"),
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
     method: str = "auto",
+    area_weighted: bool = False,
 ) -> dict[str, Any]:
     """Several focal statistics over the footprint, computed in one pass over the data.
 
@@ -299,8 +304,9 @@ def focal_stats(
     stats : sequence of str
         Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
         ``"std"``, ``"var"`` (population: ``ddof=0``).
-    boundary : str
-        As for :func:`correlate`; ``"nan"`` (default) makes outside cells missing.
+    boundary : str or (str, str)
+        As for :func:`correlate` (one mode or a ``(y, x)`` pair); ``"nan"`` (default)
+        makes outside cells missing.
     nan_policy : {"omit", "propagate"}
         ``"omit"`` (default, ArcGIS's "ignore NoData"): statistics of the valid cells,
         NaN where there are none. ``"propagate"``: NaN wherever the footprint holds a NaN.
@@ -309,6 +315,10 @@ def focal_stats(
         Fewer valid cells than this give NaN (except for ``count``).
     method : {"auto", "direct", "runs", "columns"}
         As for :func:`correlate`.
+    area_weighted : bool
+        With a geodesic kernel (:class:`~xarray_focal.GeodesicKernel`): weight each cell by
+        its area, so ``mean``, ``std`` and ``var`` are area means and ``sum`` is the
+        area integral (value times m^2). Refused with other kernels.
 
     Returns
     -------
@@ -331,7 +341,7 @@ def focal_stats(
     data = _check_data(data)
     call = check_stats(
         footprint, stats, boundary=boundary, nan_policy=nan_policy, min_count=min_count,
-        method=method,
+        method=method, area_weighted=area_weighted,
     )
     return dict(zip(call.outputs, _apply_checked(data, call)))
 
@@ -341,14 +351,15 @@ def _single_stat(name: str):
         data: Any,
         footprint: Any,
         *,
-        boundary: str = "nan",
+        boundary: str | tuple[str, str] = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
         method: str = "auto",
+        area_weighted: bool = False,
     ) -> Any:
         return focal_stats(
             data, footprint, (name,), boundary=boundary, nan_policy=nan_policy,
-            min_count=min_count, method=method,
+            min_count=min_count, method=method, area_weighted=area_weighted,
         )[name]
 
     stat.__name__ = stat.__qualname__ = f"focal_{name}"
@@ -416,7 +427,7 @@ def check_correlate(
     kernel: Any,
     *,
     flip: bool = False,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     cval: float = 0.0,
     nan_policy: str = "propagate",
     min_count: int | None = None,
@@ -433,6 +444,13 @@ def check_correlate(
     >>> call.runs.kernel[1].tolist(), call.runs.ntaps, call.reduction is None
     ([1.0, 0.0, 0.0], 1, True)
     """
+    if isinstance(kernel, GeodesicKernel):
+        check_method(method)
+        return _geodesic.check_call(
+            kernel, flip=flip, boundary=boundary, cval=cval,
+            nan_policy=_check_policy(nan_policy, NAN_POLICIES), min_count=min_count,
+            stats=None, area_weighted=False,
+        )
     weights = custom_kernel(kernel)
     if flip:
         weights = weights[::-1, ::-1]
@@ -462,10 +480,11 @@ def check_stats(
     footprint: Any,
     stats: Sequence[str] = ("mean", "std"),
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
     method: str = "auto",
+    area_weighted: bool = False,
 ) -> FocalCall:
     """Validate the options of :func:`focal_stats`, once, for :func:`apply`.
 
@@ -476,6 +495,19 @@ def check_stats(
     (('mean', 'count'), 9)
     """
     names = _check_stats(stats)
+    if isinstance(footprint, GeodesicKernel):
+        check_method(method)
+        return _geodesic.check_call(
+            footprint, flip=False, boundary=boundary, cval=0.0,
+            nan_policy=_check_policy(nan_policy, NAN_POLICIES[:2]), min_count=min_count,
+            stats=names, area_weighted=area_weighted,
+        )
+    if area_weighted is not False:
+        raise FocalValueError(
+            "area_weighted=True weights cells by their area on a latitude/longitude grid: it "
+            "needs a geodesic kernel (da.focal.circle_kernel('500 km') on lat/lon data); on a "
+            "projected grid every cell has the same area"
+        )
     weights = (custom_kernel(footprint) != 0).astype(np.float64)
     mode, fill = check_boundary(boundary, 0.0)
     policy = _check_policy(nan_policy, NAN_POLICIES[:2])
@@ -506,9 +538,12 @@ def apply(data: Any, call: FocalCall) -> tuple[Any, ...]:
 
 
 def _apply_checked(data: Any, call: FocalCall) -> tuple[Any, ...]:
-    backend = backend_for(data)
     if 0 in data.shape:
+        backend_for(data)
         return tuple(_empty_result(data) for _ in call.outputs)
+    if isinstance(call, _geodesic.GeodesicCall):
+        return _geodesic.apply(data, call)
+    backend = backend_for(data)
     if call.reduction is None:
         return (backend.correlate(data, call.runs, call.method, call.mode, call.fill),)
     stack = backend.reduce(data, call.runs, call.method, call.mode, call.fill, call.reduction)

@@ -32,7 +32,7 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
 from .._algorithms.runs import KernelRuns
-from .._boundary import axis_map
+from .._boundary import axis_map, axis_modes
 from .._contract import working_dtype
 from .._tiles import Tile
 from . import chunk_backend_for
@@ -104,7 +104,7 @@ def _map_tiles(data: da.Array, kernel: KernelRuns, method: str, boundary: str, f
     ychunks, ydepth = _spatial_chunks(data.chunks[-2], ny, kernel.ry)
     xchunks, xdepth = _spatial_chunks(data.chunks[-1], nx, kernel.rx)
     work = data.rechunk(data.chunks[:-2] + (ychunks, xchunks))
-    wrap = boundary == "wrap"
+    ymode, xmode = axis_modes(boundary)
     out_dtype = working_dtype(data.dtype)
     chunks = data.chunks[:-2] + (ychunks, xchunks)
     if reduction is not None:
@@ -130,8 +130,8 @@ def _map_tiles(data: da.Array, kernel: KernelRuns, method: str, boundary: str, f
             layer[(halo_name,) + idx] = (_edge_strips, (work.name,) + idx, ydepth, xdepth)
     for idx in np.ndindex(*work.numblocks):
         *lead, iy, ix = idx
-        ybefore, yafter = _neighbours(iy, ylen, ydepth, wrap)
-        xbefore, xafter = _neighbours(ix, xlen, xdepth, wrap)
+        ybefore, yafter = _neighbours(iy, ylen, ydepth, ymode == "wrap")
+        xbefore, xafter = _neighbours(ix, xlen, xdepth, xmode == "wrap")
         # sources[i][j]: the neighbour holding grid cell (i, j), before/core/after per axis.
         sources = [
             [None if (i, j) == (1, 1) or by is None or bx is None else (halo_name, *lead, by, bx)
@@ -203,9 +203,16 @@ def _tile(block, sources, setup, iy, ix, ybefore, yafter, xbefore, xafter):
               for j in range(3))
         for i in range(3)
     )
-    ymap = _frame_map(ny, kernel.ry, boundary, ystarts, iy, ybefore, yafter, ydepth)
-    xmap = _frame_map(nx, kernel.rx, boundary, xstarts, ix, xbefore, xafter, xdepth)
+    ymode, xmode = axis_modes(boundary)
+    ymap = _frame_map(ny, kernel.ry, ymode, ystarts, iy, ybefore, yafter, ydepth)
+    xmap = _frame_map(nx, kernel.rx, xmode, xstarts, ix, xbefore, xafter, xdepth)
     tile = Tile(cells, ymap, xmap, kernel.ry, kernel.rx)
+    if getattr(kernel, "per_row", False):
+        # A footprint per output row (geodesic kernels): this block's rows of it.
+        from .._geodesic import chunk_stack
+
+        rows = kernel.rows(int(ystarts[iy]), int(ystarts[iy + 1]))
+        return chunk_stack(tile, rows, reduction, parallel=PARALLEL_PER_CHUNK)
     backend = chunk_backend_for(block)
     if reduction is None:
         return backend.correlate_tile(tile, kernel, method, fill, parallel=PARALLEL_PER_CHUNK)

@@ -36,6 +36,7 @@ from typing import Any
 
 from ..._algorithms.runs import KernelRuns
 from ..._contract import Reduction
+from ..._boundary import axis_modes
 from ..._tiles import Tile
 from .launch import UPLOADS, device_map, launch_kernel, whole_axis_map
 
@@ -45,8 +46,9 @@ __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "UPLOADS"]
 def _whole_maps(data: Any, kernel: KernelRuns, boundary: str):
     ny, nx = data.shape[-2:]
     device = data.device.id
-    return (whole_axis_map(ny, kernel.ry, boundary, device),
-            whole_axis_map(nx, kernel.rx, boundary, device))
+    ymode, xmode = axis_modes(boundary)  # one mode, or a (y, x) pair
+    return (whole_axis_map(ny, kernel.ry, ymode, device),
+            whole_axis_map(nx, kernel.rx, xmode, device))
 
 
 def _tile_maps(src: Any, tile: Tile):
