@@ -1,0 +1,341 @@
+"""Correlation kernels generated for one kernel's runs: straight-line CUDA, nothing looked up.
+
+The generic ``focal_correlate`` (``correlate.cu``) reads its runs from device memory and
+loops over them at run time; Nsight Compute counted about 340 instructions per output for a
+15 x 15 disc on float32, of which the sums proper are a fifth (loop control, run and weight
+loads, address arithmetic, the index-map lookups of the halo). Here the runs are constants
+of the source, so the compiler unrolls everything: shared-memory offsets and weights are
+immediates.
+
+Work per thread: ``M`` consecutive output rows by ``K`` consecutive columns. For each of the
+``M + kh - 1`` tile rows the thread reads, it loads the values it needs into registers once
+and serves every one of its output rows that reads this tile row through some kernel row:
+two output rows that read the same run shape (same first column and length) from one tile
+row share its ``K`` window sums (a disc's rows repeat their lengths, and a box's are all
+equal). The ``K`` window sums of a run of length ``L`` are built in groups of
+``B = min(L, K)`` neighbouring windows that share their middle ``L - B + 1`` values (each
+window then adds its own left suffix and right prefix, the van Herk/Gil--Werman split
+applied to sums), or one by one where that is cheaper (short runs): every window sum adds
+only the ``L`` values inside its window, so NaN and inf stay exact, and it is a recursive
+sum of ``L`` values (``L - 1`` roundings) in some order. A kernel row's runs are summed with
+their weights into one partial, added to the output's total in kernel-row order: the
+structure :func:`.layout.rounding_units` bounds, so float32 accumulation is chosen by the
+same rule as the generic kernel.
+
+Lanes of a warp own consecutive groups of ``M`` rows; ``M`` and the tile's row pitch are
+odd, so the 32 lanes' loads of one column hit 32 different banks. Tiles that read no cell
+outside the maps' plain shift (every tile of a large array but its border) stage the halo
+with straight coalesced loads, without the index maps.
+
+:func:`unrolled_layout` says whether a kernel qualifies (one shared-memory band, code of a
+bounded size) and with which shape; :func:`source` writes the CUDA C.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..._algorithms.runs import KernelRuns
+from . import layout
+
+__all__ = ["Unrolled", "unrolled_layout", "source", "SHAPES", "MAX_OPS"]
+
+#: ``(K, M, WX, WY, MINB)`` by accumulation itemsize: outputs per thread along x, rows per
+#: thread, warps along x and along y, and the blocks per multiprocessor the compiler must
+#: leave registers for (``__launch_bounds__``). The block is ``32 * WX * WY`` threads and
+#: its output tile ``(32 * M * WY, K * WX)``.
+SHAPES = {4: (8, 3, 8, 1, 3), 8: (4, 3, 8, 1, 2)}
+#: Generated additions and multiply-adds per thread above which the generic kernel runs
+#: instead (compile time and instruction-cache misses grow with the code).
+MAX_OPS = 12000
+
+
+@dataclass(frozen=True, eq=False)
+class Unrolled:
+    """A kernel's generated correlate: shape, accumulation type and shared memory."""
+
+    K: int
+    M: int
+    warps: tuple[int, int]
+    minb: int
+    acc: np.dtype
+    kh: int
+    kw: int
+    pitch: int
+    smem: int
+    rows: tuple  # per kernel row: tuple of (dx, length, weight)
+    units: int
+    ops: int
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        return 32 * self.M * self.warps[1], self.K * self.warps[0]
+
+    @property
+    def threads(self) -> int:
+        return 32 * self.warps[0] * self.warps[1]
+
+
+def _window_plan(L: int, K: int) -> tuple[str, int]:
+    """How to build the ``K`` window sums of a run of length ``L``, and its additions."""
+    naive = K * (L - 1)
+    if L <= 2:
+        return "naive", naive
+    B = min(L, K)
+    groups = -(-K // B)
+    shared = groups * (L + 2 * B - 4)
+    return ("shared", shared) if shared < naive else ("naive", naive)
+
+
+def _count_ops(rows, K: int, M: int) -> int:
+    kh = len(rows)
+    ops = 0
+    for s in range(M + kh - 1):
+        shapes = set()
+        for m in range(M):
+            dy = s - m
+            if 0 <= dy < kh:
+                for dx, L, _ in rows[dy]:
+                    shapes.add((dx, L))
+                ops += K * len(rows[dy]) + (K if len(rows[dy]) > 1 else 0)
+        ops += sum(_window_plan(L, K)[1] for _, L in shapes)
+    return ops
+
+
+def unrolled_layout(kernel: KernelRuns, dtype: np.dtype, shape=None) -> Unrolled | None:
+    """The generated kernel's layout for ``kernel`` on ``dtype`` data, or None if it does not fit.
+
+    ``shape`` overrides :data:`SHAPES` (benchmarks compare shapes). The accumulation type
+    is the generic layout's (:func:`.layout.correlate_layout`): float32 only while its
+    rounding bound holds.
+
+    Examples
+    --------
+    >>> from xarray_focal._algorithms.runs import describe
+    >>> from xarray_focal.kernels import circle_kernel
+    >>> u = unrolled_layout(describe(circle_kernel(1, 1, 7)), np.dtype(np.float32))
+    >>> u.K, u.M, u.tile, u.acc.name
+    (8, 3, (96, 64), 'float32')
+    >>> unrolled_layout(describe(np.ones((301, 301))), np.dtype(np.float32)) is None
+    True
+    """
+    generic = layout.correlate_layout(kernel, dtype)
+    acc = generic.acc
+    K, M, WX, WY, MINB = shape or SHAPES[acc.itemsize]
+    kh, kw = 2 * kernel.ry + 1, 2 * kernel.rx + 1
+    if not np.all(np.isfinite(kernel.weight)):
+        return None
+    rows: list[list] = [[] for _ in range(kh)]
+    for dy, dx, n, w in layout.run_list(kernel):
+        rows[dy].append((dx, n, w))
+    rows_t = tuple(tuple(r) for r in rows)
+    ty, tx = 32 * M * WY, K * WX
+    ncols = tx + kw - 1
+    pitch = ncols if ncols % 2 else ncols + 1
+    smem = max((ty + kh - 1) * pitch, ty * (tx + 1)) * acc.itemsize
+    if smem > layout.SMEM_BUDGET:
+        return None
+    ops = _count_ops(rows_t, K, M)
+    if ops > MAX_OPS:
+        return None
+    return Unrolled(K, M, (WX, WY), MINB, acc, kh, kw, pitch, smem, rows_t, generic.units, ops)
+
+
+def _lit(w: float, acc: np.dtype) -> str:
+    """``w`` rounded to ``acc`` as an exact C hexadecimal literal."""
+    if acc == np.float32:
+        return float(np.float32(w)).hex() + "f"
+    return float(w).hex()
+
+
+def _body(u: Unrolled) -> list[str]:
+    """The unrolled sums: tile rows in turn, each serving the thread's output rows."""
+    K, M, kh = u.K, u.M, u.kh
+    out = []
+    for m in range(M):
+        out.append(f"A t{m}[K];")
+        out.append(f"#pragma unroll\nfor (int k = 0; k < K; ++k) t{m}[k] = A(0);")
+    for s in range(M + kh - 1):
+        users = [(m, s - m) for m in range(M) if 0 <= s - m < kh and u.rows[s - m]]
+        if not users:
+            continue
+        shapes = sorted({(dx, L) for _, dy in users for dx, L, _ in u.rows[dy]})
+        need = sorted({dx + j for dx, L in shapes for j in range(L + K - 1)})
+        out.append("{")
+        out.append(f"const A* p = base + {s} * PITCH;")
+        out += [f"const A v{j} = p[{j}];" for j in need]
+        names = {}
+        for si, (dx, L) in enumerate(shapes):
+            name = f"S{si}"
+            names[(dx, L)] = name
+            out.append(f"A {name}[K];")
+            how, _ = _window_plan(L, K)
+            if how == "naive":
+                for k in range(K):
+                    terms = [f"v{dx + k + j}" for j in range(L)]
+                    expr = terms[0]
+                    for t in terms[1:]:
+                        expr = f"({expr} + {t})"
+                    out.append(f"{name}[{k}] = {expr};")
+            else:
+                B = min(L, K)
+                for g in range(0, K, B):
+                    nb = min(B, K - g)
+                    # Windows g .. g+nb-1 share v[dx+g+B-1 .. dx+g+L-1] (L - B + 1 values).
+                    core = [f"v{dx + g + j}" for j in range(B - 1, L)]
+                    expr = core[0]
+                    for t in core[1:]:
+                        expr = f"({expr} + {t})"
+                    out.append(f"{{ A c = {expr};")
+                    # Left suffixes, from the window nearest the core outwards.
+                    out.append(f"{name}[{g + B - 1}] = c;" if B - 1 < nb else "")
+                    out.append("A l = c;")
+                    for i in range(B - 2, -1, -1):
+                        out.append(f"l = l + v{dx + g + i};")
+                        if i < nb:
+                            out.append(f"{name}[{g + i}] = l;")
+                    # Right prefixes: window g+i also reads v[dx+g+L .. dx+g+L+i-1].
+                    for i in range(1, nb):
+                        if i == 1:
+                            out.append(f"A r = v{dx + g + L};")
+                        else:
+                            out.append(f"r = r + v{dx + g + L + i - 1};")
+                        out.append(f"{name}[{g + i}] = {name}[{g + i}] + r;")
+                    out.append("}")
+        for m, dy in users:
+            runs = u.rows[dy]
+            if len(runs) == 1:
+                dx, L, w = runs[0]
+                S = names[(dx, L)]
+                if float(w) == 1.0:
+                    out.append(f"#pragma unroll\nfor (int k = 0; k < K; ++k) t{m}[k] += {S}[k];")
+                else:
+                    out.append(f"#pragma unroll\nfor (int k = 0; k < K; ++k) "
+                               f"t{m}[k] = fma(A({_lit(w, u.acc)}), {S}[k], t{m}[k]);")
+            else:
+                out.append("{ A q[K];")
+                for i, (dx, L, w) in enumerate(runs):
+                    S = names[(dx, L)]
+                    lit = f"A({_lit(w, u.acc)})"
+                    if i == 0:
+                        out.append(f"#pragma unroll\nfor (int k = 0; k < K; ++k) q[k] = {lit} * {S}[k];")
+                    else:
+                        out.append(f"#pragma unroll\nfor (int k = 0; k < K; ++k) "
+                                   f"q[k] = fma({lit}, {S}[k], q[k]);")
+                out.append(f"#pragma unroll\nfor (int k = 0; k < K; ++k) t{m}[k] += q[k]; }}")
+        out.append("}")
+    return [line for line in out if line]
+
+
+_TEMPLATE = r"""
+// Generated by xarray_focal/_backends/cupy/unrolled.py for one kernel (see its docstring).
+typedef FOCAL_T T;
+typedef {A} A;
+#define K {K}
+#define M {M}
+#define WX {WX}
+#define WY {WY}
+#define MINB {MINB}
+#define NWARPS (WX * WY)
+#define NTHREADS (32 * NWARPS)
+#define TX (K * WX)
+#define TY (32 * M * WY)
+#define KH {KH}
+#define KW {KW}
+#define PITCH {PITCH}
+#define NROWS (TY + KH - 1)
+#define NCOLS (TX + KW - 1)
+
+#include "common.cuh"
+
+// The source is a dask tile's 3 x 3 grid of pieces read in place (a whole array: the
+// core alone): piece (i, j) starts at P##i##j, with row and batch strides in elements.
+// The frame maps give frame rows/columns; hb, hc (wb, wc) are the before strip's and the
+// core's rows (columns) in the frame.
+#define PIECE_ARGS(i, j) const T* __restrict__ P##i##j, const long long RS##i##j, \
+                         const long long BS##i##j
+#define PICK(iy, ix, what) ((iy) == 0 ? ((ix) == 0 ? what##00 : (ix) == 1 ? what##01 : what##02) \
+                          : (iy) == 1 ? ((ix) == 0 ? what##10 : (ix) == 1 ? what##11 : what##12) \
+                          : ((ix) == 0 ? what##20 : (ix) == 1 ? what##21 : what##22))
+
+extern "C" __global__ void __launch_bounds__(NTHREADS, MINB)
+focal_correlate_unrolled(PIECE_ARGS(0, 0), PIECE_ARGS(0, 1), PIECE_ARGS(0, 2),
+                         PIECE_ARGS(1, 0), PIECE_ARGS(1, 1), PIECE_ARGS(1, 2),
+                         PIECE_ARGS(2, 0), PIECE_ARGS(2, 1), PIECE_ARGS(2, 2),
+                         const int hb, const int hc, const int wb, const int wc,
+                         T* __restrict__ out,
+                         const int* __restrict__ ymap, const int* __restrict__ xmap,
+                         const A fill, const int ho, const int wo,
+                         const int ylen, const int xlen, const int nbatch,
+                         const int ylo, const int yhi, const int yoff,
+                         const int xlo, const int xhi, const int xoff)
+{{
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    A* tile = reinterpret_cast<A*>(smem_raw);
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int wy = warp / WX;
+    const int wx = warp - wy * WX;
+    const int x0 = blockIdx.x * TX;
+    const int y0 = blockIdx.y * TY;
+    const int orow = (wy * 32 + lane) * M;  // first of this thread's M output rows
+    const int ocol = wx * K;
+    // Every cell this block reads lies in the core, on the maps' plain shift (yoff, xoff:
+    // to core rows/columns): straight loads, no lookups.
+    const bool plain = y0 >= ylo && y0 + NROWS <= yhi && x0 >= xlo && x0 + NCOLS <= xhi;
+
+    for (int b = blockIdx.z; b < nbatch; b += gridDim.z) {{
+        T* outb = out + (long long)b * ho * wo;
+        __syncthreads();
+        if (plain) {{
+            const T* s0 = P11 + b * BS11 + (long long)(y0 + yoff) * RS11 + (x0 + xoff);
+            for (int r = warp; r < NROWS; r += NWARPS) {{
+                const T* srow = s0 + r * RS11;
+                A* trow = tile + r * PITCH;
+                for (int c = lane; c < NCOLS; c += 32) trow[c] = A(srow[c]);
+            }}
+        }} else {{
+            for (int r = warp; r < NROWS; r += NWARPS) {{
+                const int py = y0 + r;
+                const int sy = (py < ylen) ? ymap[py] : -1;
+                const int iy = (sy >= hb) + (sy >= hb + hc);
+                const int ly = sy - (iy == 0 ? 0 : iy == 1 ? hb : hb + hc);
+                const T* row0 = PICK(iy, 0, P) + b * PICK(iy, 0, BS) + ly * PICK(iy, 0, RS);
+                const T* row1 = PICK(iy, 1, P) + b * PICK(iy, 1, BS) + ly * PICK(iy, 1, RS);
+                const T* row2 = PICK(iy, 2, P) + b * PICK(iy, 2, BS) + ly * PICK(iy, 2, RS);
+                A* trow = tile + r * PITCH;
+                for (int c = lane; c < NCOLS; c += 32) {{
+                    const int px = x0 + c;
+                    const int sx = (px < xlen) ? xmap[px] : -1;
+                    const int ix = (sx >= wb) + (sx >= wb + wc);
+                    const int lx = sx - (ix == 0 ? 0 : ix == 1 ? wb : wb + wc);
+                    const T* rowp = ix == 0 ? row0 : ix == 1 ? row1 : row2;
+                    trow[c] = (sy >= 0 && sx >= 0) ? A(rowp[lx]) : fill;
+                }}
+            }}
+        }}
+        __syncthreads();
+        const A* base = tile + orow * PITCH + ocol;
+{BODY}
+        __syncthreads();
+{STORE}
+        __syncthreads();
+        FOCAL_STORE_TILE(outb, tile, y0, x0, ho, wo);
+    }}
+}}
+"""
+
+
+def source(u: Unrolled) -> str:
+    """CUDA C of the generated correlate for ``u`` (``FOCAL_T`` is defined by the compile)."""
+    A = "float" if u.acc == np.float32 else "double"
+    # Named per row (no array of rows: a runtime-indexed one could go to local memory).
+    store = "\n".join(
+        f"        {{ A* st = tile + (orow + {m}) * (TX + 1) + ocol;\n"
+        f"#pragma unroll\n        for (int k = 0; k < K; ++k) st[k] = t{m}[k]; }}"
+        for m in range(u.M))
+    body = "\n".join("        " + line for line in _body(u))
+    return _TEMPLATE.format(A=A, K=u.K, M=u.M, WX=u.warps[0], WY=u.warps[1], MINB=u.minb, KH=u.kh,
+                            KW=u.kw, PITCH=u.pitch, BODY=body, STORE=store)
