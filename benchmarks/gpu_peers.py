@@ -145,7 +145,7 @@ def main(argv=None):
                 item = np.dtype(row["acc"]).itemsize
                 for shape in ((8, 3, 8, 1, 3), (8, 3, 8, 1, 2), (8, 3, 8, 1, 1), (4, 3, 8, 1, 2),
                               (4, 3, 8, 1, 1), (8, 3, 4, 2, 2), (4, 5, 8, 1, 2)):
-                    unrolled.SHAPES[item] = shape
+                    unrolled.SHAPES[item] = (shape,)
                     xf.correlate(data, kernel)
                     ms = _median_ms(lambda: xf.correlate(data, kernel), args.repeat)
                     variants.append(dict(dtype=row["dtype"], radius=radius, K=str(shape), ms=ms))

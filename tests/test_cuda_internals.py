@@ -183,3 +183,46 @@ def test_generated_correlate_is_skipped_for_huge_kernels():
     assert unrolled.unrolled_layout(dense, np.dtype(np.float32)) is None
     disc = describe(xf.circle_kernel(1, 1, 7))
     assert unrolled.unrolled_layout(disc, np.dtype(np.float32)).acc == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["disc", "ring", "box", "row"])
+def test_generated_statistics_match_the_cpu(name, dtype):
+    from xarray_focal._algorithms.runs import describe
+    from xarray_focal._backends.cupy import unrolled
+
+    ring = xf.circle_kernel(1, 1, 6) - np.pad(xf.circle_kernel(1, 1, 2), 4)
+    fp = {"disc": xf.circle_kernel(1, 1, 7), "ring": ring, "box": np.ones((15, 15)),
+          "row": np.ones((1, 31))}[name]
+    for channels in [(True, False, False, False, False), (True, True, True, True, True),
+                     (False, False, False, True, False)]:
+        assert unrolled.reduce_unrolled_layout(describe(fp), np.dtype(dtype), channels,
+                                               np.nan) is not None
+    # Tiles on the plain shift and border tiles; NaN runs, an infinity, a large offset.
+    data = awkward_data((230, 310), dtype, nan_fraction=0.02)
+    data[50:58, 60:90] = np.nan
+    data[120, 40] = np.inf
+    data[150:170, 200:260] += 1e5
+    out = xf.focal_stats(cp.asarray(data), fp, STATS, boundary="reflect")
+    cpu = xf.focal_stats(data, fp, STATS, boundary="reflect")
+    for stat in STATS:
+        assert_close_to_numpy_backend(_host(out[stat]), cpu[stat], stat)
+        alone = getattr(xf, f"focal_{stat}")(cp.asarray(data), fp, boundary="nan")
+        assert_close_to_numpy_backend(_host(alone),
+                                      getattr(xf, f"focal_{stat}")(data, fp, boundary="nan"),
+                                      stat)
+
+
+def test_generated_statistics_leave_fills_float32_cannot_hold_to_the_generic_kernel():
+    from xarray_focal._algorithms.runs import describe
+    from xarray_focal._backends.cupy import unrolled
+
+    runs = describe(np.ones((5, 5)))
+    mean = (True, False, False, False, False)
+    assert unrolled.reduce_unrolled_layout(runs, np.dtype(np.float32), mean, 0.1) is None
+    assert unrolled.reduce_unrolled_layout(runs, np.dtype(np.float64), mean, 0.1) is not None
+    assert unrolled.reduce_unrolled_layout(runs, np.dtype(np.float32), mean, 0.5) is not None
+    data = awkward_data((40, 50), np.float32, nan_fraction=0.05)
+    got = xf.focal_mean(cp.asarray(data), np.ones((5, 5)), boundary="constant", cval=0.1)
+    cpu = xf.focal_mean(data, np.ones((5, 5)), boundary="constant", cval=0.1)
+    assert_close_to_numpy_backend(_host(got), cpu, "mean")

@@ -228,6 +228,27 @@ def _unrolled_variant(kernel: KernelRuns, dtype: np.dtype, device: int):
     return lay, kern
 
 
+def _reduce_unrolled_variant(kernel: KernelRuns, dtype: np.dtype, device: int, fill: float,
+                             reduction: Reduction):
+    """Layout and compiled kernel of the generated statistics, or None where they do not fit."""
+    if not UNROLLED:
+        return None
+    channels = tuple(bool(c) for c in reduction.channels)
+    fkey = np.float64(fill).tobytes()
+    lay = PLANS.get(("reduce-unrolled", kernel.key, dtype.str, channels, fkey,
+                     layout.SMEM_BUDGET),
+                    lambda: unrolled.reduce_unrolled_layout(kernel, dtype, channels, fill) or False)
+    if not lay:
+        return None
+    unit = bool(np.all(kernel.weight == 1.0))
+    defines = (f"-DFOCAL_T={_CTYPE[dtype.str[1:]]}",
+               *(f"-DNEED_{c}={int(f)}" for c, f in zip(("X", "WV", "Q", "MX", "MN"), channels)),
+               f"-DUNIT_W={int(unit)}", f"-DFOCAL_SHAPE={lay.K}x{lay.M}")
+    kern = _compiled(f"reduce-unrolled-{kernel.key.hex()}.cu", "focal_reduce_unrolled", defines,
+                     device, text=lambda: unrolled.reduce_source(lay))
+    return lay, kern
+
+
 def _piece(piece: Any, dtype: np.dtype):
     """``piece`` as the generated kernel reads it: (array, row stride, batch stride)."""
     import cupy as cp
@@ -377,6 +398,27 @@ def launch_kernel(src: Any, kernel: KernelRuns, ymap: Any, xmap: Any, fill: floa
         nout = out.size // (lead[0] if lead else 1)  # outputs of one statistic
         nbatch = nout // (ho * wo)
         hs, ws = src.shape[-2:]
+        gen = None if reduction is None else _reduce_unrolled_variant(kernel, dtype, device,
+                                                                      fill, reduction)
+        if gen is not None:
+            lay, kern = gen
+            ty, tx = lay.tile
+            nbatch = nout // (ho * wo)
+            blocks = ((wo + tx - 1) // tx, (ho + ty - 1) // ty, min(nbatch, 65535))
+            if blocks[1] > 65535:
+                raise FocalValueError(f"{ho} rows are more than the GPU kernel's grid allows")
+            packed = sum(c << (4 * i) for i, c in enumerate(codes))
+            hs, ws = src.shape[-2:]
+            kern(blocks, (lay.threads,),
+                 (src, out, ymap.index, xmap.index, np.int64(packed), np.int32(len(codes)),
+                  np.int64(nout), np.float64(fill), np.float64(reduction.threshold),
+                  np.float64(reduction.wtotal), np.int32(kernel.ntaps),
+                  np.float64(reduction.wcancel), np.int32(hs), np.int32(ws), np.int32(ho),
+                  np.int32(wo), np.int32(ymap.size), np.int32(xmap.size), np.int32(nbatch),
+                  np.int32(ymap.lo), np.int32(ymap.hi), np.int32(ymap.offset),
+                  np.int32(xmap.lo), np.int32(xmap.hi), np.int32(xmap.offset)),
+                 shared_mem=lay.smem)
+            return out
         if reduction is None:
             plan, kern, extra = _correlate_variant(kernel, dtype, device, fill)
         else:

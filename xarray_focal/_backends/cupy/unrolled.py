@@ -46,7 +46,7 @@ __all__ = ["Unrolled", "unrolled_layout", "source", "SHAPES", "MAX_OPS"]
 #: thread, warps along x and along y, and the blocks per multiprocessor the compiler must
 #: leave registers for (``__launch_bounds__``). The block is ``32 * WX * WY`` threads and
 #: its output tile ``(32 * M * WY, K * WX)``.
-SHAPES = {4: (8, 3, 8, 1, 3), 8: (4, 3, 8, 1, 2)}
+SHAPES = {4: ((8, 3, 8, 1, 2),), 8: ((8, 3, 8, 1, 2), (4, 3, 8, 1, 2))}
 #: Generated additions and multiply-adds per thread above which the generic kernel runs
 #: instead (compile time and instruction-cache misses grow with the code).
 MAX_OPS = 12000
@@ -107,7 +107,8 @@ def _count_ops(rows, K: int, M: int) -> int:
 def unrolled_layout(kernel: KernelRuns, dtype: np.dtype, shape=None) -> Unrolled | None:
     """The generated kernel's layout for ``kernel`` on ``dtype`` data, or None if it does not fit.
 
-    ``shape`` overrides :data:`SHAPES` (benchmarks compare shapes). The accumulation type
+    The first shape of :data:`SHAPES` whose tile fits the shared-memory budget is taken;
+    ``shape`` overrides them (benchmarks compare shapes). The accumulation type
     is the generic layout's (:func:`.layout.correlate_layout`): float32 only while its
     rounding bound holds.
 
@@ -123,20 +124,22 @@ def unrolled_layout(kernel: KernelRuns, dtype: np.dtype, shape=None) -> Unrolled
     """
     generic = layout.correlate_layout(kernel, dtype)
     acc = generic.acc
-    K, M, WX, WY, MINB = shape or SHAPES[acc.itemsize]
     kh, kw = 2 * kernel.ry + 1, 2 * kernel.rx + 1
     if not np.all(np.isfinite(kernel.weight)):
+        return None
+    for K, M, WX, WY, MINB in (shape,) if shape else SHAPES[acc.itemsize]:
+        ty, tx = 32 * M * WY, K * WX
+        ncols = tx + kw - 1
+        pitch = ncols if ncols % 2 else ncols + 1
+        smem = max((ty + kh - 1) * pitch, ty * (tx + 1)) * acc.itemsize
+        if smem <= layout.SMEM_BUDGET:
+            break
+    else:
         return None
     rows: list[list] = [[] for _ in range(kh)]
     for dy, dx, n, w in layout.run_list(kernel):
         rows[dy].append((dx, n, w))
     rows_t = tuple(tuple(r) for r in rows)
-    ty, tx = 32 * M * WY, K * WX
-    ncols = tx + kw - 1
-    pitch = ncols if ncols % 2 else ncols + 1
-    smem = max((ty + kh - 1) * pitch, ty * (tx + 1)) * acc.itemsize
-    if smem > layout.SMEM_BUDGET:
-        return None
     ops = _count_ops(rows_t, K, M)
     if ops > MAX_OPS:
         return None
@@ -291,9 +294,12 @@ focal_correlate_unrolled(PIECE_ARGS(0, 0), PIECE_ARGS(0, 1), PIECE_ARGS(0, 2),
         __syncthreads();
         if (plain) {{
             const T* s0 = P11 + b * BS11 + (long long)(y0 + yoff) * RS11 + (x0 + xoff);
+            // Unrolled: many independent loads in flight (the block waits for all of them).
+#pragma unroll 4
             for (int r = warp; r < NROWS; r += NWARPS) {{
                 const T* srow = s0 + r * RS11;
                 A* trow = tile + r * PITCH;
+#pragma unroll
                 for (int c = lane; c < NCOLS; c += 32) trow[c] = A(srow[c]);
             }}
         }} else {{
@@ -339,3 +345,229 @@ def source(u: Unrolled) -> str:
     body = "\n".join("        " + line for line in _body(u))
     return _TEMPLATE.format(A=A, K=u.K, M=u.M, WX=u.warps[0], WY=u.warps[1], MINB=u.minb, KH=u.kh,
                             KW=u.kw, PITCH=u.pitch, BODY=body, STORE=store)
+
+
+# --- NaN-aware statistics ------------------------------------------------------------------
+
+#: Outputs per thread along x of the generated statistics, for every channel set: the
+#: window grouping fixes the last bits of a sum, and a mean must be the same to the bit
+#: whatever statistics come with it.
+REDUCE_K = 4
+#: 32-bit registers of an output's accumulators above which a thread takes one output row
+#: (``M = 1``) instead of three (more spill registers in the statistics' finishing code).
+REDUCE_REGS = 3
+#: Generated window steps (Part additions and merges of a thread with three output rows)
+#: above which the generic statistics kernel runs instead: for channel sets with the sum
+#: a bound on the kernel alone (the same choice for every such set), a looser one without
+#: it. Compile time grows with the code: NVRTC took ~2 s at 2700 steps with all channels.
+MAX_REDUCE_OPS = {True: 3000, False: 6000}
+
+
+def _acc_regs(channels) -> int:
+    need_x, need_wv, need_q, need_mx, need_mn = channels
+    return 1 + 2 * (need_x + need_wv + 3 * need_q + need_mx + need_mn)
+
+
+def _reduce_ops(rows, K: int, M: int) -> int:
+    """Part additions and merges of the generated statistics, per thread."""
+    kh = len(rows)
+    ops = 0
+    for s in range(M + kh - 1):
+        shapes: dict = {}
+        for m in range(M):
+            dy = s - m
+            if 0 <= dy < kh:
+                for dx, L, _ in rows[dy]:
+                    shapes[(dx, L)] = shapes.get((dx, L), 0) + 1
+        for (dx, L), users in shapes.items():
+            B = min(L, K)
+            groups = -(-K // B)
+            ops += groups * (L + B - 1) + 2 * K * users
+    return ops
+
+
+def reduce_unrolled_layout(kernel: KernelRuns, dtype: np.dtype, channels,
+                           fill: float) -> Unrolled | None:
+    """Layout of the generated statistics kernel, or None where the generic one runs.
+
+    Whether a kernel qualifies depends on the kernel, the data type and ``fill`` only, never
+    on the statistics asked for (every channel set with the sum must sum alike). The tile
+    holds the data type (a float32 tile fits twice the halo); a ``fill`` a float32 cannot
+    hold exactly sends float32 data to the generic kernel, whose tile is float64.
+
+    Examples
+    --------
+    >>> from xarray_focal._algorithms.runs import describe
+    >>> u = reduce_unrolled_layout(describe(np.ones((51, 51))), np.dtype(np.float32),
+    ...                            (False, False, False, True, False), np.nan)
+    >>> u.K, u.M, u.tile
+    (4, 3, (96, 32))
+    """
+    if not np.all(np.isfinite(kernel.weight)):
+        return None
+    if dtype == np.float32 and not np.isnan(fill) and float(np.float32(fill)) != float(fill):
+        return None
+    need_x = bool(channels[0])
+    K = REDUCE_K
+    M = 3 if _acc_regs(channels) <= REDUCE_REGS else 1
+    WX, WY = 8, 1
+    kh, kw = 2 * kernel.ry + 1, 2 * kernel.rx + 1
+    rows: list[list] = [[] for _ in range(kh)]
+    for dy, dx, n, w in layout.run_list(kernel):
+        rows[dy].append((dx, n, w))
+    rows_t = tuple(tuple(r) for r in rows)
+    tx = K * WX
+    ncols = tx + kw - 1
+    pitch = ncols if ncols % 2 else ncols + 1
+    # Checked on the three-row tile whatever M is: qualifying must not depend on channels.
+    ty3 = 32 * 3 * WY
+    if (ty3 + kh - 1) * pitch * dtype.itemsize > layout.SMEM_BUDGET:
+        return None
+    if _reduce_ops(rows_t, K, 3) > MAX_REDUCE_OPS[need_x]:
+        return None
+    ty = 32 * M * WY
+    smem = max((ty + kh - 1) * pitch * dtype.itemsize, ty * (tx + 1) * 8)
+    return Unrolled(K, M, (WX, WY), 2, dtype, kh, kw, pitch, smem, rows_t, 0,
+                    _reduce_ops(rows_t, K, M))
+
+
+def _reduce_body(u: Unrolled) -> list[str]:
+    """Tile rows in turn; each run shape's window parts merged into every output using it.
+
+    The parts are those of ``reduce.cu``: windows in groups of ``B = min(L, K)`` sharing a
+    core part; window ``g + i`` merges the core grown by its left suffix, then its right
+    prefix part. Merges of one output come in tile-row order, then by run (first column).
+    """
+    K, M, kh = u.K, u.M, u.kh
+    out = []
+    for m in range(M):
+        out.append(f"Acc a{m}[K];")
+        out.append(f"#pragma unroll\nfor (int k = 0; k < K; ++k) a{m}[k].clear();")
+    for s in range(M + kh - 1):
+        users: dict = {}
+        for m in range(M):
+            dy = s - m
+            if 0 <= dy < kh:
+                for dx, L, w in u.rows[dy]:
+                    users.setdefault((dx, L), []).append((m, w))
+        if not users:
+            continue
+        need = sorted({dx + j for dx, L in users for j in range(L + K - 1)})
+        out.append("{")
+        out.append(f"const T* p = base + {s} * PITCH;")
+        out += [f"const double v{j} = double(p[{j}]);" for j in need]
+
+        def merge(part, k, who):
+            return [f"a{m}[{k}].merge({part}, {float(w).hex()});" for m, w in who]
+
+        for (dx, L), who in sorted(users.items()):
+            B = min(L, K)
+            for g in range(0, K, B):
+                nb = min(B, K - g)
+                out.append("{ Part t; t.clear();")
+                out += [f"t.add(v{dx + g + j});" for j in range(B - 1, L)]
+                if B - 1 < nb:
+                    out += merge("t", g + B - 1, who)
+                for i in range(B - 2, -1, -1):
+                    out.append(f"t.add(v{dx + g + i});")
+                    if i < nb:
+                        out += merge("t", g + i, who)
+                if nb > 1:
+                    out.append("Part r; r.clear();")
+                    for i in range(1, nb):
+                        out.append(f"r.add(v{dx + g + L + i - 1});")
+                        out += merge("r", g + i, who)
+                out.append("}")
+        out.append("}")
+    return out
+
+
+_REDUCE_TEMPLATE = r"""
+// Generated by xarray_focal/_backends/cupy/unrolled.py for one kernel (see its docstring).
+typedef FOCAL_T T;
+#define K {K}
+#define M {M}
+#define WX {WX}
+#define WY {WY}
+#define MINB {MINB}
+#define NWARPS (WX * WY)
+#define NTHREADS (32 * NWARPS)
+#define TX (K * WX)
+#define TY (32 * M * WY)
+#define KH {KH}
+#define KW {KW}
+#define PITCH {PITCH}
+#define NROWS (TY + KH - 1)
+#define NCOLS (TX + KW - 1)
+
+#include "common.cuh"
+#include "stats.cuh"
+
+extern "C" __global__ void __launch_bounds__(NTHREADS, MINB)
+focal_reduce_unrolled(const T* __restrict__ src, T* __restrict__ out,
+                      const int* __restrict__ ymap, const int* __restrict__ xmap,
+                      const long long codes, const int nstats, const long long stat_stride,
+                      const double fill, const double threshold, const double wtotal,
+                      const int ntaps, const double wcancel,
+                      const int hs, const int ws, const int ho, const int wo,
+                      const int ylen, const int xlen, const int nbatch,
+                      const int ylo, const int yhi, const int yoff,
+                      const int xlo, const int xhi, const int xoff)
+{{
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    T* tile = reinterpret_cast<T*>(smem_raw);
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int wy = warp / WX;
+    const int wx = warp - wy * WX;
+    const int x0 = blockIdx.x * TX;
+    const int y0 = blockIdx.y * TY;
+    const int orow = (wy * 32 + lane) * M;
+    const int ocol = wx * K;
+    const bool plain = y0 >= ylo && y0 + NROWS <= yhi && x0 >= xlo && x0 + NCOLS <= xhi;
+    const T tfill = T(fill);  // exact: unrolled.py sends other fills to the generic kernel
+
+    for (int b = blockIdx.z; b < nbatch; b += gridDim.z) {{
+        const T* srcb = src + (long long)b * hs * ws;
+        __syncthreads();
+        if (plain) {{
+            const T* s0 = srcb + (long long)(y0 + yoff) * ws + (x0 + xoff);
+#pragma unroll 4
+            for (int r = warp; r < NROWS; r += NWARPS) {{
+                const T* srow = s0 + (long long)r * ws;
+                T* trow = tile + r * PITCH;
+#pragma unroll
+                for (int c = lane; c < NCOLS; c += 32) trow[c] = srow[c];
+            }}
+        }} else {{
+            FOCAL_STAGE_HALO(T, tile, srcb, ymap, xmap, tfill, y0, x0, NROWS, NCOLS, PITCH, ws,
+                             ylen, xlen);
+        }}
+        __syncthreads();
+        const T* base = tile + orow * PITCH + ocol;
+{BODY}
+        double* stage = reinterpret_cast<double*>(smem_raw);
+        for (int s = 0; s < nstats; ++s) {{
+            const int code = int((codes >> (4 * s)) & 15);
+            __syncthreads();
+{STORE}
+            __syncthreads();
+            T* outb = out + s * stat_stride + (long long)b * ho * wo;
+            FOCAL_STORE_TILE(outb, stage, y0, x0, ho, wo);
+        }}
+    }}
+}}
+"""
+
+
+def reduce_source(u: Unrolled) -> str:
+    """CUDA C of the generated statistics kernel for ``u`` (the channel flags, ``FOCAL_T`` and
+    ``UNIT_W`` are defined by the compile)."""
+    store = "\n".join(
+        f"            {{ double* st = stage + (orow + {m}) * (TX + 1) + ocol;\n"
+        f"#pragma unroll\n            for (int k = 0; k < K; ++k) "
+        f"st[k] = a{m}[k].finish(code, threshold, wtotal, ntaps, wcancel); }}"
+        for m in range(u.M))
+    body = "\n".join("        " + line for line in _reduce_body(u))
+    return _REDUCE_TEMPLATE.format(K=u.K, M=u.M, WX=u.warps[0], WY=u.warps[1], MINB=u.minb,
+                                   KH=u.kh, KW=u.kw, PITCH=u.pitch, BODY=body, STORE=store)
