@@ -40,6 +40,8 @@ __all__ = ["Cache", "DevicePlan", "DeviceMap", "launch_kernel", "source", "corre
 #: Whether ``focal_correlate`` may run as the kernel generated for the kernel's runs
 #: (:mod:`.unrolled`) where it qualifies; tests and benchmarks turn it off to compare.
 UNROLLED = True
+#: The same for the statistics kernel (:func:`.unrolled.reduce_unrolled_layout`).
+UNROLLED_STATS = True
 
 #: Host-to-device uploads done by this backend, by kind (tests read it to prove caching).
 UPLOADS = {"weights": 0, "index_maps": 0}
@@ -231,7 +233,7 @@ def _unrolled_variant(kernel: KernelRuns, dtype: np.dtype, device: int):
 def _reduce_unrolled_variant(kernel: KernelRuns, dtype: np.dtype, device: int, fill: float,
                              reduction: Reduction):
     """Layout and compiled kernel of the generated statistics, or None where they do not fit."""
-    if not UNROLLED:
+    if not (UNROLLED and UNROLLED_STATS):
         return None
     channels = tuple(bool(c) for c in reduction.channels)
     fkey = np.float64(fill).tobytes()
