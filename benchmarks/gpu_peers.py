@@ -70,6 +70,8 @@ def main(argv=None):
     ap.add_argument("--k", action="store_true", help="also time each K variant")
     ap.add_argument("--no-xrspatial", action="store_true")
     ap.add_argument("--stats", action="store_true", help="add the issue-6 statistics cases")
+    ap.add_argument("--stats-variants", action="store_true",
+                    help="time each statistics case with the generated kernels on and off")
     ap.add_argument("--no-correlate", action="store_true", help="skip the issue-5 cases")
     ap.add_argument("--shapes", action="store_true",
                     help="also time the generated kernel's other thread/block shapes and the "
@@ -168,9 +170,11 @@ def main(argv=None):
         attrs = kern.attributes
         variant = " ".join(d.removeprefix("-DFOCAL_") for d in defines if "FOCAL_" in d)
         kernels[f"{name} {variant}"] = {a: attrs.get(a) for a in ("num_regs", "local_size_bytes")}
-    stats = _stats_rows(n, args.repeat, args.k) if args.stats else []
+    if args.stats_variants:
+        args.stats = True
+    stats = _stats_rows(n, args.repeat, args.k, args.stats_variants) if args.stats else []
     small = _small_rows(args.repeat) if args.dask else []
-    boxes = _box_rows(n, args.repeat) if args.stats else []
+    boxes = _box_rows(n, args.repeat, args.stats_variants) if args.stats else []
     dask_rows = _dask_rows(args.dask_size, max(3, args.repeat // 2)) if args.dask else []
     result = dict(card=card, date=time.strftime("%Y-%m-%d"), size=n, rows=rows,
                   variants=variants, xrspatial_error=xrs_error, kernels=kernels,
@@ -240,12 +244,16 @@ def _wall_ms(fn, repeat):
     return float(np.median(times) * 1e3)
 
 
-def _box_rows(n, repeat):
-    """Issue 15 on the GPU: boxes against cupyx's box filters (float32, boundary nearest)."""
+def _box_rows(n, repeat, generated=False):
+    """Issue 15 on the GPU: boxes against cupyx's box filters (float32, boundary nearest).
+
+    With ``generated`` the statistics are also timed with the generated kernels on.
+    """
     import cupy as cp
     import cupyx.scipy.ndimage as cndi
 
     import xarray_focal as xf
+    from xarray_focal._backends.cupy import launch
 
     data = cp.random.default_rng(4).random((n, n), dtype=np.float32) * 100 - 50
     rows = []
@@ -268,6 +276,15 @@ def _box_rows(n, repeat):
         del got, ref
         rows.append(dict(case=case, ours_ms=_median_ms(ours, repeat), peer=name,
                          peer_ms=_median_ms(peer, max(3, repeat // 2)), check=check))
+        if generated and "focal" in case:
+            saved, launch.UNROLLED_STATS = launch.UNROLLED_STATS, True
+            got, ref = ours(), peer()
+            ok = bool(cp.array_equal(got, ref)) if "max" in case else True
+            del got, ref
+            rows.append(dict(case=case + " (generated)", ours_ms=_median_ms(ours, repeat),
+                             peer=name, peer_ms=rows[-1]["peer_ms"],
+                             check="exact" if ok else "MISMATCH"))
+            launch.UNROLLED_STATS = saved
     return rows
 
 
@@ -334,10 +351,11 @@ def _dask_rows(n, repeat):
     return rows
 
 
-def _stats_rows(n, repeat, k_variants=False):
+def _stats_rows(n, repeat, k_variants=False, generated=False):
     """Issue 6 on the GPU: NaN-aware statistics and renormalize vs plain correlate and cupyx.
 
-    With ``k_variants`` each case is also timed with the reduce kernel forced to K = 4 and 8.
+    With ``k_variants`` each case is also timed with the reduce kernel forced to K = 4 and 8;
+    with ``generated`` with the generated statistics kernels on and off.
     """
     import cupy as cp
     import cupyx.scipy.ndimage as cndi
@@ -408,6 +426,17 @@ def _stats_rows(n, repeat, k_variants=False):
             row = dict(dtype=np.dtype(dtype).name, case=case, ours_ms=ours_ms,
                        peer_ms=peer_ms, peer=peer_name, correlate_ms=correlate_ms,
                        first_call_s=first_call_s, check=check)
+            if generated:
+                from xarray_focal._backends.cupy import launch
+
+                saved = launch.UNROLLED_STATS
+                for on in (True, False):
+                    launch.UNROLLED_STATS = on
+                    ours_fn()
+                    row[f"generated_{on}_ms"] = _median_ms(ours_fn, repeat)
+                launch.UNROLLED_STATS = saved
+                print(f"variant {row['dtype']} {case}: generated {row['generated_True_ms']:.3f} "
+                      f"ms, reduce.cu {row['generated_False_ms']:.3f} ms")
             if k_variants:
                 chooser = layout.reduce_K
                 for k in (4, 8):

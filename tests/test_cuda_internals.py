@@ -187,10 +187,11 @@ def test_generated_correlate_is_skipped_for_huge_kernels():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["disc", "ring", "box", "row"])
-def test_generated_statistics_match_the_cpu(name, dtype):
+def test_generated_statistics_match_the_cpu(name, dtype, monkeypatch):
     from xarray_focal._algorithms.runs import describe
     from xarray_focal._backends.cupy import unrolled
 
+    monkeypatch.setattr(cupy_launch, "UNROLLED_STATS", True)
     ring = xf.circle_kernel(1, 1, 6) - np.pad(xf.circle_kernel(1, 1, 2), 4)
     fp = {"disc": xf.circle_kernel(1, 1, 7), "ring": ring, "box": np.ones((15, 15)),
           "row": np.ones((1, 31))}[name]
@@ -213,10 +214,11 @@ def test_generated_statistics_match_the_cpu(name, dtype):
                                       stat)
 
 
-def test_generated_statistics_leave_fills_float32_cannot_hold_to_the_generic_kernel():
+def test_generated_statistics_leave_fills_float32_cannot_hold_to_the_generic_kernel(monkeypatch):
     from xarray_focal._algorithms.runs import describe
     from xarray_focal._backends.cupy import unrolled
 
+    monkeypatch.setattr(cupy_launch, "UNROLLED_STATS", True)
     runs = describe(np.ones((5, 5)))
     mean = (True, False, False, False, False)
     assert unrolled.reduce_unrolled_layout(runs, np.dtype(np.float32), mean, 0.1) is None
@@ -226,3 +228,20 @@ def test_generated_statistics_leave_fills_float32_cannot_hold_to_the_generic_ker
     got = xf.focal_mean(cp.asarray(data), np.ones((5, 5)), boundary="constant", cval=0.1)
     cpu = xf.focal_mean(data, np.ones((5, 5)), boundary="constant", cval=0.1)
     assert_close_to_numpy_backend(_host(got), cpu, "mean")
+
+
+def test_generated_statistics_keep_the_sums_bits_whatever_comes_with_them(monkeypatch):
+    # The promise of reduce_K, kept by the generated kernels: one window grouping (K) for
+    # every channel set with the sum, whatever rows per thread the set takes.
+    monkeypatch.setattr(cupy_launch, "UNROLLED_STATS", True)
+    data = cp.asarray(awkward_data((120, 140), nan_fraction=0.05, seed=3))
+    fp = xf.circle_kernel(1, 1, 5)
+    alone = _host(xf.focal_mean(data, fp, boundary="reflect"))
+    for stats in [("mean", "std"), ("mean", "max", "min"), tuple(STATS)]:
+        out = xf.focal_stats(data, fp, stats, boundary="reflect")
+        np.testing.assert_array_equal(_host(out["mean"]), alone, err_msg=str(stats))
+    k = fp * 0.3
+    renorm = _host(xf.correlate(data, k, boundary="reflect", nan_policy="renormalize"))
+    omit = _host(xf.correlate(data, k, boundary="reflect", nan_policy="omit"))
+    full = ~np.isnan(_host(xf.correlate(data, k, boundary="reflect")))
+    np.testing.assert_array_equal(renorm[full], omit[full])

@@ -40,8 +40,12 @@ __all__ = ["Cache", "DevicePlan", "DeviceMap", "launch_kernel", "source", "corre
 #: Whether ``focal_correlate`` may run as the kernel generated for the kernel's runs
 #: (:mod:`.unrolled`) where it qualifies; tests and benchmarks turn it off to compare.
 UNROLLED = True
-#: The same for the statistics kernel (:func:`.unrolled.reduce_unrolled_layout`).
-UNROLLED_STATS = True
+#: The same for the statistics kernels (:func:`.unrolled.reduce_unrolled_layout`). Off by
+#: default until measured: the GPU tests passed with it on, but no timing run has compared
+#: it with ``reduce.cu`` yet, and each footprint and channel set compiles its own kernel
+#: (about 1 s, 12 s for a 51 x 51 box's max). ``benchmarks/gpu_peers.py --stats-variants``
+#: times both.
+UNROLLED_STATS = False
 
 #: Host-to-device uploads done by this backend, by kind (tests read it to prove caching).
 UPLOADS = {"weights": 0, "index_maps": 0}
