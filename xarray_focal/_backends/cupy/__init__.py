@@ -15,12 +15,18 @@ The package:
 ``launch.py``
     device side: the CUDA sources, the compiled kernels, the caches of uploaded layouts and
     index maps, and the one launcher.
-``correlate.cu``, ``reduce.cu``, ``common.cuh``
+``unrolled.py``
+    host side too: CUDA C generated for one kernel's runs (straight-line code, runs and
+    weights as constants, several output rows a thread sharing their window sums). The
+    correlation runs there wherever the kernel qualifies (bounded code size, one
+    shared-memory band), reading a dask chunk's halo strips in place; the generated
+    statistics kernels are behind ``launch.UNROLLED_STATS`` until timed.
+``correlate.cu``, ``reduce.cu``, ``common.cuh``, ``stats.cuh``
     the CUDA C: ``focal_correlate`` (weighted sums) and ``focal_reduce`` (NaN policies and
     focal statistics, with the semantics of :mod:`xarray_focal._algorithms.masked`), and
-    what both share -- staging a tile plus halo in shared memory through the per-axis
-    index maps (so every boundary mode and every dask chunk is the same code) and the
-    coalesced store of the outputs.
+    what they share -- staging a tile plus halo in shared memory through the per-axis
+    index maps (so every boundary mode and every dask chunk is the same code), the
+    coalesced store of the outputs, and the statistics' channels (``stats.cuh``).
 
 How the work is laid out (details in the CUDA files): each thread computes ``K``
 consecutive outputs; a run of length ``L >= K`` costs ``L + K - 1`` shared-memory reads for
