@@ -208,6 +208,8 @@ def test_generated_statistics_match_the_cpu(name, dtype, monkeypatch):
     cpu = xf.focal_stats(data, fp, STATS, boundary="reflect")
     for stat in STATS:
         assert_close_to_numpy_backend(_host(out[stat]), cpu[stat], stat)
+    # Each channel set compiles its own kernel (about a second): a few sets, one dtype.
+    for stat in ("mean", "max", "std") if dtype == np.float32 else ():
         alone = getattr(xf, f"focal_{stat}")(cp.asarray(data), fp, boundary="nan")
         assert_close_to_numpy_backend(_host(alone),
                                       getattr(xf, f"focal_{stat}")(data, fp, boundary="nan"),

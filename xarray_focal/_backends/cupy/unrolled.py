@@ -27,8 +27,16 @@ odd, so the 32 lanes' loads of one column hit 32 different banks. Tiles that rea
 outside the maps' plain shift (every tile of a large array but its border) stage the halo
 with straight coalesced loads, without the index maps.
 
+A dask chunk's tile is read where it lies: the kernel takes the 3 x 3 grid of the block and
+its neighbours' halo strips (pointers with row and batch strides) and picks the piece of
+each frame cell, so no frame is assembled; a whole array is the grid's middle piece alone.
+
 :func:`unrolled_layout` says whether a kernel qualifies (one shared-memory band, code of a
 bounded size) and with which shape; :func:`source` writes the CUDA C.
+
+The NaN-aware statistics have their generated kernel too (:func:`reduce_unrolled_layout`,
+:func:`reduce_source`): the same tile rows and shared run shapes, with the window parts
+and merges of ``reduce.cu`` (``stats.cuh``) in place of plain sums.
 """
 
 from __future__ import annotations
