@@ -24,6 +24,7 @@ and it cannot serialise a many-worker cluster behind one lock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import dask.array as da
 import numpy as np
@@ -224,4 +225,12 @@ def _frame_map(n, radius, boundary, starts, i, before, after, depth):
     core = (int(starts[i]), int(starts[i + 1]))
     strip_before = (0, 0) if before is None else (int(starts[before + 1]) - depth, int(starts[before + 1]))
     strip_after = (0, 0) if after is None else (int(starts[after]), int(starts[after]) + depth)
-    return axis_map(n, radius, boundary, core=core, before=strip_before, after=strip_after)
+    return _axis_map(n, radius, boundary, core, strip_before, strip_after)
+
+
+@lru_cache(maxsize=1024)
+def _axis_map(n, radius, boundary, core, before, after):
+    """:func:`axis_map`, cached: every compute asked again for every block's two maps
+    (~0.2 ms each with 2048-cell chunks on the GPU host, a fifth of a chunk's host work).
+    The maps are shared between tasks, and no backend writes to them."""
+    return axis_map(n, radius, boundary, core=core, before=before, after=after)

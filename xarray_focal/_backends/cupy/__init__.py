@@ -15,12 +15,18 @@ The package:
 ``launch.py``
     device side: the CUDA sources, the compiled kernels, the caches of uploaded layouts and
     index maps, and the one launcher.
-``correlate.cu``, ``reduce.cu``, ``common.cuh``
+``unrolled.py``
+    host side too: CUDA C generated for one kernel's runs (straight-line code, runs and
+    weights as constants, several output rows a thread sharing their window sums). The
+    correlation runs there wherever the kernel qualifies (bounded code size, one
+    shared-memory band), reading a dask chunk's halo strips in place; the generated
+    statistics kernels are behind ``launch.UNROLLED_STATS`` until timed.
+``correlate.cu``, ``reduce.cu``, ``common.cuh``, ``stats.cuh``
     the CUDA C: ``focal_correlate`` (weighted sums) and ``focal_reduce`` (NaN policies and
     focal statistics, with the semantics of :mod:`xarray_focal._algorithms.masked`), and
-    what both share -- staging a tile plus halo in shared memory through the per-axis
-    index maps (so every boundary mode and every dask chunk is the same code) and the
-    coalesced store of the outputs.
+    what they share -- staging a tile plus halo in shared memory through the per-axis
+    index maps (so every boundary mode and every dask chunk is the same code), the
+    coalesced store of the outputs, and the statistics' channels (``stats.cuh``).
 
 How the work is laid out (details in the CUDA files): each thread computes ``K``
 consecutive outputs; a run of length ``L >= K`` costs ``L + K - 1`` shared-memory reads for
@@ -38,7 +44,8 @@ from ..._algorithms.runs import KernelRuns
 from ..._contract import Reduction
 from ..._boundary import axis_modes
 from ..._tiles import Tile
-from .launch import UPLOADS, device_map, launch_kernel, whole_axis_map
+from . import launch
+from .launch import UPLOADS, device_map, launch_generated, launch_kernel, whole_axis_map
 
 __all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "UPLOADS"]
 
@@ -53,7 +60,7 @@ def _whole_maps(data: Any, kernel: KernelRuns, boundary: str):
 
 def _tile_maps(src: Any, tile: Tile):
     device = src.device.id
-    return device_map(tile.ymap.index, device), device_map(tile.xmap.index, device)
+    return device_map(tile.ymap, device), device_map(tile.xmap, device)
 
 
 def correlate(data: Any, kernel: KernelRuns, method: str, boundary: str, fill: float) -> Any:
@@ -69,18 +76,32 @@ def correlate(data: Any, kernel: KernelRuns, method: str, boundary: str, fill: f
            [9., 9., 9., 9.],
            [9., 9., 9., 9.]])
     """
-    return launch_kernel(data, kernel, *_whole_maps(data, kernel, boundary), fill)
+    key = launch.whole_recipe_key(data, kernel, boundary, fill)
+    recipe = launch.RECIPES.get(key)
+    if recipe is not None:
+        return launch.launch_recipe(recipe, data)
+    maps = _whole_maps(data, kernel, boundary)
+    e = data[..., :0, :0]
+    grid = ((e, e, e), (e, data, e), (e, e, e))
+    out = launch_generated(grid, kernel, *maps, fill, recipe_key=key)
+    return launch_kernel(data, kernel, *maps, fill) if out is None else out
 
 
 def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
                    parallel: bool) -> Any:
     """Correlate one tile on the device; the output has the tile's core shape.
 
-    The kernels read one array, so the halo strips are put together with the block first
-    (a device copy). ``parallel`` is ignored: one launch always fills the whole device.
+    The kernel generated for ``kernel`` (:mod:`.unrolled`) reads the block and its halo
+    strips in place; the generic kernels read one array, so for them the strips are put
+    together with the block first (a device copy). ``parallel`` is ignored: one launch
+    always fills the whole device.
     """
+    maps = _tile_maps(tile.core, tile)
+    out = launch_generated(tile.grid, kernel, *maps, fill)
+    if out is not None:
+        return out
     src = tile.frame()
-    return launch_kernel(src, kernel, *_tile_maps(src, tile), fill)
+    return launch_kernel(src, kernel, *maps, fill)
 
 
 def reduce(data: Any, kernel: KernelRuns, method: str, boundary: str, fill: float,
