@@ -171,8 +171,21 @@ def _edge_strips(block, dy: int, dx: int):
     h, w = block.shape[-2:]
     rows = (slice(0, dy), slice(None), slice(h - dy, h))
     cols = (slice(0, dx), slice(None), slice(w - dx, w))
-    return [[None if (i, j) == (1, 1) else block[..., rows[i], cols[j]].copy() for j in range(3)]
+    return [[None if (i, j) == (1, 1) else _copy(block[..., rows[i], cols[j]]) for j in range(3)]
             for i in range(3)]
+
+
+def _copy(piece):
+    """A copy of ``piece`` on the device it lives on.
+
+    cupy copies into the *current* device, and a dask thread's current device is the
+    first GPU whatever the block's: a strip of a block on another GPU would land there.
+    """
+    device = getattr(piece, "device", None)
+    if hasattr(device, "use"):  # a cupy.cuda.Device (numpy's .device is the string "cpu")
+        with device:
+            return piece.copy()
+    return piece.copy()
 
 
 @dataclass(frozen=True, eq=False)

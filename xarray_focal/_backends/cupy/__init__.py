@@ -38,6 +38,7 @@ is one launch. Repeated calls and dask chunks upload nothing but new index maps.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from ..._algorithms.runs import KernelRuns
@@ -56,6 +57,33 @@ def _whole_maps(data: Any, kernel: KernelRuns, boundary: str):
     ymode, xmode = axis_modes(boundary)  # one mode, or a (y, x) pair
     return (whole_axis_map(ny, kernel.ry, ymode, device),
             whole_axis_map(nx, kernel.rx, xmode, device))
+
+
+def _on_one_device(tile: Tile) -> Tile:
+    """``tile`` with every halo strip on its block's device.
+
+    The chunks of one dask array may live on different GPUs of one process (the threaded
+    scheduler, chunks placed by the user); the kernels read every piece by pointer, so a
+    strip from another device is copied to the block's first (cupy copies between devices).
+    On a cluster each worker receives its strips on its own device, and nothing is copied.
+    """
+    device = tile.core.device.id
+    if all(piece.device.id == device for row in tile.grid for piece in row):
+        return tile
+    import cupy as cp
+
+    with cp.cuda.Device(device):
+        grid = tuple(tuple(piece if piece.device.id == device else piece.copy() for piece in row)
+                     for row in tile.grid)
+    return dataclasses.replace(tile, grid=grid)
+
+
+def _frame(tile: Tile) -> Any:
+    """The tile put together as one array, on its block's device (not the current one)."""
+    import cupy as cp
+
+    with cp.cuda.Device(tile.core.device.id):
+        return _on_one_device(tile).frame()
 
 
 def _tile_maps(src: Any, tile: Tile):
@@ -96,11 +124,12 @@ def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
     together with the block first (a device copy). ``parallel`` is ignored: one launch
     always fills the whole device.
     """
+    tile = _on_one_device(tile)
     maps = _tile_maps(tile.core, tile)
     out = launch_generated(tile.grid, kernel, *maps, fill)
     if out is not None:
         return out
-    src = tile.frame()
+    src = _frame(tile)
     return launch_kernel(src, kernel, *maps, fill)
 
 
@@ -127,5 +156,5 @@ def reduce_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float,
 
     ``parallel`` is ignored: one launch always fills the whole device.
     """
-    src = tile.frame()
+    src = _frame(tile)
     return launch_kernel(src, kernel, *_tile_maps(src, tile), fill, reduction)
