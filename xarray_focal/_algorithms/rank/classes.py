@@ -1,0 +1,99 @@
+"""Categorical window statistics: majority, minority and variety, by counting tables.
+
+The data's classes are numbered once per tile (dense ids in ascending class order, -1 for
+NaN; see :func:`xarray_focal._backends.rank.class_ids`), so "the smallest class" of a tie
+is the smallest id. A task keeps one count per class for the current window: sliding the
+window one column subtracts the first cell of each footprint run and adds the cell after
+its end, and the number of classes present (variety) changes exactly when a count leaves
+or reaches zero. Majority and minority read the counts of the window's cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .order import _region
+
+__all__ = ["MAJORITY", "MINORITY", "VARIETY", "class_windows"]
+
+#: Statistic codes of :func:`class_windows`.
+MAJORITY, MINORITY, VARIETY = 0, 1, 2
+
+
+@njit(nogil=True, cache=True)
+def class_windows(ids, yidx, xidx, fill_id, rdy, rdx, rlen, ry, rx, nclasses, classes,
+                  codes, thr, out, band, t0, t1):
+    """Categorical statistics of tasks ``t0:t1`` (a band of ``band`` output rows each).
+
+    ``ids`` is ``(slices, rows, cols)`` of class ids (-1: NaN), read through the maps
+    (``fill_id`` outside); ``classes[i]`` is the value of class ``i``; ``out`` is
+    ``(len(codes), slices, ho, wo)``.
+    """
+    nq, nb, ho, wo = out.shape
+    nruns = rdy.shape[0]
+    nbands = -(-ho // band)
+    reg = np.empty((band + 2 * ry, wo + 2 * rx), dtype=ids.dtype)
+    counts = np.zeros(max(nclasses, 1), dtype=np.int64)
+    for task in range(t0, t1):
+        b = task // nbands
+        y0 = (task % nbands) * band
+        bh = min(band, ho - y0)
+        _region(ids, b, yidx, xidx, fill_id, y0, bh + 2 * ry, 0, wo + 2 * rx, reg)
+        for yy in range(bh):
+            nv = 0
+            variety = 0
+            for k in range(nruns):
+                rr = reg[yy + rdy[k]]
+                for j in range(rdx[k], rdx[k] + rlen[k]):
+                    c = rr[j]
+                    if c >= 0:
+                        nv += 1
+                        counts[c] += 1
+                        variety += counts[c] == 1
+            for x in range(wo):
+                if x > 0:
+                    for k in range(nruns):
+                        rr = reg[yy + rdy[k]]
+                        c = rr[x - 1 + rdx[k]]
+                        if c >= 0:
+                            nv -= 1
+                            counts[c] -= 1
+                            variety -= counts[c] == 0
+                        c = rr[x - 1 + rdx[k] + rlen[k]]
+                        if c >= 0:
+                            nv += 1
+                            counts[c] += 1
+                            variety += counts[c] == 1
+                for s in range(nq):
+                    code = codes[s]
+                    if nv < thr or nv == 0:
+                        out[s, b, y0 + yy, x] = np.nan
+                    elif code == 2:
+                        out[s, b, y0 + yy, x] = variety
+                    else:
+                        best = -1
+                        bc = 0
+                        for k in range(nruns):
+                            rr = reg[yy + rdy[k]]
+                            for j in range(x + rdx[k], x + rdx[k] + rlen[k]):
+                                c = rr[j]
+                                if c < 0:
+                                    continue
+                                n = counts[c]
+                                if best < 0:
+                                    better = True
+                                elif code == 0:
+                                    better = n > bc or (n == bc and c < best)
+                                else:
+                                    better = n < bc or (n == bc and c < best)
+                                if better:
+                                    best = c
+                                    bc = n
+                        out[s, b, y0 + yy, x] = classes[best]
+            for k in range(nruns):
+                rr = reg[yy + rdy[k]]
+                for j in range(wo - 1 + rdx[k], wo - 1 + rdx[k] + rlen[k]):
+                    c = rr[j]
+                    if c >= 0:
+                        counts[c] -= 1
