@@ -631,11 +631,11 @@ def hotspots(data: Any, kernel: Any, *, boundary: str = "nan") -> Any:
     >>> data = np.zeros((5, 5))
     >>> data[1:4, 1:4] = 10.0
     >>> xf.hotspots(data, np.ones((3, 3)), boundary="nearest")
-    array([[ 0,  0,  0,  0,  0],
-           [ 0, 90, 99, 90,  0],
-           [ 0, 99, 99, 99,  0],
-           [ 0, 90, 99, 90,  0],
-           [ 0,  0,  0,  0,  0]], dtype=int8)
+    array([[-90,   0,   0,   0, -90],
+           [  0,   0,  95,   0,   0],
+           [  0,  95,  99,  95,   0],
+           [  0,   0,  95,   0,   0],
+           [-90,   0,   0,   0, -90]], dtype=int8)
     """
     data = _check_data(data)
     weights = custom_kernel(kernel)

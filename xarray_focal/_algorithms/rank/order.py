@@ -44,7 +44,7 @@ def network_pairs(n: int) -> np.ndarray:
     Examples
     --------
     >>> network_pairs(3).tolist()
-    [[0, 1], [1, 2], [0, 1]]
+    [[0, 1], [0, 2], [1, 2]]
     """
     size = 1
     while size < n:
