@@ -649,9 +649,10 @@ def hotspots(data: Any, kernel: Any, *, boundary: str = "nan") -> Any:
     filled = np.where(valid, x, 0.0)
     axes = (-2, -1)
     n = valid.sum(axis=axes, keepdims=True)
-    mean = filled.sum(axis=axes, keepdims=True) / n
-    dev = np.where(valid, x - mean, 0.0)
-    std = np.sqrt((dev * dev).sum(axis=axes, keepdims=True) / n)
+    with np.errstate(invalid="ignore", divide="ignore"):  # no valid cell: refused below
+        mean = filled.sum(axis=axes, keepdims=True) / n
+        dev = np.where(valid, x - mean, 0.0)
+        std = np.sqrt((dev * dev).sum(axis=axes, keepdims=True) / n)
     if is_dask_array(data):
         import dask.array as dask_array
 
