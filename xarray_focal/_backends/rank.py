@@ -117,11 +117,11 @@ class RankReduction:
             engine = "network" if kernel.ntaps <= NETWORK_MAX_CELLS else "bitset"
         if engine == "network":
             taps = kernel.taps()
-            pairs = order_loops.network_pairs(kernel.ntaps)
+            moves, final = order_loops.network_schedule(kernel.ntaps)
             strip = min(wo, NETWORK_STRIP)
             band = _band(nb, ho, -(-wo // strip), parallel, default=ho)
             args = (frame, yidx, xidx, float(fill), taps.dy, taps.dx, kernel.ry, kernel.rx,
-                    pairs, qs, self.threshold, out, band, strip)
+                    moves, final, qs, self.threshold, out, band, strip)
             ntasks = nb * -(-ho // band) * -(-wo // strip)
             threads.run_ranges(order_loops.order_network, args, ntasks, parallel=parallel)
         else:
@@ -137,9 +137,26 @@ class RankReduction:
         ids, fill_id, values = class_ids(frame, fill)
         out = np.empty((codes.size, nb, ho, wo), dtype=dtype)
         band = _band(nb, ho, 1, parallel, default=ho)
-        args = (ids, yidx, xidx, fill_id, kernel.dy, kernel.dx, kernel.length, kernel.ry,
-                kernel.rx, values.size, values, codes, self.threshold, out, band)
-        threads.run_ranges(class_loops.class_windows, args, nb * -(-ho // band), parallel=parallel)
+        ntasks = nb * -(-ho // band)
+        counting = codes
+        if values.size <= 64 and class_loops.VARIETY in codes:
+            # Few classes: variety as bitsets, the rest (if any) by counting.
+            slot = int(np.flatnonzero(codes == class_loops.VARIETY)[0])
+            lengths, run_len_slot = np.unique(kernel.length, return_inverse=True)
+            vband = min(band, 256)
+            args = (ids, yidx, xidx, fill_id, kernel.dy, kernel.dx, kernel.length,
+                    lengths.astype(np.int64), run_len_slot.astype(np.int64).reshape(-1),
+                    kernel.ry, kernel.rx, self.threshold, out, slot, vband)
+            threads.run_ranges(class_loops.variety_bits, args, nb * -(-ho // vband),
+                               parallel=parallel)
+            counting = codes[codes != class_loops.VARIETY]
+        if counting.size:
+            rest = [i for i, c in enumerate(codes) if c in counting]
+            sub = np.empty((counting.size, nb, ho, wo), dtype=dtype)
+            args = (ids, yidx, xidx, fill_id, kernel.dy, kernel.dx, kernel.length, kernel.ry,
+                    kernel.rx, values.size, values, counting, self.threshold, sub, band)
+            threads.run_ranges(class_loops.class_windows, args, ntasks, parallel=parallel)
+            out[rest] = sub
         return out
 
     def _apply(self, frame, dtype, yidx, xidx, fill, kernel, shape, parallel):
@@ -216,14 +233,29 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
                                   and bool(np.all(vals == np.floor(vals)))))
     integral = integral and all(float(e).is_integer() for e in extra)
     if integral and hi - lo < DIRECT_CLASS_RANGE:
+        # Offsets from the smallest class, then renumbered densely by a table of the
+        # classes present (np.bincount: no sort).
         base = int(lo)
+        offsets = (frame if valid is None else vals).astype(np.int64) - base
+        if hi - lo < 64:  # already few enough for the variety bitsets: no table needed
+            values = np.arange(base, int(hi) + 1, dtype=np.float64)
+            fill_id = int(extra[0]) - base if extra else -1
+            if valid is None:
+                return np.ascontiguousarray(offsets), fill_id, values
+            ids = np.full(frame.shape, -1, dtype=np.int64)
+            ids[valid] = offsets
+            return ids, fill_id, values
+        present = np.bincount(offsets.ravel(), minlength=int(hi) - base + 1) > 0
+        if extra:
+            present[int(extra[0]) - base] = True
+        table = np.cumsum(present) - 1
+        values = (np.flatnonzero(present) + base).astype(np.float64)
         if valid is None:
-            ids = (frame.astype(np.int64) - base)
+            ids = table[offsets]
         else:
             ids = np.full(frame.shape, -1, dtype=np.int64)
-            ids[valid] = vals.astype(np.int64) - base
-        values = np.arange(base, int(hi) + 1, dtype=np.float64)
-        fill_id = int(extra[0]) - base if extra else -1
+            ids[valid] = table[offsets]
+        fill_id = int(table[int(extra[0]) - base]) if extra else -1
         return np.ascontiguousarray(ids), fill_id, values
     flat = frame.ravel() if valid is None else vals
     values, inverse = np.unique(np.concatenate((flat.astype(np.float64), extra)),

@@ -64,6 +64,33 @@ def network_pairs(n: int) -> np.ndarray:
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+@functools.lru_cache(maxsize=64)
+def network_schedule(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The network of :func:`network_pairs` as moves between ``n + 2`` buffer rows.
+
+    Each compare-exchange reads two rows and writes their min and max into the two rows
+    the previous one freed: a loop that updates two rows in place is not vectorised by
+    LLVM (the two might be the same row), one that writes other rows is. Returns
+    ``(moves, final)``: ``moves[k] = (src_a, src_b, dst_min, dst_max)`` and ``final[i]``,
+    the row holding the ``i``-th smallest value at the end.
+
+    Examples
+    --------
+    >>> moves, final = network_schedule(3)
+    >>> moves.tolist(), final.tolist()
+    ([[0, 1, 3, 4], [3, 2, 0, 1], [4, 1, 3, 2]], [0, 3, 2])
+    """
+    loc = list(range(n))
+    free = [n, n + 1]
+    moves = []
+    for a, b in network_pairs(n).tolist():
+        pa, pb = loc[a], loc[b]
+        moves.append((pa, pb, free[0], free[1]))
+        loc[a], loc[b] = free
+        free = [pa, pb]
+    return np.array(moves, dtype=np.int64).reshape(-1, 4), np.array(loc, dtype=np.int64)
+
+
 @njit(nogil=True, cache=True)
 def _lerp(a, b, t):
     """numpy's linear interpolation (``numpy.lib._function_base_impl._lerp``), exact ends.
@@ -135,7 +162,7 @@ def _region(frame, b, yidx, xidx, fill, py0, ph, px0, pw, reg):
 
 
 @njit(nogil=True, cache=True)
-def order_network(frame, yidx, xidx, fill, tdy, tdx, ry, rx, pairs, qs, thr, out,
+def order_network(frame, yidx, xidx, fill, tdy, tdx, ry, rx, moves, final, qs, thr, out,
                   band, strip, t0, t1):
     """Order statistics by a sorting network over strips of windows (tasks ``t0:t1``).
 
@@ -149,7 +176,7 @@ def order_network(frame, yidx, xidx, fill, tdy, tdx, ry, rx, pairs, qs, thr, out
     nbands = -(-ho // band)
     nstrips = -(-wo // strip)
     reg = np.empty((band + 2 * ry, strip + 2 * rx), dtype=frame.dtype)
-    v = np.empty((n, strip), dtype=frame.dtype)
+    v = np.empty((n + 2, strip), dtype=frame.dtype)
     cnt = np.empty(strip, dtype=np.int64)
     inf = np.full(1, np.inf, dtype=frame.dtype)[0]  # +inf in the data's own float type
     for task in range(t0, t1):
@@ -159,26 +186,57 @@ def order_network(frame, yidx, xidx, fill, tdy, tdx, ry, rx, pairs, qs, thr, out
         x0 = (rest % nstrips) * strip
         bh = min(band, ho - y0)
         sw = min(strip, wo - x0)
-        _region(frame, b, yidx, xidx, fill, y0, bh + 2 * ry, x0, sw + 2 * rx, reg)
+        ph, pw = bh + 2 * ry, sw + 2 * rx
+        _region(frame, b, yidx, xidx, fill, y0, ph, x0, pw, reg)
+        # A region without NaN (the usual case) needs no counting: every window has n
+        # valid values, so each statistic reads the same sorted position in every column.
+        clean = True
+        for i in range(ph):
+            row = reg[i, :pw]
+            for j in range(pw):
+                if row[j] != row[j]:
+                    clean = False
+                    break
+            if not clean:
+                break
         for yy in range(bh):
             cv = cnt[:sw]
-            cv[:] = 0
-            for t in range(n):
-                src = reg[yy + tdy[t], tdx[t]:tdx[t] + sw]
-                dst = v[t, :sw]
+            if clean:
+                for t in range(n):
+                    v[t, :sw] = reg[yy + tdy[t], tdx[t]:tdx[t] + sw]
+            else:
+                cv[:] = 0
+                for t in range(n):
+                    src = reg[yy + tdy[t], tdx[t]:tdx[t] + sw]
+                    dst = v[t, :sw]
+                    for x in range(sw):
+                        val = src[x]
+                        ok = val == val
+                        dst[x] = val if ok else inf
+                        cv[x] += ok
+            for p in range(moves.shape[0]):
+                va = v[moves[p, 0], :sw]
+                vb = v[moves[p, 1], :sw]
+                vlo = v[moves[p, 2], :sw]
+                vhi = v[moves[p, 3], :sw]
                 for x in range(sw):
-                    val = src[x]
-                    ok = val == val
-                    dst[x] = val if ok else inf
-                    cv[x] += ok
-            for p in range(pairs.shape[0]):
-                va = v[pairs[p, 0], :sw]
-                vb = v[pairs[p, 1], :sw]
-                for x in range(sw):
-                    lo = min(va[x], vb[x])
-                    hi = max(va[x], vb[x])
-                    va[x] = lo
-                    vb[x] = hi
+                    a = va[x]
+                    c = vb[x]
+                    vlo[x] = min(a, c)
+                    vhi[x] = max(a, c)
+            if clean:  # n >= thr: the API refuses a min_count above the footprint's size
+                for s in range(nq):
+                    i, j, w = _positions(n, qs[s])
+                    dst = out[s, b, y0 + yy, x0:x0 + sw]
+                    lo = v[final[i], :sw]
+                    if i == j:
+                        for x in range(sw):
+                            dst[x] = lo[x]
+                    else:
+                        hi = v[final[j], :sw]
+                        for x in range(sw):
+                            dst[x] = _value(np.float64(lo[x]), np.float64(hi[x]), w, qs[s])
+                continue
             for x in range(sw):
                 nv = cv[x]
                 for s in range(nq):
@@ -187,7 +245,7 @@ def order_network(frame, yidx, xidx, fill, tdy, tdx, ry, rx, pairs, qs, thr, out
                         continue
                     i, j, w = _positions(nv, qs[s])
                     out[s, b, y0 + yy, x0 + x] = _value(
-                        np.float64(v[i, x]), np.float64(v[j, x]), w, qs[s])
+                        np.float64(v[final[i], x]), np.float64(v[final[j], x]), w, qs[s])
 
 
 @njit(nogil=True, cache=True)
