@@ -188,8 +188,10 @@ def _bitset_tasks(frame, yidx, xidx, fill, kernel, qs, thr, out, band, strip, t0
         ph, pw = bh + 2 * kernel.ry, sw + 2 * kernel.rx
         m = order_loops.bitset_region(frame, b, yidx, xidx, fill, y0, ph, x0, pw, flat, pos)
         order = np.argsort(flat[:m])
-        order_loops.bitset_windows(order, flat, pos, m, ph, pw, kernel.dy, kernel.dx,
-                                   kernel.length, qs, thr, out, b, y0, x0, bh, sw)
+        srt, rank = order_loops.bitset_ranks(order, flat, pos, m, ph * pw)
+        for s in range(nq):
+            order_loops.bitset_windows(srt, rank, m, pw, kernel.dy, kernel.dx, kernel.length,
+                                       float(qs[s]), thr, out[s], b, y0, x0, bh, sw)
 
 
 def _band(nb: int, ho: int, per_band_row: int, parallel: bool, *, default: int) -> int:

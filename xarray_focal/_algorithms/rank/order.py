@@ -30,7 +30,8 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-__all__ = ["network_pairs", "order_network", "bitset_region", "bitset_windows"]
+__all__ = ["network_pairs", "network_schedule", "order_network", "bitset_region", "bitset_ranks",
+           "bitset_windows"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -320,29 +321,32 @@ def bitset_region(frame, b, yidx, xidx, fill, y0, ph, x0, pw, flat, pos):
 
 
 @njit(nogil=True, cache=True)
-def bitset_windows(order, flat, pos, m, ph, pw, rdy, rdx, rlen, qs, thr, out, b, y0, x0,
-                   bh, sw):
-    """Order statistics of one task's windows from its region's ranks (``order``: argsort).
-
-    Rank ``r`` is bit ``r + 64`` of ``words`` (a spare word on each side lets the scans
-    stop without bounds checks); ``summ`` marks the nonzero words, so a scan skips 4096
-    empty positions at a time. Each statistic keeps a pivot position ``p`` and the number
-    of window ranks below it, moved to the k-th smallest after each step: the window
-    changes by a few cells per step, so the pivot moves by a few set bits.
-    """
-    nq = qs.shape[0]
-    nruns = rdy.shape[0]
+def bitset_ranks(order, flat, pos, m, size):
+    """Sorted values ``srt[r + 64]`` and the rank ``+ 64`` of each region cell (-1: NaN)."""
     srt = np.empty(m + 64, dtype=np.float64)
-    rank = np.full(ph * pw, -1, dtype=np.int64)
+    rank = np.full(size, -1, dtype=np.int64)
     for r in range(m):
         o = order[r]
         srt[r + 64] = flat[o]
         rank[pos[o]] = r + 64
+    return srt, rank
+
+
+@njit(nogil=True, cache=True)
+def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh, sw):
+    """Statistic ``q`` of one task's windows from its region's ranks (:func:`bitset_ranks`).
+
+    Rank ``r`` is bit ``r`` of ``words`` (ranks start at 64: a spare word on each side lets
+    the scans stop without bounds checks); ``summ`` marks the nonzero words, so a scan
+    skips 4096 empty positions at a time. A pivot position ``p`` and the number of window
+    ranks below it are moved to the k-th smallest after each step: the window changes by
+    a few cells per step, so the pivot moves by a few set bits. One statistic per call
+    keeps the pivot in registers.
+    """
+    nruns = rdy.shape[0]
     nw = (m >> 6) + 3
     words = np.zeros(nw, dtype=np.uint64)
     summ = np.zeros((nw >> 6) + 2, dtype=np.uint64)
-    piv = np.zeros(nq, dtype=np.int64)
-    below = np.zeros(nq, dtype=np.int64)
     for yy in range(bh):
         nv = 0
         for k in range(nruns):
@@ -352,9 +356,9 @@ def bitset_windows(order, flat, pos, m, ph, pw, rdy, rdx, rlen, qs, thr, out, b,
                 if r >= 0:
                     _set(words, summ, r)
                     nv += 1
-        for s in range(nq):
-            piv[s] = 64
-            below[s] = 0
+        piv = 64
+        below = 0
+        dst = out[b, y0 + yy, x0:x0 + sw]
         for x in range(sw):
             if x > 0:
                 for k in range(nruns):
@@ -363,33 +367,30 @@ def bitset_windows(order, flat, pos, m, ph, pw, rdy, rdx, rlen, qs, thr, out, b,
                     if r >= 0:
                         _clear(words, summ, r)
                         nv -= 1
-                        for s in range(nq):
-                            below[s] -= r < piv[s]  # branch-free: unpredictable
+                        below -= r < piv  # branch-free: unpredictable
                     r = rank[base + rlen[k]]
                     if r >= 0:
                         _set(words, summ, r)
                         nv += 1
-                        for s in range(nq):
-                            below[s] += r < piv[s]  # branch-free: unpredictable
-            for s in range(nq):
-                if nv < thr or nv == 0:
-                    out[s, b, y0 + yy, x0 + x] = np.nan
-                    continue
-                i, j, w = _positions(nv, qs[s])
-                p = piv[s]
-                c = below[s]
-                while c > i:
-                    p = _prev_set(words, summ, p)
-                    c -= 1
-                r = _next_set(words, summ, p)
-                while c < i:
-                    c += 1
-                    r = _next_set(words, summ, r + 1)
-                piv[s] = r
-                below[s] = c
-                a = srt[r]
-                hi = a if j == i else srt[_next_set(words, summ, r + 1)]
-                out[s, b, y0 + yy, x0 + x] = _value(a, hi, w, qs[s])
+                        below += r < piv
+            if nv < thr or nv == 0:
+                dst[x] = np.nan
+                continue
+            i, j, w = _positions(nv, q)
+            p = piv
+            c = below
+            while c > i:
+                p = _prev_set(words, summ, p)
+                c -= 1
+            r = _next_set(words, summ, p)
+            while c < i:
+                c += 1
+                r = _next_set(words, summ, r + 1)
+            piv = r
+            below = c
+            a = srt[r]
+            hi = a if j == i else srt[_next_set(words, summ, r + 1)]
+            dst[x] = _value(a, hi, w, q)
         for k in range(nruns):
             base = (yy + rdy[k]) * pw
             for j in range(sw - 1 + rdx[k], sw - 1 + rdx[k] + rlen[k]):
