@@ -18,6 +18,7 @@ from xarray_focal._backends import rank as rank_backend
 from xarray_focal.errors import FocalTypeError, FocalValueError
 
 from . import requires_dask
+from .backends import backend_params
 from .reference import BOUNDARIES, reference_windows
 
 ANNULUS = np.array([[0, 1, 1, 1, 0],
@@ -372,3 +373,40 @@ def test_inputs_are_not_modified():
     xf.focal_percentile(data, ANNULUS, 5)
     xf.hotspots(data, ANNULUS)
     np.testing.assert_array_equal(data, before)
+
+
+# --- every backend (the cupy ones run on a GPU machine, and skip elsewhere) ------------------
+
+@pytest.mark.parametrize("size", [5, 9])  # GPU: unrolled network (25 cells), insertion (81)
+def test_order_statistics_on_every_backend(backend, size):
+    data = nan_data((2, 21, 23), seed=21).astype(np.float32)
+    fp = np.ones((size, size))
+    fp[size // 2, 0] = 0
+    arr = backend.to_backend(data)
+    got = backend.to_numpy_all({
+        "median": xf.focal_median(arr, fp, boundary="reflect"),
+        "p10": xf.focal_percentile(arr, fp, 10, boundary="constant", nan_policy="omit"),
+        "p90": xf.focal_percentile(arr, fp, 90, boundary="nan", min_count=size),
+    })
+    assert got["median"].dtype == np.float32
+    ref = data.astype(np.float64)
+    np.testing.assert_array_equal(got["median"], ref_order(ref, fp, boundary="reflect").astype(np.float32))
+    np.testing.assert_array_equal(got["p10"], ref_order(ref, fp, 10, boundary="constant").astype(np.float32))
+    np.testing.assert_array_equal(got["p90"], ref_order(ref, fp, 90, min_count=size).astype(np.float32))
+
+
+def test_hotspots_on_every_backend(backend):
+    rng = np.random.default_rng(22)
+    data = rng.standard_normal((2, 16, 18)).cumsum(axis=-1)
+    got = backend.to_numpy(xf.hotspots(backend.to_backend(data), ANNULUS, boundary="nearest"))
+    for i in range(2):
+        np.testing.assert_array_equal(got[i], ref_gistar_classes(data[i], ANNULUS, "nearest"))
+
+
+@pytest.mark.parametrize("backend", backend_params("cupy", "dask+cupy"), indirect=True)
+def test_gpu_refuses_class_statistics_and_apply_up_front(backend):
+    arr = backend.to_backend(np.ones((6, 6)))
+    with pytest.raises(FocalTypeError, match="not implemented on cupy"):
+        xf.focal_variety(arr, np.ones((3, 3)))
+    with pytest.raises(FocalTypeError, match="not implemented on cupy"):
+        xf.focal_apply(arr, np.ones((3, 3)), lambda v: v.sum())

@@ -454,7 +454,7 @@ def focal_percentile(
 
     Parameters
     ----------
-    data : numpy.ndarray or dask.array.Array
+    data : numpy.ndarray, dask.array.Array or cupy.ndarray
         At least 2-D, real numbers; the last two axes are spatial. Not modified.
     footprint : array_like
         2-D, odd sides; nonzero cells form the neighbourhood (weights are ignored).

@@ -7,7 +7,9 @@ host threads as the linear sweeps are, :mod:`.threads`), or one chunk with its
 neighbours' halo strips for dask, through the same graph builder as every other focal
 statistic (:func:`xarray_focal._backends.dask_backend.reduce`, which hands a tile to
 :meth:`RankReduction.run_tile`). The loops read the tile's frame through its index maps,
-so boundaries and chunk edges are handled exactly as for the linear statistics.
+so boundaries and chunk edges are handled exactly as for the linear statistics. cupy
+tiles (whole arrays or dask+cupy chunks) go to :mod:`.cupy_rank` for the order
+statistics; the class statistics and ``apply`` are refused on the GPU up front.
 """
 
 from __future__ import annotations
@@ -78,10 +80,11 @@ class RankReduction:
         """The statistics of one tile: ``(len(names),) + core shape`` in the working dtype."""
         core = tile.core
         if is_cupy_array(core):
-            raise FocalTypeError(
-                f"focal {', '.join(self.names)} are not implemented on cupy arrays yet; "
-                "move the data to the host first (data.get())"
-            )
+            from . import cupy_rank
+
+            self.check_gpu()
+            qs = np.array([np.nan if n == "median" else self.q for n in self.names])
+            return cupy_rank.order_tile(tile, kernel, fill, qs, self.threshold)
         frame = np.asarray(tile.frame())
         lead = core.shape[:-2]
         ho, wo = core.shape[-2:]
@@ -107,6 +110,16 @@ class RankReduction:
             flat[self.names.index("apply")] = self._apply(frame, dtype, yidx, xidx, fill, kernel,
                                                           (nb, ho, wo), parallel)[0]
         return out
+
+    def check_gpu(self) -> None:
+        """Refuse, before any work, what the GPU does not compute: class statistics, apply."""
+        unsupported = [n for n in self.names if n not in ORDER_STATS]
+        if unsupported:
+            raise FocalTypeError(
+                f"focal {', '.join(unsupported)} are not implemented on cupy arrays (the "
+                "GPU computes median and percentile); move the data to the host first "
+                "(data.get(), or data.map_blocks(cupy.asnumpy) for dask)"
+            )
 
     def _order(self, frame, dtype, yidx, xidx, fill, kernel, qs, shape, parallel):
         frame = np.ascontiguousarray(frame, dtype=dtype)
@@ -274,14 +287,11 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
 
 def run(data, kernel: KernelRuns, boundary: str, fill: float, reduction: RankReduction) -> list:
     """The statistics of ``reduction`` over ``data`` (numpy or dask): one array per name."""
-    if is_dask_array(data) and not is_cupy_array(data._meta):
+    if is_cupy_array(data._meta if is_dask_array(data) else data):
+        reduction.check_gpu()  # now, not at compute time
+    if is_dask_array(data):
         from . import dask_backend
 
         return dask_backend.reduce(data, kernel, "auto", boundary, fill, reduction)
-    if is_cupy_array(data) or is_dask_array(data):  # dask+cupy: refuse now, not at compute
-        raise FocalTypeError(
-            f"focal {', '.join(reduction.names)} are not implemented on cupy arrays yet; "
-            "move the data to the host first (data.get())"
-        )
     tile = Tile.whole(data, kernel.ry, kernel.rx, boundary)
     return list(reduction.run_tile(tile, kernel, fill, parallel=True))

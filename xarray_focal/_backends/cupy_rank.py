@@ -1,0 +1,66 @@
+"""Order statistics (median, percentiles) on cupy arrays: one CUDA thread per output cell.
+
+Each thread reads its window through the tile's index maps, sorts it in registers with the
+footprint's sorting network (the same pruned Batcher network as the CPU engine, unrolled
+into the kernel source; footprints of more than :data:`NETWORK_MAX_CELLS` cells are sorted
+by insertion in local memory instead) and finishes the statistic in double precision
+exactly as the CPU does, so both backends return the same order statistics. Class
+statistics and ``apply`` are not available on the GPU (refused by the caller).
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+
+import numpy as np
+
+from .._algorithms.rank.order import network_pairs
+from .._algorithms.runs import KernelRuns
+from .._contract import working_dtype
+
+__all__ = ["order_tile"]
+
+#: Footprints of at most this many cells get an unrolled sorting network.
+NETWORK_MAX_CELLS = 64
+BLOCK = (32, 8)
+
+
+@functools.lru_cache(maxsize=32)
+def _kernel(ctype: str, ntaps: int):
+    import cupy as cp
+
+    head = [f"#define T {ctype}", f"#define NTAPS {ntaps}"]
+    if ntaps <= NETWORK_MAX_CELLS:
+        ces = " ".join(f"CE({a}, {b})" for a, b in network_pairs(ntaps).tolist())
+        head.append(f"#define SORT_CELLS {ces}")
+    body = files(__package__).joinpath("cupy_rank.cu").read_text(encoding="utf-8")
+    code = "\n".join(head) + '\n#line 1 "cupy_rank.cu"\n' + body
+    return cp.RawKernel(code, "order_stat", options=("-std=c++17",))
+
+
+def order_tile(tile, kernel: KernelRuns, fill: float, qs: np.ndarray, threshold: int):
+    """Order statistics ``qs`` (NaN: median) of one cupy tile: ``(len(qs),) + core shape``."""
+    import cupy as cp
+
+    core = tile.core
+    dtype = working_dtype(core.dtype)
+    lead = core.shape[:-2]
+    ho, wo = core.shape[-2:]
+    out = cp.empty((qs.size,) + lead + (ho, wo), dtype=dtype)
+    if out.size == 0:
+        return out
+    frame = cp.ascontiguousarray(tile.frame(), dtype=dtype)
+    nb = int(np.prod(lead, dtype=np.int64))
+    fh, fw = frame.shape[-2:]
+    taps = kernel.taps()
+    args = [cp.asarray(a, dtype=cp.int64) for a in (tile.ymap.index, tile.xmap.index, taps.dy, taps.dx)]
+    ctype = "float" if dtype == np.float32 else "double"
+    kern = _kernel(ctype, kernel.ntaps)
+    grid = (-(-wo // BLOCK[0]), -(-ho // BLOCK[1]), nb)
+    kern(grid, BLOCK, (
+        frame, np.int64(fh), np.int64(fw), args[0], args[1], dtype.type(fill), args[2], args[3],
+        np.int64(nb), np.int64(ho), np.int64(wo), cp.asarray(qs, dtype=cp.float64),
+        np.int32(qs.size), np.int64(threshold), out,
+    ))
+    return out
