@@ -96,18 +96,19 @@ class RankReduction:
         frame = frame.reshape((nb,) + frame.shape[-2:])
         flat = out.reshape((len(self.names), nb, ho, wo))
         yidx, xidx = tile.ymap.index, tile.xmap.index
+        xb = np.array([tile.xmap.lo, tile.xmap.hi, tile.xmap.offset], dtype=np.int64)
         order = [i for i, n in enumerate(self.names) if n in ORDER_STATS]
         cls = [i for i, n in enumerate(self.names) if n in CLASS_STATS]
         if order:
             qs = np.array([np.nan if self.names[i] == "median" else self.q for i in order])
-            res = self._order(frame, dtype, yidx, xidx, fill, kernel, qs, (nb, ho, wo), parallel)
+            res = self._order(frame, dtype, yidx, xidx, xb, fill, kernel, qs, (nb, ho, wo), parallel)
             flat[order] = res
         if cls:
             codes = np.array([CLASS_STATS[self.names[i]] for i in cls], dtype=np.int64)
-            flat[cls] = self._classes(frame, dtype, yidx, xidx, fill, kernel, codes, (nb, ho, wo),
+            flat[cls] = self._classes(frame, dtype, yidx, xidx, xb, fill, kernel, codes, (nb, ho, wo),
                                       parallel)
         if "apply" in self.names:
-            flat[self.names.index("apply")] = self._apply(frame, dtype, yidx, xidx, fill, kernel,
+            flat[self.names.index("apply")] = self._apply(frame, dtype, yidx, xidx, xb, fill, kernel,
                                                           (nb, ho, wo), parallel)[0]
         return out
 
@@ -121,7 +122,7 @@ class RankReduction:
                 "(data.get(), or data.map_blocks(cupy.asnumpy) for dask)"
             )
 
-    def _order(self, frame, dtype, yidx, xidx, fill, kernel, qs, shape, parallel):
+    def _order(self, frame, dtype, yidx, xidx, xb, fill, kernel, qs, shape, parallel):
         frame = np.ascontiguousarray(frame, dtype=dtype)
         nb, ho, wo = shape
         out = np.empty((qs.size, nb, ho, wo), dtype=dtype)
@@ -133,19 +134,19 @@ class RankReduction:
             moves, final = order_loops.network_schedule(kernel.ntaps)
             strip = min(wo, NETWORK_STRIP)
             band = _band(nb, ho, -(-wo // strip), parallel, default=ho)
-            args = (frame, yidx, xidx, float(fill), taps.dy, taps.dx, kernel.ry, kernel.rx,
+            args = (frame, yidx, xidx, xb, float(fill), taps.dy, taps.dx, kernel.ry, kernel.rx,
                     moves, final, qs, self.threshold, out, band, strip)
             ntasks = nb * -(-ho // band) * -(-wo // strip)
             threads.run_ranges(order_loops.order_network, args, ntasks, parallel=parallel)
         else:
             strip = min(wo, BITSET_STRIP)
             band = min(_band(nb, ho, -(-wo // strip), parallel, default=ho), BITSET_BAND)
-            args = (frame, yidx, xidx, float(fill), kernel, qs, self.threshold, out, band, strip)
+            args = (frame, yidx, xidx, xb, float(fill), kernel, qs, self.threshold, out, band, strip)
             ntasks = nb * -(-ho // band) * -(-wo // strip)
             threads.run_ranges(_bitset_tasks, args, ntasks, parallel=parallel)
         return out
 
-    def _classes(self, frame, dtype, yidx, xidx, fill, kernel, codes, shape, parallel):
+    def _classes(self, frame, dtype, yidx, xidx, xb, fill, kernel, codes, shape, parallel):
         nb, ho, wo = shape
         ids, fill_id, values = class_ids(frame, fill)
         out = np.empty((codes.size, nb, ho, wo), dtype=dtype)
@@ -157,7 +158,7 @@ class RankReduction:
             slot = int(np.flatnonzero(codes == class_loops.VARIETY)[0])
             lengths, run_len_slot = np.unique(kernel.length, return_inverse=True)
             vband = min(band, 256)
-            args = (ids, yidx, xidx, fill_id, kernel.dy, kernel.dx, kernel.length,
+            args = (ids, yidx, xidx, xb, fill_id, kernel.dy, kernel.dx, kernel.length,
                     lengths.astype(np.int64), run_len_slot.astype(np.int64).reshape(-1),
                     kernel.ry, kernel.rx, self.threshold, out, slot, vband)
             threads.run_ranges(class_loops.variety_bits, args, nb * -(-ho // vband),
@@ -166,24 +167,24 @@ class RankReduction:
         if counting.size:
             rest = [i for i, c in enumerate(codes) if c in counting]
             sub = np.empty((counting.size, nb, ho, wo), dtype=dtype)
-            args = (ids, yidx, xidx, fill_id, kernel.dy, kernel.dx, kernel.length, kernel.ry,
+            args = (ids, yidx, xidx, xb, fill_id, kernel.dy, kernel.dx, kernel.length, kernel.ry,
                     kernel.rx, values.size, values, counting, self.threshold, sub, band)
             threads.run_ranges(class_loops.class_windows, args, ntasks, parallel=parallel)
             out[rest] = sub
         return out
 
-    def _apply(self, frame, dtype, yidx, xidx, fill, kernel, shape, parallel):
+    def _apply(self, frame, dtype, yidx, xidx, xb, fill, kernel, shape, parallel):
         frame = np.ascontiguousarray(frame, dtype=dtype)
         nb, ho, wo = shape
         out = np.empty((1, nb, ho, wo), dtype=dtype)
         band = _band(nb, ho, 1, parallel, default=ho)
-        args = (frame, yidx, xidx, float(fill), kernel.dy, kernel.dx, kernel.length, kernel.ry,
+        args = (frame, yidx, xidx, xb, float(fill), kernel.dy, kernel.dx, kernel.length, kernel.ry,
                 kernel.rx, self.func, self.threshold, out, band)
         threads.run_ranges(custom_loops.apply_windows, args, nb * -(-ho // band), parallel=parallel)
         return out
 
 
-def _bitset_tasks(frame, yidx, xidx, fill, kernel, qs, thr, out, band, strip, t0, t1):
+def _bitset_tasks(frame, yidx, xidx, xb, fill, kernel, qs, thr, out, band, strip, t0, t1):
     """Tasks ``t0:t1`` of the bitset engine: gather, rank (numpy's sort), sweep.
 
     The rank transform is numpy's argsort (SIMD-accelerated, and it releases the GIL):
@@ -199,7 +200,7 @@ def _bitset_tasks(frame, yidx, xidx, fill, kernel, qs, thr, out, band, strip, t0
         y0, x0 = (rest // nstrips) * band, (rest % nstrips) * strip
         bh, sw = min(band, ho - y0), min(strip, wo - x0)
         ph, pw = bh + 2 * kernel.ry, sw + 2 * kernel.rx
-        m = order_loops.bitset_region(frame, b, yidx, xidx, fill, y0, ph, x0, pw, flat, pos)
+        m = order_loops.bitset_region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, flat, pos)
         order = np.argsort(flat[:m])
         srt, rank = order_loops.bitset_ranks(order, flat, pos, m, ph * pw)
         for s in range(nq):

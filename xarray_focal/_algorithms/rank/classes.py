@@ -22,7 +22,7 @@ MAJORITY, MINORITY, VARIETY = 0, 1, 2
 
 
 @njit(nogil=True, cache=True)
-def class_windows(ids, yidx, xidx, fill_id, rdy, rdx, rlen, ry, rx, nclasses, classes,
+def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses, classes,
                   codes, thr, out, band, t0, t1):
     """Categorical statistics of tasks ``t0:t1`` (a band of ``band`` output rows each).
 
@@ -39,7 +39,7 @@ def class_windows(ids, yidx, xidx, fill_id, rdy, rdx, rlen, ry, rx, nclasses, cl
         b = task // nbands
         y0 = (task % nbands) * band
         bh = min(band, ho - y0)
-        _region(ids, b, yidx, xidx, fill_id, y0, bh + 2 * ry, 0, wo + 2 * rx, reg)
+        _region(ids, b, yidx, xidx, xb, fill_id, y0, bh + 2 * ry, 0, wo + 2 * rx, reg)
         for yy in range(bh):
             nv = 0
             variety = 0
@@ -108,7 +108,7 @@ def _popcount(w):
 
 
 @njit(nogil=True, cache=True)
-def variety_bits(ids, yidx, xidx, fill_id, rdy, rdx, rlen, lengths, run_len_slot, ry, rx,
+def variety_bits(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, lengths, run_len_slot, ry, rx,
                  thr, out, slot, band, t0, t1):
     """Variety for at most 64 classes: the popcount of the OR of the window's class bits.
 
@@ -133,7 +133,7 @@ def variety_bits(ids, yidx, xidx, fill_id, rdy, rdx, rlen, lengths, run_len_slot
         y0 = (task % nbands) * band
         bh = min(band, ho - y0)
         ph = bh + 2 * ry
-        _region(ids, b, yidx, xidx, fill_id, y0, ph, 0, pw, reg)
+        _region(ids, b, yidx, xidx, xb, fill_id, y0, ph, 0, pw, reg)
         for i in range(ph):
             row = reg[i]
             bits = span[0]

@@ -15,7 +15,7 @@ __all__ = ["apply_windows"]
 
 
 @njit(nogil=True)
-def apply_windows(frame, yidx, xidx, fill, rdy, rdx, rlen, ry, rx, func, thr, out,
+def apply_windows(frame, yidx, xidx, xb, fill, rdy, rdx, rlen, ry, rx, func, thr, out,
                   band, t0, t1):
     """``out[0, b, y, x] = func(valid values of the window)`` for tasks ``t0:t1``.
 
@@ -34,7 +34,7 @@ def apply_windows(frame, yidx, xidx, fill, rdy, rdx, rlen, ry, rx, func, thr, ou
         b = task // nbands
         y0 = (task % nbands) * band
         bh = min(band, ho - y0)
-        _region(frame, b, yidx, xidx, fill, y0, bh + 2 * ry, 0, wo + 2 * rx, reg)
+        _region(frame, b, yidx, xidx, xb, fill, y0, bh + 2 * ry, 0, wo + 2 * rx, reg)
         for yy in range(bh):
             for x in range(wo):
                 m = 0

@@ -147,23 +147,31 @@ def _value(a, b, t, q):
 
 
 @njit(nogil=True, cache=True)
-def _region(frame, b, yidx, xidx, fill, py0, ph, px0, pw, reg):
-    """reg[i, j] = value at padded (py0 + i, px0 + j) of slice ``b``, read through the maps."""
+def _region(frame, b, yidx, xidx, xb, fill, py0, ph, px0, pw, reg):
+    """reg[i, j] = value at padded (py0 + i, px0 + j) of slice ``b``, read through the maps.
+
+    ``xb = (lo, hi, offset)``: on ``lo:hi`` the x map is the shift ``j + offset`` (see
+    :class:`~xarray_focal._boundary.AxisMap`), so a region inside it is a plain copy.
+    """
+    plain = px0 >= xb[0] and px0 + pw <= xb[1]
     for i in range(ph):
         sy = yidx[py0 + i]
-        dst = reg[i]
+        dst = reg[i, :pw]
         if sy < 0:
             for j in range(pw):
                 dst[j] = fill
             continue
         row = frame[b, sy]
+        if plain:
+            dst[:] = row[px0 + xb[2]:px0 + xb[2] + pw]
+            continue
         for j in range(pw):
             sx = xidx[px0 + j]
             dst[j] = row[sx] if sx >= 0 else fill
 
 
 @njit(nogil=True, cache=True)
-def order_network(frame, yidx, xidx, fill, tdy, tdx, ry, rx, moves, final, qs, thr, out,
+def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, qs, thr, out,
                   band, strip, t0, t1):
     """Order statistics by a sorting network over strips of windows (tasks ``t0:t1``).
 
@@ -188,18 +196,15 @@ def order_network(frame, yidx, xidx, fill, tdy, tdx, ry, rx, moves, final, qs, t
         bh = min(band, ho - y0)
         sw = min(strip, wo - x0)
         ph, pw = bh + 2 * ry, sw + 2 * rx
-        _region(frame, b, yidx, xidx, fill, y0, ph, x0, pw, reg)
+        _region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, reg)
         # A region without NaN (the usual case) needs no counting: every window has n
         # valid values, so each statistic reads the same sorted position in every column.
-        clean = True
+        nans = 0
         for i in range(ph):
             row = reg[i, :pw]
             for j in range(pw):
-                if row[j] != row[j]:
-                    clean = False
-                    break
-            if not clean:
-                break
+                nans += row[j] != row[j]
+        clean = nans == 0
         for yy in range(bh):
             cv = cnt[:sw]
             if clean:
@@ -302,7 +307,7 @@ def _clear(words, summ, r):
 
 
 @njit(nogil=True, cache=True)
-def bitset_region(frame, b, yidx, xidx, fill, y0, ph, x0, pw, flat, pos):
+def bitset_region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, flat, pos):
     """The valid values of a task's region and their positions ``i * pw + j``; their count."""
     m = 0
     for i in range(ph):
