@@ -461,8 +461,11 @@ def apply_tools(n: int, radius: int, *, quick: bool) -> Work:
     tiny = _dataarray(_raster(32, nan_fraction=0.05))
 
     @numba.njit
-    def spread(v):  # ours: the valid values, a 1-D array
-        return v.max() - v.min()
+    def spread(v):  # ours: the valid values, a 1-D array (the same loop as the peer's)
+        lo, hi = np.inf, -np.inf
+        for x in v:
+            lo, hi = min(lo, x), max(hi, x)
+        return hi - lo
 
     @numba.njit
     def spread_window(w):  # xarray-spatial: the window, NaN outside the footprint

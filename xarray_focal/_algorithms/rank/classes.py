@@ -44,9 +44,9 @@ def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses
             nv = 0
             variety = 0
             for k in range(nruns):
-                rr = reg[yy + rdy[k]]
+                row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
                 for j in range(rdx[k], rdx[k] + rlen[k]):
-                    c = rr[j]
+                    c = reg[row, j]
                     if c >= 0:
                         nv += 1
                         counts[c] += 1
@@ -54,13 +54,13 @@ def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses
             for x in range(wo):
                 if x > 0:
                     for k in range(nruns):
-                        rr = reg[yy + rdy[k]]
-                        c = rr[x - 1 + rdx[k]]
+                        row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
+                        c = reg[row, x - 1 + rdx[k]]
                         if c >= 0:
                             nv -= 1
                             counts[c] -= 1
                             variety -= counts[c] == 0
-                        c = rr[x - 1 + rdx[k] + rlen[k]]
+                        c = reg[row, x - 1 + rdx[k] + rlen[k]]
                         if c >= 0:
                             nv += 1
                             counts[c] += 1
@@ -75,9 +75,9 @@ def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses
                         best = -1
                         bc = 0
                         for k in range(nruns):
-                            rr = reg[yy + rdy[k]]
+                            row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
                             for j in range(x + rdx[k], x + rdx[k] + rlen[k]):
-                                c = rr[j]
+                                c = reg[row, j]
                                 if c < 0:
                                     continue
                                 n = counts[c]
@@ -92,9 +92,9 @@ def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses
                                     bc = n
                         out[s, b, y0 + yy, x] = classes[best]
             for k in range(nruns):
-                rr = reg[yy + rdy[k]]
+                row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
                 for j in range(wo - 1 + rdx[k], wo - 1 + rdx[k] + rlen[k]):
-                    c = rr[j]
+                    c = reg[row, j]
                     if c >= 0:
                         counts[c] -= 1
 

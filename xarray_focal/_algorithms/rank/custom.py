@@ -39,9 +39,9 @@ def apply_windows(frame, yidx, xidx, xb, fill, rdy, rdx, rlen, ry, rx, func, thr
             for x in range(wo):
                 m = 0
                 for k in range(nruns):
-                    rr = reg[yy + rdy[k]]
+                    row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
                     for j in range(x + rdx[k], x + rdx[k] + rlen[k]):
-                        val = rr[j]
+                        val = reg[row, j]
                         if val == val:
                             buf[m] = val
                             m += 1
