@@ -352,6 +352,7 @@ def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh,
     nw = (m >> 6) + 3
     words = np.zeros(nw, dtype=np.uint64)
     summ = np.zeros((nw >> 6) + 2, dtype=np.uint64)
+    first = np.empty(nruns, dtype=np.int64)
     for yy in range(bh):
         nv = 0
         for k in range(nruns):
@@ -364,10 +365,12 @@ def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh,
         piv = 64
         below = 0
         dst = out[b, y0 + yy, x0:x0 + sw]
+        for k in range(nruns):  # where each run's first cell sits in ``rank`` at x = 0
+            first[k] = (yy + rdy[k]) * pw + rdx[k]
         for x in range(sw):
             if x > 0:
                 for k in range(nruns):
-                    base = (yy + rdy[k]) * pw + x - 1 + rdx[k]
+                    base = first[k] + x - 1
                     r = rank[base]
                     if r >= 0:
                         _clear(words, summ, r)
