@@ -289,6 +289,16 @@ def test_hotspots_match_xarray_spatial():
         np.testing.assert_array_equal(xf.hotspots(data, kernel, boundary=boundary), theirs)
 
 
+def test_variety_matches_xarray_spatial():
+    xrs = pytest.importorskip("xrspatial.focal")
+    rng = np.random.default_rng(23)
+    classes = rng.integers(0, 7, (30, 31)).astype(float)
+    classes[rng.random(classes.shape) < 0.1] = np.nan
+    fp = xf.circle_kernel(1, 1, 2)
+    theirs = xrs.focal_stats(xr.DataArray(classes), fp, stats_funcs=["variety"]).values[0]
+    np.testing.assert_array_equal(xf.focal_variety(classes, fp), theirs)
+
+
 def test_hotspots_refuse_degenerate_rasters():
     with pytest.raises(FocalValueError, match="standard deviation of 0"):
         xf.hotspots(np.ones((5, 5)), np.ones((3, 3)))

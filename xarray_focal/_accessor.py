@@ -450,7 +450,8 @@ class _FocalAccessor:
             keep = {k: v for k, v in da.attrs.items() if k in ("grid_mapping", "coordinates")}
             result.attrs = {
                 **keep,
-                "long_name": "Getis-Ord Gi* hot and cold spots" + (f" of {subject}" if subject else ""),
+                "long_name": "Getis-Ord Gi* hot and cold spots"
+                + (f" of {subject}" if subject else ""),
                 "flag_values": np.array([-99, -95, -90, 0, 90, 95, 99], dtype=np.int8),
                 "flag_meanings": " ".join(
                     [f"cold_spot_{c}_percent_confidence" for c in (99, 95, 90)]

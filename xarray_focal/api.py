@@ -686,7 +686,9 @@ def _check_gistar(std, n):
             "values too large to square); mask them with NaN or rescale"
         )
     if bool((s == 0).any()):
-        raise FocalValueError("hotspots: the values have a standard deviation of 0 (a constant raster)")
+        raise FocalValueError(
+            "hotspots: the values have a standard deviation of 0 (a constant raster)"
+        )
     return std
 
 

@@ -54,7 +54,8 @@ def order_tile(tile, kernel: KernelRuns, fill: float, qs: np.ndarray, threshold:
     nb = int(np.prod(lead, dtype=np.int64))
     fh, fw = frame.shape[-2:]
     taps = kernel.taps()
-    args = [cp.asarray(a, dtype=cp.int64) for a in (tile.ymap.index, tile.xmap.index, taps.dy, taps.dx)]
+    args = [cp.asarray(a, dtype=cp.int64)
+            for a in (tile.ymap.index, tile.xmap.index, taps.dy, taps.dx)]
     ctype = "float" if dtype == np.float32 else "double"
     kern = _kernel(ctype, kernel.ntaps)
     grid = (-(-wo // BLOCK[0]), -(-ho // BLOCK[1]), nb)

@@ -72,11 +72,13 @@ class RankReduction:
         return f"RankReduction({self.names}, threshold={self.threshold}, q={self.q})"
 
     def __dask_tokenize__(self):
-        func = None if self.func is None else (getattr(self.func, "__module__", None),
-                                               getattr(self.func, "__qualname__", None), id(self.func))
+        func = None if self.func is None else (
+            getattr(self.func, "__module__", None), getattr(self.func, "__qualname__", None),
+            id(self.func))
         return (type(self).__name__, self.names, self.threshold, self.q, func, self.engine)
 
-    def run_tile(self, tile: Tile, kernel: KernelRuns, fill: float, *, parallel: bool) -> np.ndarray:
+    def run_tile(self, tile: Tile, kernel: KernelRuns, fill: float, *,
+                 parallel: bool) -> np.ndarray:
         """The statistics of one tile: ``(len(names),) + core shape`` in the working dtype."""
         core = tile.core
         if is_cupy_array(core):
@@ -97,19 +99,18 @@ class RankReduction:
         flat = out.reshape((len(self.names), nb, ho, wo))
         yidx, xidx = tile.ymap.index, tile.xmap.index
         xb = np.array([tile.xmap.lo, tile.xmap.hi, tile.xmap.offset], dtype=np.int64)
+        maps = (frame, dtype, yidx, xidx, xb, fill, kernel)
         order = [i for i, n in enumerate(self.names) if n in ORDER_STATS]
         cls = [i for i, n in enumerate(self.names) if n in CLASS_STATS]
         if order:
             qs = np.array([np.nan if self.names[i] == "median" else self.q for i in order])
-            res = self._order(frame, dtype, yidx, xidx, xb, fill, kernel, qs, (nb, ho, wo), parallel)
+            res = self._order(*maps, qs, (nb, ho, wo), parallel)
             flat[order] = res
         if cls:
             codes = np.array([CLASS_STATS[self.names[i]] for i in cls], dtype=np.int64)
-            flat[cls] = self._classes(frame, dtype, yidx, xidx, xb, fill, kernel, codes, (nb, ho, wo),
-                                      parallel)
+            flat[cls] = self._classes(*maps, codes, (nb, ho, wo), parallel)
         if "apply" in self.names:
-            flat[self.names.index("apply")] = self._apply(frame, dtype, yidx, xidx, xb, fill, kernel,
-                                                          (nb, ho, wo), parallel)[0]
+            flat[self.names.index("apply")] = self._apply(*maps, (nb, ho, wo), parallel)[0]
         return out
 
     def check_gpu(self) -> None:
@@ -141,7 +142,8 @@ class RankReduction:
         else:
             strip = min(wo, BITSET_STRIP)
             band = min(_band(nb, ho, -(-wo // strip), parallel, default=ho), BITSET_BAND)
-            args = (frame, yidx, xidx, xb, float(fill), kernel, qs, self.threshold, out, band, strip)
+            args = (frame, yidx, xidx, xb, float(fill), kernel, qs, self.threshold, out, band,
+                    strip)
             ntasks = nb * -(-ho // band) * -(-wo // strip)
             threads.run_ranges(_bitset_tasks, args, ntasks, parallel=parallel)
         return out

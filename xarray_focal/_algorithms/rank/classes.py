@@ -44,7 +44,7 @@ def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses
             nv = 0
             variety = 0
             for k in range(nruns):
-                row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
+                row = yy + rdy[k]  # an index, not a view: views cost refcounting
                 for j in range(rdx[k], rdx[k] + rlen[k]):
                     c = reg[row, j]
                     if c >= 0:
@@ -54,7 +54,7 @@ def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses
             for x in range(wo):
                 if x > 0:
                     for k in range(nruns):
-                        row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
+                        row = yy + rdy[k]  # an index, not a view: views cost refcounting
                         c = reg[row, x - 1 + rdx[k]]
                         if c >= 0:
                             nv -= 1
@@ -75,7 +75,7 @@ def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses
                         best = -1
                         bc = 0
                         for k in range(nruns):
-                            row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
+                            row = yy + rdy[k]  # an index, not a view: views cost refcounting
                             for j in range(x + rdx[k], x + rdx[k] + rlen[k]):
                                 c = reg[row, j]
                                 if c < 0:
@@ -92,7 +92,7 @@ def class_windows(ids, yidx, xidx, xb, fill_id, rdy, rdx, rlen, ry, rx, nclasses
                                     bc = n
                         out[s, b, y0 + yy, x] = classes[best]
             for k in range(nruns):
-                row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
+                row = yy + rdy[k]  # an index, not a view: views cost refcounting
                 for j in range(wo - 1 + rdx[k], wo - 1 + rdx[k] + rlen[k]):
                     c = reg[row, j]
                     if c >= 0:

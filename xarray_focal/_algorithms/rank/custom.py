@@ -39,7 +39,7 @@ def apply_windows(frame, yidx, xidx, xb, fill, rdy, rdx, rlen, ry, rx, func, thr
             for x in range(wo):
                 m = 0
                 for k in range(nruns):
-                    row = yy + rdy[k]  # an index, not a view: a view per run costs reference counting
+                    row = yy + rdy[k]  # an index, not a view: views cost refcounting
                     for j in range(x + rdx[k], x + rdx[k] + rlen[k]):
                         val = reg[row, j]
                         if val == val:
