@@ -2,6 +2,8 @@
 // output cell. The launcher (cupy_rank.py, next to this file) prepends:
 //   T            the data's float type (float or double)
 //   NTAPS        the footprint's number of cells
+//   TAP_DY/TAP_DX the cells' row and column in the footprint's box, as {...} lists:
+//                compile-time constants, so the unrolled reads share their index-map loads
 //   SORT_CELLS   the sorting network's compare-exchanges, CE(a, b) ..., or nothing for
 //                footprints too large for one (sorted by insertion instead)
 // Reads go through the tile's index maps (yidx/xidx: padded coordinate -> frame row/column,
@@ -28,7 +30,6 @@ __device__ double lerp_exact(double a, double b, double t) {
 extern "C" __global__ void order_stat(
     const T* __restrict__ frame, long long fh, long long fw,
     const long long* __restrict__ yidx, const long long* __restrict__ xidx, T fill,
-    const long long* __restrict__ tdy, const long long* __restrict__ tdx,
     long long nb, long long ho, long long wo,
     const double* __restrict__ qs, int nq, long long thr, T* __restrict__ out)
 {
@@ -36,6 +37,8 @@ extern "C" __global__ void order_stat(
     long long y = (long long)blockIdx.y * blockDim.y + threadIdx.y;
     long long b = blockIdx.z;
     if (x >= wo || y >= ho) return;
+    const int tdy[NTAPS] = TAP_DY;
+    const int tdx[NTAPS] = TAP_DX;
     T v[NTAPS];
     long long n = 0;
     const T inf = (T)INF_;

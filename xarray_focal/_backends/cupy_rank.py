@@ -1,6 +1,7 @@
 """Order statistics (median, percentiles) on cupy arrays: one CUDA thread per output cell.
 
-Each thread reads its window through the tile's index maps, sorts it in registers with the
+Each thread reads its window through the tile's index maps (the footprint's cells are
+compile-time constants: one kernel per footprint and dtype), sorts it in registers with the
 footprint's sorting network (the same pruned Batcher network as the CPU engine, unrolled
 into the kernel source; footprints of more than :data:`NETWORK_MAX_CELLS` cells are sorted
 by insertion in local memory instead) and finishes the statistic in double precision
@@ -27,16 +28,21 @@ BLOCK = (32, 8)
 
 
 @functools.lru_cache(maxsize=32)
-def _kernel(ctype: str, ntaps: int):
+def _kernel(ctype: str, dy: tuple[int, ...], dx: tuple[int, ...]):
+    """The kernel for one dtype and footprint (cupy also caches the compiled binary)."""
     import cupy as cp
 
-    head = [f"#define T {ctype}", f"#define NTAPS {ntaps}"]
+    ntaps = len(dy)
+    head = [f"#define T {ctype}", f"#define NTAPS {ntaps}",
+            f"#define TAP_DY {{{', '.join(map(str, dy))}}}",
+            f"#define TAP_DX {{{', '.join(map(str, dx))}}}"]
     if ntaps <= NETWORK_MAX_CELLS:
         ces = " ".join(f"CE({a}, {b})" for a, b in network_pairs(ntaps).tolist())
         head.append(f"#define SORT_CELLS {ces}")
     body = files(__package__).joinpath("cupy_rank.cu").read_text(encoding="utf-8")
     code = "\n".join(head) + '\n#line 1 "cupy_rank.cu"\n' + body
-    return cp.RawKernel(code, "order_stat", options=("-std=c++17",))
+    # No fused multiply-adds: the interpolation must round as the CPU's does.
+    return cp.RawKernel(code, "order_stat", options=("-std=c++17", "--fmad=false"))
 
 
 def order_tile(tile, kernel: KernelRuns, fill: float, qs: np.ndarray, threshold: int):
@@ -54,13 +60,13 @@ def order_tile(tile, kernel: KernelRuns, fill: float, qs: np.ndarray, threshold:
     nb = int(np.prod(lead, dtype=np.int64))
     fh, fw = frame.shape[-2:]
     taps = kernel.taps()
-    args = [cp.asarray(a, dtype=cp.int64)
-            for a in (tile.ymap.index, tile.xmap.index, taps.dy, taps.dx)]
+    yidx = cp.asarray(tile.ymap.index, dtype=cp.int64)
+    xidx = cp.asarray(tile.xmap.index, dtype=cp.int64)
     ctype = "float" if dtype == np.float32 else "double"
-    kern = _kernel(ctype, kernel.ntaps)
+    kern = _kernel(ctype, tuple(taps.dy.tolist()), tuple(taps.dx.tolist()))
     grid = (-(-wo // BLOCK[0]), -(-ho // BLOCK[1]), nb)
     kern(grid, BLOCK, (
-        frame, np.int64(fh), np.int64(fw), args[0], args[1], dtype.type(fill), args[2], args[3],
+        frame, np.int64(fh), np.int64(fw), yidx, xidx, dtype.type(fill),
         np.int64(nb), np.int64(ho), np.int64(wo), cp.asarray(qs, dtype=cp.float64),
         np.int32(qs.size), np.int64(threshold), out,
     ))
