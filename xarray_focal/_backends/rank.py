@@ -34,7 +34,7 @@ CLASS_STATS = {"majority": class_loops.MAJORITY, "minority": class_loops.MINORIT
 
 #: Footprints of at most this many cells use the sorting network, larger ones the bitset
 #: of ranks (the crossover measured on the 2-core box is in docs/performance.md).
-NETWORK_MAX_CELLS = 49
+NETWORK_MAX_CELLS = 40
 #: Output columns per network strip: ``n`` rows of this many values stay in L1/L2.
 NETWORK_STRIP = 256
 #: Output rows and columns of a bitset task: the region rank-transformed at once.
