@@ -488,7 +488,8 @@ class _FocalAccessor:
         %(footprint)s
         stats : sequence of str
             Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
-            ``"std"``, ``"var"``.
+            ``"std"``, ``"var"``, ``"median"``, ``"majority"``, ``"minority"``,
+            ``"variety"``.
         %(stat_options)s
         min_count : int, optional
             Fewer valid cells than this give NaN (not applied to ``count``).

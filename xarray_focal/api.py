@@ -312,7 +312,9 @@ def focal_stats(
         2-D, odd sides; nonzero cells form the neighbourhood (weights are ignored).
     stats : sequence of str
         Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
-        ``"std"``, ``"var"`` (population: ``ddof=0``).
+        ``"std"``, ``"var"`` (population: ``ddof=0``), and the rank and class statistics
+        ``"median"``, ``"majority"``, ``"minority"``, ``"variety"`` (see
+        :func:`focal_median`, :func:`focal_majority`...), which run in their own engine.
     boundary : str
         As for :func:`correlate`; ``"nan"`` (default) makes outside cells missing.
     nan_policy : {"omit", "propagate"}
