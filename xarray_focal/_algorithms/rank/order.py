@@ -291,19 +291,23 @@ def _prev_set(words, summ, r):
 
 @njit(nogil=True, cache=True)
 def _set(words, summ, r):
-    j = r >> 6
-    words[j] |= np.uint64(1) << np.uint64(r & 63)
-    summ[j >> 6] |= np.uint64(1) << np.uint64(j & 63)
+    # Unsigned indices: numba then emits no wrap-around code for negative ones.
+    u = np.uint64(r)
+    j = u >> np.uint64(6)
+    words[j] |= np.uint64(1) << (u & np.uint64(63))
+    summ[j >> np.uint64(6)] |= np.uint64(1) << (j & np.uint64(63))
 
 
 @njit(nogil=True, cache=True)
 def _clear(words, summ, r):
-    j = r >> 6
-    w = words[j] & ~(np.uint64(1) << np.uint64(r & 63))
+    u = np.uint64(r)
+    j = u >> np.uint64(6)
+    w = words[j] & ~(np.uint64(1) << (u & np.uint64(63)))
     words[j] = w
     # Branch-free: whether a word empties is unpredictable for small windows.
-    bit = np.uint64(1) << np.uint64(j & 63)
-    summ[j >> 6] = (summ[j >> 6] & ~bit) | (bit * np.uint64(w != 0))
+    bit = np.uint64(1) << (j & np.uint64(63))
+    sj = j >> np.uint64(6)
+    summ[sj] = (summ[sj] & ~bit) | (bit * np.uint64(w != 0))
 
 
 @njit(nogil=True, cache=True)
@@ -371,12 +375,12 @@ def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh,
             if x > 0:
                 for k in range(nruns):
                     base = first[k] + x - 1
-                    r = rank[base]
+                    r = rank[np.uint64(base)]
                     if r >= 0:
                         _clear(words, summ, r)
                         nv -= 1
                         below -= r < piv  # branch-free: unpredictable
-                    r = rank[base + rlen[k]]
+                    r = rank[np.uint64(base + rlen[k])]
                     if r >= 0:
                         _set(words, summ, r)
                         nv += 1
