@@ -20,18 +20,23 @@ from .._algorithms.rank.order import network_pairs
 from .._algorithms.runs import KernelRuns
 from .._contract import working_dtype
 
-__all__ = ["order_tile"]
+__all__ = ["kernel_source", "order_tile"]
 
 #: Footprints of at most this many cells get an unrolled sorting network.
 NETWORK_MAX_CELLS = 64
 BLOCK = (32, 8)
 
 
-@functools.lru_cache(maxsize=32)
-def _kernel(ctype: str, dy: tuple[int, ...], dx: tuple[int, ...]):
-    """The kernel for one dtype and footprint (cupy also caches the compiled binary)."""
-    import cupy as cp
+def kernel_source(ctype: str, dy: tuple[int, ...], dx: tuple[int, ...]) -> str:
+    """The CUDA source of the kernel for one float type and footprint (its cells' rows and
+    columns in the footprint's box).
 
+    Examples
+    --------
+    >>> src = kernel_source("float", (0, 0, 1), (0, 1, 0))
+    >>> src.splitlines()[:4]
+    ['#define T float', '#define NTAPS 3', '#define TAP_DY {0, 0, 1}', '#define TAP_DX {0, 1, 0}']
+    """
     ntaps = len(dy)
     head = [f"#define T {ctype}", f"#define NTAPS {ntaps}",
             f"#define TAP_DY {{{', '.join(map(str, dy))}}}",
@@ -40,9 +45,17 @@ def _kernel(ctype: str, dy: tuple[int, ...], dx: tuple[int, ...]):
         ces = " ".join(f"CE({a}, {b})" for a, b in network_pairs(ntaps).tolist())
         head.append(f"#define SORT_CELLS {ces}")
     body = files(__package__).joinpath("cupy_rank.cu").read_text(encoding="utf-8")
-    code = "\n".join(head) + '\n#line 1 "cupy_rank.cu"\n' + body
+    return "\n".join(head) + '\n#line 1 "cupy_rank.cu"\n' + body
+
+
+@functools.lru_cache(maxsize=32)
+def _kernel(ctype: str, dy: tuple[int, ...], dx: tuple[int, ...]):
+    """The kernel for one dtype and footprint (cupy also caches the compiled binary)."""
+    import cupy as cp
+
     # No fused multiply-adds: the interpolation must round as the CPU's does.
-    return cp.RawKernel(code, "order_stat", options=("-std=c++17", "--fmad=false"))
+    return cp.RawKernel(kernel_source(ctype, dy, dx), "order_stat",
+                        options=("-std=c++17", "--fmad=false"))
 
 
 def order_tile(tile, kernel: KernelRuns, fill: float, qs: np.ndarray, threshold: int):
