@@ -77,7 +77,8 @@ class Tool:
     run: Callable[[], Any] | None = None
     status: str = "ok"
     #: "all": compare every cell with the reference; "interior": only cells whose
-    #: footprint lies inside the raster (the tool pads differently); None: do not compare.
+    #: footprint lies inside the raster (the tool pads differently); "classes": count the
+    #: cells whose class differs; None: do not compare.
     compare: str | None = "all"
     note: str = ""
     ours: bool = False
@@ -437,6 +438,96 @@ def _supports_geodesic(tiny) -> bool:
     except Exception:
         return False
     return True
+# --- R cases: rank, class and custom statistics; hotspots ------------------------------
+# Median filters compare exactly (order statistics of NaN-free data). cv2.medianBlur
+# always repeats the edge (BORDER_REPLICATE): boundary "nearest". xarray-spatial's variety
+# and hotspots use boundary "nan" by default, as we do.
+
+
+def median_tools(n: int, size: int, dtype, boundary: str, *, quick: bool) -> Work:
+    import xarray_focal as xf
+
+    data = _raster(n).astype(dtype)
+    footprint = np.ones((size, size))
+    tiny = _raster(32).astype(dtype)
+    mode = {"nearest": "nearest", "reflect": "reflect"}[boundary]
+    tools = [
+        ours("xarray_focal", lambda: xf.focal_median(data, footprint, boundary=boundary),
+             lambda: xf.focal_median(tiny, footprint, boundary=boundary),
+             note=f"`focal_median`, boundary {boundary}"),
+        peer("scipy.ndimage.median_filter", "scipy.ndimage",
+             lambda m: lambda: m.median_filter(data, size=size, mode=mode), slow=quick),
+    ]
+    if size <= 5 or dtype == np.uint8:
+        # cv2.medianBlur takes float32 only up to ksize 5.
+        tools.append(peer("cv2.medianBlur", "cv2",
+                          lambda m: lambda: m.medianBlur(data, size),
+                          note="BORDER_REPLICATE; float32 only up to 5×5"))
+    return Work(tools, 1.0)
+
+
+def variety_tools(n: int, size: int, *, quick: bool) -> Work:
+    import xarray_focal as xf
+
+    classes = np.random.default_rng(0).integers(0, 12, (n, n))
+    footprint = np.ones((size, size))
+    arr = _dataarray(classes)
+    tiny = _dataarray(classes[:32, :32])
+    return Work([
+        ours("xarray_focal", lambda: arr.focal.variety(footprint),
+             lambda: tiny.focal.variety(footprint), note="`focal.variety`, 12 integer classes"),
+        peer("xarray-spatial focal_stats variety", "xrspatial.focal",
+             lambda m: lambda: m.focal_stats(arr, footprint, stats_funcs=["variety"])[0]),
+    ], 1.0)
+
+
+def hotspots_tools(n: int, radius: int, *, quick: bool) -> Work:
+    import xarray_focal as xf
+
+    data = np.cumsum(_raster(n), axis=1)  # clustered values: all seven classes occur
+    kernel = xf.circle_kernel(1, 1, radius)
+    arr = _dataarray(data)
+    tiny = _dataarray(data[:32, :32])
+    return Work([
+        ours("xarray_focal", lambda: arr.focal.hotspots(kernel),
+             lambda: tiny.focal.hotspots(kernel), note="`focal.hotspots`, float64"),
+        peer("xarray-spatial focal.hotspots", "xrspatial.focal",
+             lambda m: lambda: m.hotspots(arr, kernel), compare="classes",
+             note="computes in float32: a cell whose z is within float32 rounding of "
+                  "a threshold may fall in the next class"),
+    ], 1.0)
+
+
+def apply_tools(n: int, radius: int, *, quick: bool) -> Work:
+    import numba
+    import xarray_focal as xf
+
+    data = _raster(n, nan_fraction=0.05)
+    kernel = xf.circle_kernel(1, 1, radius)
+    arr = _dataarray(data)
+    tiny = _dataarray(_raster(32, nan_fraction=0.05))
+
+    @numba.njit
+    def spread(v):  # ours: the valid values, a 1-D array (the same loop as the peer's)
+        lo, hi = np.inf, -np.inf
+        for x in v:
+            lo, hi = min(lo, x), max(hi, x)
+        return hi - lo
+
+    @numba.njit
+    def spread_window(w):  # xarray-spatial: the window, NaN outside the footprint
+        lo, hi, seen = np.inf, -np.inf, False
+        for v in w.flat:
+            if not np.isnan(v):
+                lo, hi, seen = min(lo, v), max(hi, v), True
+        return hi - lo if seen else np.nan
+
+    return Work([
+        ours("xarray_focal", lambda: arr.focal.apply(kernel, spread),
+             lambda: tiny.focal.apply(kernel, spread), note="`focal.apply(k, spread)`"),
+        peer("xarray-spatial focal.apply", "xrspatial.focal",
+             lambda m: lambda: m.apply(arr, kernel, spread_window)),
+    ], 1.0)
 
 
 def cases(quick: bool) -> list[Case]:
@@ -457,6 +548,16 @@ def cases(quick: bool) -> list[Case]:
              lambda: focal_stats_tools(2000, 7, quick=quick), reach=7),
         Case("G1", "geodesic 100 km focal mean on a global 0.25° grid (720×1440), 5% NaN",
              lambda: geodesic_mean_tools(0.25, 100e3, quick=quick), reach=0),
+        Case("R1", "median 15×15, 2000², float64, NaN-free, boundary reflect",
+             lambda: median_tools(2000, 15, np.float64, "reflect", quick=quick), reach=7),
+        Case("R2", "median 5×5, 2000², float32, NaN-free, boundary nearest",
+             lambda: median_tools(2000, 5, np.float32, "nearest", quick=quick), reach=2),
+        Case("R3", "variety 5×5, 2000², integer classes, boundary nan",
+             lambda: variety_tools(2000, 5, quick=quick), reach=2),
+        Case("R4", "Getis-Ord Gi* hotspots, 2000², circle r=7, boundary nan",
+             lambda: hotspots_tools(2000, 7, quick=quick), reach=7),
+        Case("R5", "custom window function (max - min), 2000², circle r=3, 5% NaN",
+             lambda: apply_tools(2000, 3, quick=quick), reach=3),
     ]
 
 
@@ -482,6 +583,10 @@ def agreement(result: np.ndarray, reference: np.ndarray, mode: str, reach: int,
     """'agree (max |Δ| ...)' or 'DISAGREE: ...' for one tool against the reference."""
     if result.shape != reference.shape:
         return f"DISAGREE: shape {result.shape} vs {reference.shape}"
+    if mode == "classes":  # class labels: how many cells differ, not by how much
+        differ = int(np.sum(result != reference))
+        return ("identical" if differ == 0 else
+                f"same class in all but {differ} of {result.size} cells")
     if mode == "interior" and reach:
         result = result[..., reach:-reach, reach:-reach]
         reference = reference[..., reach:-reach, reach:-reach]
@@ -711,6 +816,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="", help="comma-separated case ids (default: all)")
     parser.add_argument("--update-doc", type=Path, default=None,
                         help="write the report into this markdown file between its markers")
+    parser.add_argument("--markers", default="peers-report",
+                        help="name of the marker pair --update-doc writes between "
+                             "(default peers-report; the R cases: peers-report-rank)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (ROUNDS_QUICK if args.quick else ROUNDS_FULL)
 
@@ -757,7 +865,8 @@ def main(argv: list[str] | None = None) -> int:
     report = "\n".join(sections)
     print(sections[-1])
     if args.update_doc:
-        update_doc(args.update_doc, report)
+        update_doc(args.update_doc, report, start=DOC_START.replace("peers-report", args.markers),
+                   end=DOC_END.replace("peers-report", args.markers))
         print(f"wrote {args.update_doc}", file=sys.stderr)
     return 0
 

@@ -404,3 +404,22 @@ def test_window_sums_add_only_cells_inside_each_window(lo, hi):
                 continue
             exact = math.fsum(window)
             assert abs(got - exact) <= length * EPS * math.fsum(np.abs(window)), (length, x)
+
+
+@pytest.mark.parametrize("call", ["median", "variety", "focal_stats", "percentile", "apply",
+                                  "hotspots"])
+def test_rank_class_custom_statistics_refuse_geodesic_kernels_by_name(field, call):
+    # Not supported yet: a clear error naming the operation, not a KeyError deep inside.
+    kernel = field.focal.circle_kernel("800 km")
+    calls = {
+        "median": lambda: field.focal.median(kernel),
+        "variety": lambda: field.focal.variety(kernel),
+        "focal_stats": lambda: field.focal.stats(kernel, ("mean", "majority")),
+        "percentile": lambda: field.focal.percentile(kernel, 90),
+        "apply": lambda: field.focal.apply(kernel, lambda v: v.max()),
+        "hotspots": lambda: field.focal.hotspots(kernel),
+    }
+    names = {"focal_stats": "'majority'", "percentile": "focal_percentile",
+             "apply": "focal_apply", "median": "'median'", "variety": "'variety'"}
+    with pytest.raises(xf.FocalTypeError, match=f"{names.get(call, call)} with a geodesic kernel"):
+        calls[call]()

@@ -44,6 +44,7 @@ from __future__ import annotations
 from . import _accessor  # noqa: F401  (registers the .focal accessors)
 from .api import (
     NAN_POLICIES,
+    RANK_STATISTICS,
     STATISTICS,
     convolve,
     correlate,
@@ -56,6 +57,13 @@ from .api import (
     focal_std,
     focal_sum,
     focal_var,
+    focal_median,
+    focal_percentile,
+    focal_majority,
+    focal_minority,
+    focal_variety,
+    focal_apply,
+    hotspots,
 )
 from ._boundary import BOUNDARY_MODES
 from .errors import FocalError, FocalTypeError, FocalValueError
@@ -87,4 +95,12 @@ __all__ = [
     "focal_std",
     "focal_sum",
     "focal_var",
+    "RANK_STATISTICS",
+    "focal_median",
+    "focal_percentile",
+    "focal_majority",
+    "focal_minority",
+    "focal_variety",
+    "focal_apply",
+    "hotspots",
 ]

@@ -435,6 +435,199 @@ class _FocalAccessor:
     range = _stat_method("range")
     std = _stat_method("std")
     var = _stat_method("var")
+    median = _stat_method("median")
+    majority = _stat_method("majority")
+    minority = _stat_method("minority")
+    variety = _stat_method("variety")
+
+    def _one_stat(self, call: api.FocalCall, dims, name, long_name: str):
+        """Run a checked single-statistic call on the DataArray or each variable."""
+        obj = self._obj
+        dims = resolve_dims(obj, dims)
+        if isinstance(obj, xr.Dataset) and name is not None:
+            raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
+
+        def one(da):
+            (result,) = _stats(da, call, dims)
+            subject = da.attrs.get("long_name") or (str(da.name) if da.name is not None else None)
+            result.attrs["long_name"] = f"focal {long_name}" + (f" of {subject}" if subject else "")
+            return result
+
+        if isinstance(obj, xr.Dataset):
+            return obj.assign(_each_variable(obj, dims, one))
+        result = one(obj)
+        return result.rename(name) if name is not None else result
+
+    @docfilled(ACCESSOR_PARAMS)
+    def percentile(
+        self,
+        footprint: Any,
+        q: float,
+        *,
+        boundary: str = "nan",
+        nan_policy: str = "omit",
+        min_count: int | None = None,
+        dims: Sequence[Hashable] | None = None,
+        name: Hashable | None = None,
+    ):
+        """The ``q``-th percentile of the valid cells under the footprint (numpy's "linear").
+
+        See :func:`xarray_focal.focal_percentile` for the definition.
+
+        Parameters
+        ----------
+        %(footprint)s
+        q : float
+            The percentile, 0 to 100.
+        %(stat_options)s
+        min_count : int, optional
+            Fewer valid cells than this give NaN.
+        %(dims)s
+        name : hashable, optional
+            Name of the result (DataArray only); default the input's.
+
+        Returns
+        -------
+        DataArray or Dataset
+            Like the input; ``units``, ``standard_name`` and ``valid_*`` kept, ``long_name``
+            ``"focal percentile q=<q> of <long_name or name>"``, no ``cell_methods`` (CF
+            has no method name for a percentile).
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> da = xr.DataArray([[1.0, 3.0, np.nan, 8.0]], dims=("y", "x"))
+        >>> da.focal.percentile(np.ones((1, 3)), 25, boundary="nearest").values
+        array([[1.  , 1.5 , 4.25, 8.  ]])
+        """
+        call = api.check_percentile(footprint, q, boundary=boundary, nan_policy=nan_policy,
+                                    min_count=min_count)
+        return self._one_stat(call, dims, name, f"percentile q={call.rank.q:g}")
+
+    @docfilled(ACCESSOR_PARAMS)
+    def apply(
+        self,
+        footprint: Any,
+        func: Callable,
+        *,
+        boundary: str = "nan",
+        nan_policy: str = "omit",
+        min_count: int | None = None,
+        dims: Sequence[Hashable] | None = None,
+        name: Hashable | None = None,
+    ):
+        """``func`` of each window's valid values (a numba-compiled statistic of one's own).
+
+        See :func:`xarray_focal.focal_apply`: ``func`` gets the valid values under the
+        footprint's nonzero cells as a 1-D float64 array and returns a real number.
+
+        Parameters
+        ----------
+        %(footprint)s
+        func : function
+            A ``numba.njit`` function (plain functions are compiled with ``numba.njit``).
+        %(stat_options)s
+        min_count : int, optional
+            Fewer valid cells than this give NaN (``func`` is not called there).
+        %(dims)s
+        name : hashable, optional
+            Name of the result (DataArray only); default the input's.
+
+        Returns
+        -------
+        DataArray or Dataset
+            Like the input; no ``units``, ``standard_name`` or ``cell_methods`` (the
+            function's result is another quantity), ``long_name``
+            ``"focal <func name> of <long_name or name>"``.
+
+        Examples
+        --------
+        >>> import numba, numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> @numba.njit
+        ... def spread(v):
+        ...     return v.max() - v.min()
+        >>> da = xr.DataArray([[1.0, 3.0, np.nan, 8.0]], dims=("y", "x"))
+        >>> da.focal.apply(np.ones((1, 3)), spread, boundary="nearest").values
+        array([[2., 2., 5., 0.]])
+        """
+        call = api.check_apply(footprint, func, boundary=boundary, nan_policy=nan_policy,
+                               min_count=min_count)
+        return self._one_stat(call, dims, name, getattr(func, "__name__", "window function"))
+
+    @docfilled(ACCESSOR_PARAMS)
+    def hotspots(
+        self,
+        kernel: Any,
+        *,
+        boundary: str = "nan",
+        dims: Sequence[Hashable] | None = None,
+        name: Hashable | None = None,
+    ):
+        """Getis-Ord Gi* hot and cold spots at 90/95/99 % confidence (int8 classes).
+
+        See :func:`xarray_focal.hotspots` for the statistic and the classes (those of
+        xarray-spatial's ``focal.hotspots``).
+
+        Parameters
+        ----------
+        kernel : array_like
+            2-D, odd sides, weights not summing to 0 (overlaid as given).
+        boundary : str
+            As for :meth:`correlate` (default ``"nan"``).
+        %(dims)s
+        name : hashable, optional
+            Name of the result (DataArray only); default the input's.
+
+        Returns
+        -------
+        DataArray or Dataset
+            int8 values -99, -95, -90, 0, 90, 95, 99, labelled as CF flags
+            (``flag_values``, ``flag_meanings``); no ``units`` or ``standard_name``.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> data = np.zeros((5, 5))
+        >>> data[1:4, 1:4] = 10.0
+        >>> out = xr.DataArray(data, dims=("y", "x")).focal.hotspots(np.ones((3, 3)),
+        ...                                                          boundary="nearest")
+        >>> out.values[2]
+        array([ 0, 95, 99, 95,  0], dtype=int8)
+        >>> out.attrs["flag_meanings"].split()[-1]
+        'hot_spot_99_percent_confidence'
+        """
+        obj = self._obj
+        dims = resolve_dims(obj, dims)
+        if isinstance(obj, xr.Dataset) and name is not None:
+            raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
+
+        def one(da):
+            result = xr.apply_ufunc(
+                lambda a: api.hotspots(a, kernel, boundary=boundary), da,
+                input_core_dims=[list(dims)], output_core_dims=[list(dims)], dask="allowed",
+            ).transpose(*da.dims, transpose_coords=False)
+            subject = da.attrs.get("long_name") or (str(da.name) if da.name is not None else None)
+            keep = {k: v for k, v in da.attrs.items() if k in ("grid_mapping", "coordinates")}
+            result.attrs = {
+                **keep,
+                "long_name": "Getis-Ord Gi* hot and cold spots"
+                + (f" of {subject}" if subject else ""),
+                "flag_values": np.array([-99, -95, -90, 0, 90, 95, 99], dtype=np.int8),
+                "flag_meanings": " ".join(
+                    [f"cold_spot_{c}_percent_confidence" for c in (99, 95, 90)]
+                    + ["not_significant"]
+                    + [f"hot_spot_{c}_percent_confidence" for c in (90, 95, 99)]
+                ),
+            }
+            return result
+
+        if isinstance(obj, xr.Dataset):
+            return obj.assign(_each_variable(obj, dims, one))
+        result = one(obj)
+        return result.rename(name) if name is not None else result
 
     @docfilled(ACCESSOR_PARAMS)
     def stats(
@@ -459,7 +652,8 @@ class _FocalAccessor:
         %(footprint)s
         stats : sequence of str
             Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
-            ``"std"``, ``"var"``.
+            ``"std"``, ``"var"``, ``"median"``, ``"majority"``, ``"minority"``,
+            ``"variety"``.
         %(stat_options)s
         min_count : int, optional
             Fewer valid cells than this give NaN (not applied to ``count``).

@@ -23,6 +23,10 @@ STAT_EXAMPLES = {
     "range": "array([[2., 2., 5., 0.]])",
     "std": "array([[0.94280904, 1.        , 2.5       , 0.        ]])",
     "var": "array([[0.88888889, 1.        , 6.25      , 0.        ]])",
+    "median": "array([[1. , 2. , 5.5, 8. ]])",
+    "majority": "array([[1., 1., 3., 8.]])",
+    "minority": "array([[3., 1., 3., 8.]])",
+    "variety": "array([[2., 2., 2., 1.]])",
 }
 
 # A line holding only a placeholder such as "%(dims)s" (any indentation).

@@ -14,18 +14,28 @@ from collections.abc import Hashable
 
 __all__ = ["stat_attrs", "labels_doc"]
 
-# CF cell_methods method names; count has none (it is not a statistic of the values).
+# CF cell_methods method names (CF conventions, appendix E). count, variety, minority,
+# percentile and a user's function have none, so their results carry no cell_methods;
+# the majority is CF's "mode".
 _CF_METHODS = {
     "mean": "mean", "sum": "sum", "min": "minimum", "max": "maximum", "range": "range",
-    "std": "standard_deviation", "var": "variance",
+    "std": "standard_deviation", "var": "variance", "median": "median", "majority": "mode",
 }
+# Statistics that count cells: units "1".
+_COUNTS = {"count", "variety"}
+# Statistics whose values are classes of the data: its flag_* attributes still apply.
+_CLASS_VALUED = {"majority", "minority"}
 _LONG_NAMES = {
     "mean": "mean", "sum": "sum", "count": "count of valid cells", "min": "minimum",
     "max": "maximum", "range": "range", "std": "standard deviation", "var": "variance",
+    "median": "median", "percentile": "percentile", "majority": "majority (most frequent value)",
+    "minority": "minority (least frequent value)", "variety": "variety (number of distinct values)",
+    "apply": "window function",
 }
 # Statistics that are the same physical quantity as the data (standard_name and valid
 # range still apply); the others are sums, spreads or counts of it.
-_SAME_QUANTITY = {"mean", "min", "max"}
+_SAME_QUANTITY = {"mean", "min", "max", "median", "percentile", "majority", "minority"}
+_FLAG_ATTRS = {"flag_values", "flag_masks", "flag_meanings"}
 # Attributes about the input's packing, fill value, flags or actual values: they do not
 # describe any statistic (float results, NaN for missing).
 _INPUT_ONLY_ATTRS = {
@@ -59,7 +69,7 @@ def stat_attrs(attrs: dict, name: Hashable | None, stat: str, dims: tuple, cells
     """
     out = {
         key: value for key, value in attrs.items()
-        if key not in _INPUT_ONLY_ATTRS
+        if (key not in _INPUT_ONLY_ATTRS or (stat in _CLASS_VALUED and key in _FLAG_ATTRS))
         and (stat in _SAME_QUANTITY or key not in _VALID_RANGE_ATTRS)
     }
     if stat not in _SAME_QUANTITY:
@@ -67,8 +77,11 @@ def stat_attrs(attrs: dict, name: Hashable | None, stat: str, dims: tuple, cells
     subject = attrs.get("long_name") or (str(name) if name is not None else None)
     out["long_name"] = f"focal {_LONG_NAMES[stat]}" + (f" of {subject}" if subject else "")
     unit = str(attrs.get("units", "")).strip()
-    if stat == "count":
+    if stat in _COUNTS:
         out["units"] = "1"
+        out.pop("units_metadata", None)
+    elif stat == "apply":  # a user's function: what it returns is not known
+        out.pop("units", None)
         out.pop("units_metadata", None)
     elif stat == "var":
         if unit:
@@ -77,7 +90,7 @@ def stat_attrs(attrs: dict, name: Hashable | None, stat: str, dims: tuple, cells
             out.pop("units", None)
     if stat in ("std", "var", "range") and str(out.get("units_metadata", "")).startswith("temperature"):
         out["units_metadata"] = "temperature: difference"  # a spread, not a point on the scale
-    if stat == "count":
+    if stat not in _CF_METHODS:
         out.pop("cell_methods", None)
     else:
         method = f"{dims[0]}: {dims[1]}: {_CF_METHODS[stat]} (focal footprint of {cells} cells)"
@@ -90,14 +103,16 @@ def labels_doc(stat: str) -> str:
     """The attributes paragraph of the docstring of statistic ``stat`` (wrapped, undented)."""
     units = {
         "count": '``units`` "1" (a number of cells)',
+        "variety": '``units`` "1" (a number of distinct values)',
+        "apply": "no ``units`` (the function's result is another quantity)",
         "var": '``units`` squared ("m" -> "m2", "kg m-2" -> "(kg m-2)2"; none without units)',
     }.get(stat, "the data's ``units``")
     standard_name = (
         "``standard_name`` and ``valid_*`` kept (the same quantity)" if stat in _SAME_QUANTITY
         else "no ``standard_name`` or ``valid_*`` (another quantity)"
     )
-    if stat == "count":
-        methods = "no ``cell_methods`` (CF has no method for a count)"
+    if stat not in _CF_METHODS:
+        methods = "no ``cell_methods`` (CF has no method name for it)"
     else:
         methods = (
             f'``cell_methods`` appended with ``"<y>: <x>: {_CF_METHODS[stat]} (focal footprint '
@@ -107,8 +122,10 @@ def labels_doc(stat: str) -> str:
         f"{units}; {standard_name}; ``long_name`` "
         f'``"focal {_LONG_NAMES[stat]} of <long_name or name>"``; {methods}. Packing and '
         "fill attributes (``scale_factor``, ``add_offset``, ``_FillValue``, "
-        "``missing_value``), ``actual_range`` and ``flag_*`` are dropped; the others (such as "
-        "``grid_mapping``) are kept."
+        + ("``missing_value``) and ``actual_range`` are dropped; ``flag_*`` are kept (the "
+           "values are the data's classes)" if stat in _CLASS_VALUED else
+           "``missing_value``), ``actual_range`` and ``flag_*`` are dropped")
+        + "; the others (such as ``grid_mapping``) are kept."
     )
     # Wrapped for the docstring, where it sits indented under "Returns".
     return textwrap.fill(text, width=80, break_long_words=False, break_on_hyphens=False)

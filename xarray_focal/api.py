@@ -13,6 +13,7 @@ once for a whole Dataset and need the footprint's size for their labels):
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,12 +46,23 @@ __all__ = [
     "focal_var",
     "NAN_POLICIES",
     "STATISTICS",
+    "RANK_STATISTICS",
+    "focal_median",
+    "focal_percentile",
+    "focal_majority",
+    "focal_minority",
+    "focal_variety",
+    "focal_apply",
+    "hotspots",
 ]
 
 #: Accepted ``nan_policy=`` values of correlate/convolve (statistics take the first two).
 NAN_POLICIES = ("propagate", "omit", "renormalize")
 #: Statistics of :func:`focal_stats`, in the order they are documented.
 STATISTICS = ("mean", "sum", "count", "min", "max", "range", "std", "var")
+#: Rank and class statistics of :func:`focal_stats` (computed by the rank engines; the
+#: percentiles have their own :func:`focal_percentile`).
+RANK_STATISTICS = ("median", "majority", "minority", "variety")
 
 
 def _check_data(data: Any) -> Any:
@@ -274,9 +286,11 @@ def _check_stats(stats: object) -> tuple[str, ...]:
         stats = (stats,)
     if not isinstance(stats, Sequence) or not stats:
         raise FocalTypeError(f"stats must be a non-empty sequence of names from {STATISTICS}")
-    unknown = [s for s in stats if s not in STATISTICS]
+    unknown = [s for s in stats if s not in STATISTICS + RANK_STATISTICS]
     if unknown:
-        raise FocalValueError(f"unknown statistic(s) {unknown}; choose from {STATISTICS}")
+        raise FocalValueError(
+            f"unknown statistic(s) {unknown}; choose from {STATISTICS + RANK_STATISTICS}"
+        )
     if len(set(stats)) != len(stats):
         raise FocalValueError(f"stats lists a statistic twice: {list(stats)}")
     return tuple(stats)
@@ -303,7 +317,9 @@ def focal_stats(
         2-D, odd sides; nonzero cells form the neighbourhood (weights are ignored).
     stats : sequence of str
         Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
-        ``"std"``, ``"var"`` (population: ``ddof=0``).
+        ``"std"``, ``"var"`` (population: ``ddof=0``), and the rank and class statistics
+        ``"median"``, ``"majority"``, ``"minority"``, ``"variety"`` (see
+        :func:`focal_median`, :func:`focal_majority`...), which run in their own engine.
     boundary : str or (str, str)
         As for :func:`correlate` (one mode or a ``(y, x)`` pair); ``"nan"`` (default)
         makes outside cells missing.
@@ -391,6 +407,315 @@ focal_max = _single_stat("max")
 focal_range = _single_stat("range")
 focal_std = _single_stat("std")
 focal_var = _single_stat("var")
+focal_median = _single_stat("median")
+focal_majority = _single_stat("majority")
+focal_minority = _single_stat("minority")
+focal_variety = _single_stat("variety")
+
+
+def _check_q(q: object) -> float:
+    if isinstance(q, (bool, np.bool_)) or not isinstance(q, numbers.Real):
+        raise FocalTypeError(f"q must be a real number (a percentile, 0 to 100); got {q!r}")
+    q = float(q)
+    if not 0.0 <= q <= 100.0:  # NaN fails too
+        raise FocalValueError(f"q must be a percentile between 0 and 100; got {q!r}")
+    return q
+
+
+def _refuse_geodesic(kernel: Any, what: str) -> None:
+    """Rank, class and custom statistics and hotspots take planar footprints only (yet)."""
+    if isinstance(kernel, GeodesicKernel):
+        raise FocalTypeError(
+            f"{what} with a geodesic kernel is not supported yet (only correlate, convolve "
+            "and the statistics of focal_stats' STATISTICS are); use a planar footprint in "
+            "cells, e.g. xf.circle_kernel(1, 1, radius_in_cells)"
+        )
+
+
+def check_percentile(
+    footprint: Any,
+    q: float,
+    *,
+    boundary: str = "nan",
+    nan_policy: str = "omit",
+    min_count: int | None = None,
+) -> FocalCall:
+    """Validate the options of :func:`focal_percentile`, once, for :func:`apply`.
+
+    Examples
+    --------
+    >>> call = check_percentile(np.ones((3, 3)), 90)
+    >>> call.outputs, call.rank.q
+    (('percentile',), 90.0)
+    """
+    from ._backends.rank import RankReduction
+
+    q = _check_q(q)
+    _refuse_geodesic(footprint, "focal_percentile")
+    call = check_stats(footprint, ("median",), boundary=boundary, nan_policy=nan_policy,
+                       min_count=min_count)
+    rank = RankReduction(("percentile",), call.rank.threshold, q=q)
+    return dataclasses.replace(call, outputs=("percentile",), rank=rank)
+
+
+def focal_percentile(
+    data: Any,
+    footprint: Any,
+    q: float,
+    *,
+    boundary: str = "nan",
+    nan_policy: str = "omit",
+    min_count: int | None = None,
+) -> Any:
+    """The ``q``-th percentile of the valid values under the footprint's nonzero cells.
+
+    Exact: numpy's default ("linear") interpolation between the two order statistics
+    around ``(n - 1) * q / 100`` of the window's ``n`` valid values, as
+    :func:`numpy.nanpercentile` computes it (float32 data: computed in float64 from the
+    exact float32 values, rounded once). Where the two order statistics are equal the
+    result is that value, and between a finite and an infinite one it is the infinite one
+    (numpy returns NaN there).
+
+    Parameters
+    ----------
+    data : numpy.ndarray, dask.array.Array or cupy.ndarray
+        At least 2-D, real numbers; the last two axes are spatial. Not modified.
+    footprint : array_like
+        2-D, odd sides; nonzero cells form the neighbourhood (weights are ignored).
+    q : float
+        The percentile, 0 to 100 (50 is the median up to the rounding of the midpoint).
+    boundary, nan_policy, min_count
+        As for :func:`focal_stats`.
+
+    Returns
+    -------
+    array
+        Like ``data`` (float32 for float32 input, else float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray_focal as xf
+    >>> xf.focal_percentile(np.array([[1.0, 3.0, np.nan, 8.0]]), np.ones((1, 3)), 25,
+    ...                     boundary="nearest")
+    array([[1.  , 1.5 , 4.25, 8.  ]])
+    """
+    data = _check_data(data)
+    call = check_percentile(footprint, q, boundary=boundary, nan_policy=nan_policy,
+                            min_count=min_count)
+    return _apply_checked(data, call)[0]
+
+
+def _check_func(func: object):
+    """``func`` as a numba CPU dispatcher compiled for a float64 array, or a clear error."""
+    import numba
+    from numba.core import errors as numba_errors
+    from numba.core.registry import CPUDispatcher
+
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    if not isinstance(func, CPUDispatcher):
+        if not callable(func) or isinstance(func, type):
+            raise FocalTypeError(f"func must be a function of a 1-D array; got {func!r}")
+        func = numba.njit(func)
+    try:
+        func.compile((numba.types.float64[::1],))
+    except numba_errors.NumbaError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FocalTypeError(
+            f"func {name!r} cannot be compiled by numba in nopython mode for a 1-D float64 "
+            f"array (the window's valid values): {first}"
+        ) from exc
+    sig = [s for s in func.nopython_signatures if s.args == (numba.types.float64[::1],)]
+    ret = sig[-1].return_type if sig else None
+    if not isinstance(ret, (numba.types.Float, numba.types.Integer, numba.types.Boolean)):
+        raise FocalTypeError(
+            f"func {name!r} must return a real number (a float); numba infers {ret}"
+        )
+    return func
+
+
+def check_apply(
+    footprint: Any,
+    func: Any,
+    *,
+    boundary: str = "nan",
+    nan_policy: str = "omit",
+    min_count: int | None = None,
+) -> FocalCall:
+    """Validate the options of :func:`focal_apply` (compiling ``func``), for :func:`apply`."""
+    from ._backends.rank import RankReduction
+
+    _refuse_geodesic(footprint, "focal_apply")
+    func = _check_func(func)
+    call = check_stats(footprint, ("median",), boundary=boundary, nan_policy=nan_policy,
+                       min_count=min_count)
+    rank = RankReduction(("apply",), call.rank.threshold, func=func)
+    return dataclasses.replace(call, outputs=("apply",), rank=rank)
+
+
+def focal_apply(
+    data: Any,
+    footprint: Any,
+    func: Any,
+    *,
+    boundary: str = "nan",
+    nan_policy: str = "omit",
+    min_count: int | None = None,
+) -> Any:
+    """``func`` of each window's valid values: a statistic of one's own.
+
+    ``func`` receives the valid (non-NaN) values under the footprint's nonzero cells as a
+    1-D float64 array, in footprint order (row by row, left to right), and returns a real
+    number. It runs compiled by numba (nopython mode), without the GIL, on all cores for
+    numpy data and in each dask task for dask data. Windows with fewer valid values than
+    ``min_count`` (or none) give NaN without calling it. cupy arrays are refused.
+
+    Parameters
+    ----------
+    data : numpy.ndarray or dask.array.Array
+        At least 2-D, real numbers; the last two axes are spatial. Not modified.
+    footprint : array_like
+        2-D, odd sides; nonzero cells form the neighbourhood (weights are ignored).
+    func : function
+        A ``numba.njit`` function (a plain Python function is compiled with
+        ``numba.njit``); one numba cannot compile raises :class:`FocalTypeError` naming it.
+    boundary, nan_policy, min_count
+        As for :func:`focal_stats` (``nan_policy="propagate"``: NaN wherever the
+        footprint holds a NaN, without calling ``func``).
+
+    Returns
+    -------
+    array
+        Like ``data`` (float32 for float32 input, else float64).
+
+    Examples
+    --------
+    >>> import numba
+    >>> import numpy as np
+    >>> import xarray_focal as xf
+    >>> @numba.njit
+    ... def spread(v):
+    ...     return v.max() - v.min()
+    >>> xf.focal_apply(np.array([[1.0, 3.0, np.nan, 8.0]]), np.ones((1, 3)), spread,
+    ...                boundary="nearest")
+    array([[2., 2., 5., 0.]])
+    """
+    data = _check_data(data)
+    call = check_apply(footprint, func, boundary=boundary, nan_policy=nan_policy,
+                       min_count=min_count)
+    return _apply_checked(data, call)[0]
+
+
+#: |z| above these give the 90, 95 and 99 % confidence classes of :func:`hotspots`.
+HOTSPOT_Z = (1.65, 1.96, 2.58)
+
+
+def hotspots(data: Any, kernel: Any, *, boundary: str = "nan") -> Any:
+    """Getis-Ord Gi* hot and cold spots, classified at 90, 95 and 99 % confidence.
+
+    For each cell ``i``, with kernel weights ``w_ij`` (the cell itself included: the
+    "star" statistic) over its valid neighbours ``x_j``,
+
+    ``z_i = (sum_j w_ij x_j - mean * W_i) / (std * sqrt((n W2_i - W_i**2) / (n - 1)))``
+
+    where ``W_i = sum_j w_ij`` and ``W2_i = sum_j w_ij**2`` over the valid neighbours,
+    ``mean`` and ``std`` (population) are taken over all ``n`` valid cells of the 2-D
+    slice, and NaN cells count in neither. ``z`` is then classified as xarray-spatial's
+    ``focal.hotspots`` does: ``99`` where ``z > 2.58``, ``95`` where ``1.96 < z <= 2.58``,
+    ``90`` where ``1.65 < z <= 1.96``, the negatives for cold spots, ``0`` otherwise
+    (also where ``z`` is not finite, e.g. a window with a single valid cell, or where a
+    tap falls outside with ``boundary="nan"``). Computed in float64 (xarray-spatial
+    computes in float32, so the two differ only where ``z`` lies within float32 rounding
+    of a threshold).
+
+    Parameters
+    ----------
+    data : numpy.ndarray, dask.array.Array or cupy.ndarray
+        At least 2-D, real numbers; each 2-D slice of the last two axes is one raster.
+    kernel : array_like
+        2-D, odd sides, finite weights whose sum is not 0; overlaid as given (as
+        :func:`correlate`). Zero weights are not part of the neighbourhood.
+    boundary : str
+        As for :func:`correlate` (default ``"nan"``).
+
+    Returns
+    -------
+    array of int8
+        Like ``data`` in shape and array type; values -99, -95, -90, 0, 90, 95, 99.
+
+    Raises
+    ------
+    FocalValueError
+        A slice with fewer than 2 valid cells, or whose values have a standard deviation
+        of 0 or not finite (for dask: at compute time).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import xarray_focal as xf
+    >>> data = np.zeros((5, 5))
+    >>> data[1:4, 1:4] = 10.0
+    >>> xf.hotspots(data, np.ones((3, 3)), boundary="nearest")
+    array([[-90,   0,   0,   0, -90],
+           [  0,   0,  95,   0,   0],
+           [  0,  95,  99,  95,   0],
+           [  0,   0,  95,   0,   0],
+           [-90,   0,   0,   0, -90]], dtype=int8)
+    """
+    data = _check_data(data)
+    _refuse_geodesic(kernel, "hotspots")
+    weights = custom_kernel(kernel)
+    if float(weights.sum()) == 0.0:
+        raise FocalValueError(
+            "hotspots needs a kernel whose weights do not sum to 0: the Gi* neighbourhood "
+            "terms would be degenerate"
+        )
+    x = data.astype(np.float64)
+    valid = ~np.isnan(x)
+    filled = np.where(valid, x, 0.0)
+    axes = (-2, -1)
+    n = valid.sum(axis=axes, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # no valid cell: refused below
+        mean = filled.sum(axis=axes, keepdims=True) / n
+        dev = np.where(valid, x - mean, 0.0)
+        std = np.sqrt((dev * dev).sum(axis=axes, keepdims=True) / n)
+    if is_dask_array(data):
+        import dask.array as dask_array
+
+        std = dask_array.map_blocks(_check_gistar, std, n, dtype=std.dtype, meta=std._meta)
+    else:
+        _check_gistar(std, n)
+    ones = valid.astype(np.float64)
+    wsum = correlate(filled, weights, boundary=boundary)
+    w1 = correlate(ones, weights, boundary=boundary)
+    w2 = correlate(ones, weights * weights, boundary=boundary)
+    variance = (n * w2 - w1 * w1) / (n - 1)
+    variance = np.where(variance > 0, variance, np.nan)
+    z = (wsum - mean * w1) / (std * np.sqrt(variance))
+    z = np.where(np.isfinite(z), z, 0.0)
+    az = np.abs(z)
+    lo, mid, hi = HOTSPOT_Z
+    confidence = 90 * (az > lo) + 5 * (az > mid) + 4 * (az > hi)
+    sign = (z > 0).astype(np.int8) - (z < 0).astype(np.int8)
+    return (sign * confidence).astype(np.int8)
+
+
+def _check_gistar(std, n):
+    """Refuse rasters whose Gi* is undefined; returns ``std`` (a dask block check)."""
+    n_host = np.asarray(n.get() if hasattr(n, "get") else n)  # cupy: to the host
+    if bool((n_host < 2).any()):
+        raise FocalValueError("hotspots needs at least 2 valid (non-NaN) cells in each 2-D slice")
+    s = np.asarray(std.get() if hasattr(std, "get") else std)
+    if not bool(np.isfinite(s).all()):
+        raise FocalValueError(
+            "hotspots: the standard deviation of the values is not finite (inf values, or "
+            "values too large to square); mask them with NaN or rescale"
+        )
+    if bool((s == 0).any()):
+        raise FocalValueError(
+            "hotspots: the values have a standard deviation of 0 (a constant raster)"
+        )
+    return std
 
 
 @dataclass(frozen=True, eq=False)
@@ -413,6 +738,9 @@ class FocalCall:
         The NaN-aware sweep to run; ``None`` for the plain weighted sum.
     outputs : tuple of str
         One name per result: ``("correlate",)`` or the statistic names.
+    rank : RankReduction or None
+        The rank, class or custom statistics among ``outputs``
+        (:mod:`xarray_focal._backends.rank`); ``reduction`` then holds the others, if any.
     """
 
     runs: KernelRuns
@@ -421,6 +749,7 @@ class FocalCall:
     fill: float
     reduction: Reduction | None
     outputs: tuple[str, ...]
+    rank: Any = None
 
 
 def check_correlate(
@@ -496,6 +825,9 @@ def check_stats(
     """
     names = _check_stats(stats)
     if isinstance(footprint, GeodesicKernel):
+        ranked = [n for n in names if n not in STATISTICS]
+        if ranked:
+            _refuse_geodesic(footprint, " and ".join(map(repr, ranked)))
         check_method(method)
         return _geodesic.check_call(
             footprint, flip=False, boundary=boundary, cval=0.0,
@@ -520,9 +852,16 @@ def check_stats(
         threshold = max(runs.ntaps, min_count or 0)
     else:
         threshold = max(1, min_count or 0)
+    linear = tuple(n for n in names if n in STATISTICS)
+    ranked = tuple(n for n in names if n not in STATISTICS)
     # Footprint weights are all 1, so their sum is the number of taps.
-    reduction = Reduction(names, threshold, runs.ntaps, runs.ntaps)
-    return FocalCall(runs, method, mode, fill, reduction, names)
+    reduction = Reduction(linear, threshold, runs.ntaps, runs.ntaps) if linear else None
+    rank = None
+    if ranked:
+        from ._backends.rank import RankReduction
+
+        rank = RankReduction(ranked, threshold)
+    return FocalCall(runs, method, mode, fill, reduction, names, rank)
 
 
 def apply(data: Any, call: FocalCall) -> tuple[Any, ...]:
@@ -544,6 +883,8 @@ def _apply_checked(data: Any, call: FocalCall) -> tuple[Any, ...]:
     if isinstance(call, _geodesic.GeodesicCall):
         return _geodesic.apply(data, call)
     backend = backend_for(data)
+    if call.rank is not None:
+        return _apply_rank(data, backend, call)
     if call.reduction is None:
         return (backend.correlate(data, call.runs, call.method, call.mode, call.fill),)
     stack = backend.reduce(data, call.runs, call.method, call.mode, call.fill, call.reduction)
@@ -556,3 +897,15 @@ def _empty_result(data: Any) -> Any:
     if is_dask_array(data) or is_cupy_array(data):
         return data.astype(dtype)
     return np.empty(data.shape, dtype=dtype)
+
+
+def _apply_rank(data: Any, backend, call: FocalCall) -> tuple[Any, ...]:
+    """A call with rank statistics: those from the rank engines, the others from the sweep."""
+    from ._backends import rank
+
+    results = {}
+    if call.reduction is not None:
+        stack = backend.reduce(data, call.runs, call.method, call.mode, call.fill, call.reduction)
+        results.update((name, stack[i]) for i, name in enumerate(call.reduction.names))
+    results.update(zip(call.rank.names, rank.run(data, call.runs, call.mode, call.fill, call.rank)))
+    return tuple(results[name] for name in call.outputs)

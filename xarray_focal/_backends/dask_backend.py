@@ -227,6 +227,8 @@ def _tile(block, sources, setup, iy, ix, ybefore, yafter, xbefore, xafter):
 
         rows = kernel.rows(int(ystarts[iy]), int(ystarts[iy + 1]))
         return chunk_stack(tile, rows, reduction, parallel=PARALLEL_PER_CHUNK)
+    if hasattr(reduction, "run_tile"):  # rank, class and custom statistics (.rank)
+        return reduction.run_tile(tile, kernel, fill, parallel=PARALLEL_PER_CHUNK)
     backend = chunk_backend_for(block)
     if reduction is None:
         return backend.correlate_tile(tile, kernel, method, fill, parallel=PARALLEL_PER_CHUNK)

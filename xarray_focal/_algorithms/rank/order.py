@@ -1,0 +1,411 @@
+"""Order statistics of each window's valid values: median and percentiles, exactly.
+
+Two engines, both exact (they return order statistics of the window's values, or numpy's
+linear interpolation between two of them):
+
+``network``
+    For small footprints. A strip of ``S`` adjacent windows is loaded as ``n`` rows of
+    ``S`` values (one row per footprint cell, NaN read as +inf and counted out) and sorted
+    column-wise by a sorting network (Batcher's odd-even merge sort, pruned to ``n``):
+    every compare-exchange is a branch-free min/max over ``S`` contiguous values, which
+    LLVM vectorises. Cost per window: about ``n log^2 n / 4`` min/max pairs spread over
+    the SIMD lanes, no data-dependent branches.
+``bitset``
+    For large footprints. The values of a task's region (its band of output rows plus the
+    halo) are rank-transformed once by a sort; a window is then a set of distinct ranks,
+    kept as a bitset with per-word and per-block counts. Sliding the window one column
+    removes the first cell of each footprint run and adds the cell after its end (two
+    bit flips per run), and the k-th smallest valid value is found by walking the block
+    counts, the word counts and the bits of one word.
+
+Both take the statistics as ``qs``: one entry per output, a percentile in [0, 100], or
+NaN for the median (numpy's median: the mean of the two middle values for an even count).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from numba import njit
+from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+
+__all__ = ["network_pairs", "network_schedule", "order_network", "bitset_region", "bitset_ranks",
+           "bitset_windows"]
+
+
+@functools.lru_cache(maxsize=64)
+def network_pairs(n: int) -> np.ndarray:
+    """Compare-exchange pairs ``(a, b)``, ``a < b``, of a sorting network for ``n`` values.
+
+    Batcher's odd-even merge sort on the next power of two, with every pair that touches a
+    position ``>= n`` dropped: those positions would hold +inf, which no compare-exchange
+    moves, so the pruned network sorts ``n`` values.
+
+    Examples
+    --------
+    >>> network_pairs(3).tolist()
+    [[0, 1], [0, 2], [1, 2]]
+    """
+    size = 1
+    while size < n:
+        size *= 2
+    pairs = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    a, b = i + j, i + j + k
+                    if a // (2 * p) == b // (2 * p) and b < n:
+                        pairs.append((a, b))
+            k //= 2
+        p *= 2
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+@functools.lru_cache(maxsize=64)
+def network_schedule(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The network of :func:`network_pairs` as moves between ``n + 2`` buffer rows.
+
+    Each compare-exchange reads two rows and writes their min and max into the two rows
+    the previous one freed: a loop that updates two rows in place is not vectorised by
+    LLVM (the two might be the same row), one that writes other rows is. Returns
+    ``(moves, final)``: ``moves[k] = (src_a, src_b, dst_min, dst_max)`` and ``final[i]``,
+    the row holding the ``i``-th smallest value at the end.
+
+    Examples
+    --------
+    >>> moves, final = network_schedule(3)
+    >>> moves.tolist(), final.tolist()
+    ([[0, 1, 3, 4], [3, 2, 0, 1], [4, 1, 3, 2]], [0, 3, 2])
+    """
+    loc = list(range(n))
+    free = [n, n + 1]
+    moves = []
+    for a, b in network_pairs(n).tolist():
+        pa, pb = loc[a], loc[b]
+        moves.append((pa, pb, free[0], free[1]))
+        loc[a], loc[b] = free
+        free = [pa, pb]
+    return np.array(moves, dtype=np.int64).reshape(-1, 4), np.array(loc, dtype=np.int64)
+
+
+@njit(nogil=True, cache=True)
+def _lerp(a, b, t):
+    """numpy's linear interpolation (``numpy.lib._function_base_impl._lerp``), exact ends.
+
+    Finite values give numpy's result bit for bit. Where the two order statistics are equal
+    or ``t`` is 0 the statistic is that value (numpy computes ``inf - inf`` there and
+    returns NaN); between a finite value and an infinite one the result is the infinite
+    one, between -inf and +inf NaN.
+    """
+    if t == 0.0 or a == b:
+        return a
+    if np.isinf(a) or np.isinf(b):
+        if np.isinf(a) and np.isinf(b):
+            return np.nan
+        return b if np.isinf(b) else a
+    d = b - a
+    if t >= 0.5:
+        return b - d * (1.0 - t)
+    return a + d * t
+
+
+@njit(nogil=True, cache=True)
+def _positions(nvalid, q):
+    """(lower index, upper index, weight) of statistic ``q`` among ``nvalid`` sorted values.
+
+    ``q`` NaN is the median: the middle value, or the two middle values with weight 0.5
+    (finished as their mean, see :func:`_value`). Otherwise numpy's "linear" method:
+    virtual index ``(n - 1) * q / 100``.
+    """
+    if np.isnan(q):
+        hi = nvalid // 2
+        if nvalid % 2 == 1:
+            return hi, hi, 0.0
+        return hi - 1, hi, 0.5
+    vi = (nvalid - 1) * (q / 100.0)
+    if vi >= nvalid - 1:
+        return nvalid - 1, nvalid - 1, 0.0
+    lo = int(np.floor(vi))
+    return lo, lo + 1, vi - lo
+
+
+@njit(nogil=True, cache=True)
+def _value(a, b, t, q):
+    """The statistic from its lower and upper order statistics ``a <= b``."""
+    if np.isnan(q):
+        if t == 0.0:
+            return a
+        m = (a + b) * 0.5
+        if np.isinf(m) and np.isfinite(a) and np.isfinite(b):
+            m = a * 0.5 + b * 0.5  # a + b overflowed; the halves cannot
+        return m
+    return _lerp(a, b, t)
+
+
+@njit(nogil=True, cache=True)
+def _region(frame, b, yidx, xidx, xb, fill, py0, ph, px0, pw, reg):
+    """reg[i, j] = value at padded (py0 + i, px0 + j) of slice ``b``, read through the maps.
+
+    ``xb = (lo, hi, offset)``: on ``lo:hi`` the x map is the shift ``j + offset`` (see
+    :class:`~xarray_focal._boundary.AxisMap`), so a region inside it is a plain copy.
+    """
+    plain = px0 >= xb[0] and px0 + pw <= xb[1]
+    for i in range(ph):
+        sy = yidx[py0 + i]
+        dst = reg[i, :pw]
+        if sy < 0:
+            for j in range(pw):
+                dst[j] = fill
+            continue
+        row = frame[b, sy]
+        if plain:
+            dst[:] = row[px0 + xb[2]:px0 + xb[2] + pw]
+            continue
+        for j in range(pw):
+            sx = xidx[px0 + j]
+            dst[j] = row[sx] if sx >= 0 else fill
+
+
+@njit(nogil=True, cache=True)
+def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, qs, thr, out,
+                  band, strip, t0, t1):
+    """Order statistics by a sorting network over strips of windows (tasks ``t0:t1``).
+
+    ``frame`` is ``(slices, rows, cols)``; ``yidx``/``xidx`` map padded coordinates to
+    frame rows/columns (-1: ``fill``); ``tdy``/``tdx`` are the footprint's cells;
+    ``out`` is ``(len(qs), slices, ho, wo)``; a task is one band of ``band`` output rows
+    by one strip of ``strip`` output columns of one slice.
+    """
+    nq, nb, ho, wo = out.shape
+    n = tdy.shape[0]
+    nbands = -(-ho // band)
+    nstrips = -(-wo // strip)
+    reg = np.empty((band + 2 * ry, strip + 2 * rx), dtype=frame.dtype)
+    v = np.empty((n + 2, strip), dtype=frame.dtype)
+    cnt = np.empty(strip, dtype=np.int64)
+    inf = np.full(1, np.inf, dtype=frame.dtype)[0]  # +inf in the data's own float type
+    for task in range(t0, t1):
+        b = task // (nbands * nstrips)
+        rest = task - b * nbands * nstrips
+        y0 = (rest // nstrips) * band
+        x0 = (rest % nstrips) * strip
+        bh = min(band, ho - y0)
+        sw = min(strip, wo - x0)
+        ph, pw = bh + 2 * ry, sw + 2 * rx
+        _region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, reg)
+        # A region without NaN (the usual case) needs no counting: every window has n
+        # valid values, so each statistic reads the same sorted position in every column.
+        nans = 0
+        for i in range(ph):
+            row = reg[i, :pw]
+            for j in range(pw):
+                nans += row[j] != row[j]
+        clean = nans == 0
+        for yy in range(bh):
+            cv = cnt[:sw]
+            if clean:
+                for t in range(n):
+                    v[t, :sw] = reg[yy + tdy[t], tdx[t]:tdx[t] + sw]
+            else:
+                cv[:] = 0
+                for t in range(n):
+                    src = reg[yy + tdy[t], tdx[t]:tdx[t] + sw]
+                    dst = v[t, :sw]
+                    for x in range(sw):
+                        val = src[x]
+                        ok = val == val
+                        dst[x] = val if ok else inf
+                        cv[x] += ok
+            for p in range(moves.shape[0]):
+                va = v[moves[p, 0], :sw]
+                vb = v[moves[p, 1], :sw]
+                vlo = v[moves[p, 2], :sw]
+                vhi = v[moves[p, 3], :sw]
+                for x in range(sw):
+                    a = va[x]
+                    c = vb[x]
+                    vlo[x] = min(a, c)
+                    vhi[x] = max(a, c)
+            if clean:  # n >= thr: the API refuses a min_count above the footprint's size
+                for s in range(nq):
+                    i, j, w = _positions(n, qs[s])
+                    dst = out[s, b, y0 + yy, x0:x0 + sw]
+                    lo = v[final[i], :sw]
+                    if i == j:
+                        for x in range(sw):
+                            dst[x] = lo[x]
+                    else:
+                        hi = v[final[j], :sw]
+                        for x in range(sw):
+                            dst[x] = _value(np.float64(lo[x]), np.float64(hi[x]), w, qs[s])
+                continue
+            for x in range(sw):
+                nv = cv[x]
+                for s in range(nq):
+                    if nv < thr or nv == 0:
+                        out[s, b, y0 + yy, x0 + x] = np.nan
+                        continue
+                    i, j, w = _positions(nv, qs[s])
+                    out[s, b, y0 + yy, x0 + x] = _value(
+                        np.float64(v[final[i], x]), np.float64(v[final[j], x]), w, qs[s])
+
+
+@njit(nogil=True, cache=True)
+def _next_set(words, summ, r):
+    """Smallest set position >= r (one exists). ``summ`` has a bit per nonzero word."""
+    j = r >> 6
+    w = words[j] & ~((np.uint64(1) << np.uint64(r & 63)) - np.uint64(1))
+    if w != 0:
+        return j * 64 + int(trailing_zeros(w))
+    j += 1
+    sj = j >> 6
+    sw = summ[sj] & ~((np.uint64(1) << np.uint64(j & 63)) - np.uint64(1))
+    while sw == 0:
+        sj += 1
+        sw = summ[sj]
+    j = sj * 64 + int(trailing_zeros(sw))
+    return j * 64 + int(trailing_zeros(words[j]))
+
+
+@njit(nogil=True, cache=True)
+def _prev_set(words, summ, r):
+    """Largest set position < r (one exists)."""
+    r -= 1
+    j = r >> 6
+    w = words[j] & ((np.uint64(2) << np.uint64(r & 63)) - np.uint64(1))
+    if w != 0:
+        return j * 64 + 63 - int(leading_zeros(w))
+    j -= 1
+    sj = j >> 6
+    sw = summ[sj] & ((np.uint64(2) << np.uint64(j & 63)) - np.uint64(1))
+    while sw == 0:
+        sj -= 1
+        sw = summ[sj]
+    j = sj * 64 + 63 - int(leading_zeros(sw))
+    return j * 64 + 63 - int(leading_zeros(words[j]))
+
+
+@njit(nogil=True, cache=True)
+def _set(words, summ, r):
+    # Unsigned indices: numba then emits no wrap-around code for negative ones.
+    u = np.uint64(r)
+    j = u >> np.uint64(6)
+    words[j] |= np.uint64(1) << (u & np.uint64(63))
+    summ[j >> np.uint64(6)] |= np.uint64(1) << (j & np.uint64(63))
+
+
+@njit(nogil=True, cache=True)
+def _clear(words, summ, r):
+    u = np.uint64(r)
+    j = u >> np.uint64(6)
+    w = words[j] & ~(np.uint64(1) << (u & np.uint64(63)))
+    words[j] = w
+    # Branch-free: whether a word empties is unpredictable for small windows.
+    bit = np.uint64(1) << (j & np.uint64(63))
+    sj = j >> np.uint64(6)
+    summ[sj] = (summ[sj] & ~bit) | (bit * np.uint64(w != 0))
+
+
+@njit(nogil=True, cache=True)
+def bitset_region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, flat, pos):
+    """The valid values of a task's region and their positions ``i * pw + j``; their count."""
+    m = 0
+    for i in range(ph):
+        sy = yidx[y0 + i]
+        for j in range(pw):
+            sx = xidx[x0 + j]
+            if sy < 0 or sx < 0:
+                val = fill
+            else:
+                val = frame[b, sy, sx]
+            if val == val:
+                flat[m] = val
+                pos[m] = i * pw + j
+                m += 1
+    return m
+
+
+@njit(nogil=True, cache=True)
+def bitset_ranks(order, flat, pos, m, size):
+    """Sorted values ``srt[r + 64]`` and the rank ``+ 64`` of each region cell (-1: NaN)."""
+    srt = np.empty(m + 64, dtype=np.float64)
+    rank = np.full(size, -1, dtype=np.int64)
+    for r in range(m):
+        o = order[r]
+        srt[r + 64] = flat[o]
+        rank[pos[o]] = r + 64
+    return srt, rank
+
+
+@njit(nogil=True, cache=True)
+def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh, sw):
+    """Statistic ``q`` of one task's windows from its region's ranks (:func:`bitset_ranks`).
+
+    Rank ``r`` is bit ``r`` of ``words`` (ranks start at 64: a spare word on each side lets
+    the scans stop without bounds checks); ``summ`` marks the nonzero words, so a scan
+    skips 4096 empty positions at a time. A pivot position ``p`` and the number of window
+    ranks below it are moved to the k-th smallest after each step: the window changes by
+    a few cells per step, so the pivot moves by a few set bits. One statistic per call
+    keeps the pivot in registers.
+    """
+    nruns = rdy.shape[0]
+    nw = (m >> 6) + 3
+    words = np.zeros(nw, dtype=np.uint64)
+    summ = np.zeros((nw >> 6) + 2, dtype=np.uint64)
+    first = np.empty(nruns, dtype=np.int64)
+    for yy in range(bh):
+        nv = 0
+        for k in range(nruns):
+            base = (yy + rdy[k]) * pw
+            for j in range(rdx[k], rdx[k] + rlen[k]):
+                r = rank[base + j]
+                if r >= 0:
+                    _set(words, summ, r)
+                    nv += 1
+        piv = 64
+        below = 0
+        dst = out[b, y0 + yy, x0:x0 + sw]
+        for k in range(nruns):  # where each run's first cell sits in ``rank`` at x = 0
+            first[k] = (yy + rdy[k]) * pw + rdx[k]
+        for x in range(sw):
+            if x > 0:
+                for k in range(nruns):
+                    base = first[k] + x - 1
+                    r = rank[np.uint64(base)]
+                    if r >= 0:
+                        _clear(words, summ, r)
+                        nv -= 1
+                        below -= r < piv  # branch-free: unpredictable
+                    r = rank[np.uint64(base + rlen[k])]
+                    if r >= 0:
+                        _set(words, summ, r)
+                        nv += 1
+                        below += r < piv
+            if nv < thr or nv == 0:
+                dst[x] = np.nan
+                continue
+            i, j, w = _positions(nv, q)
+            p = piv
+            c = below
+            while c > i:
+                p = _prev_set(words, summ, p)
+                c -= 1
+            r = _next_set(words, summ, p)
+            while c < i:
+                c += 1
+                r = _next_set(words, summ, r + 1)
+            piv = r
+            below = c
+            a = srt[r]
+            hi = a if j == i else srt[_next_set(words, summ, r + 1)]
+            dst[x] = _value(a, hi, w, q)
+        for k in range(nruns):
+            base = (yy + rdy[k]) * pw
+            for j in range(sw - 1 + rdx[k], sw - 1 + rdx[k] + rlen[k]):
+                r = rank[base + j]
+                if r >= 0:
+                    _clear(words, summ, r)
