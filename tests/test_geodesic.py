@@ -406,20 +406,65 @@ def test_window_sums_add_only_cells_inside_each_window(lo, hi):
             assert abs(got - exact) <= length * EPS * math.fsum(np.abs(window)), (length, x)
 
 
-@pytest.mark.parametrize("call", ["median", "variety", "focal_stats", "percentile", "apply",
-                                  "hotspots"])
-def test_rank_class_custom_statistics_refuse_geodesic_kernels_by_name(field, call):
-    # Not supported yet: a clear error naming the operation, not a KeyError deep inside.
+def _majority(v):
+    values, counts = np.unique(v, return_counts=True)
+    return values[np.argmax(counts)]  # np.unique sorts: ties go to the smallest class
+
+
+RANK_CASES = {
+    "median": (lambda da, k: da.focal.median(k), np.median),
+    "percentile": (lambda da, k: da.focal.percentile(k, 90), lambda v: np.percentile(v, 90)),
+    "majority": (lambda da, k: da.focal.majority(k), _majority),
+    "minority": (lambda da, k: da.focal.minority(k),
+                 lambda v: np.unique(v)[np.argmin(np.unique(v, return_counts=True)[1])]),
+    "variety": (lambda da, k: da.focal.variety(k), lambda v: float(np.unique(v).size)),
+    "apply": (lambda da, k: da.focal.apply(k, lambda v: v.max() - v.min()),
+              lambda v: v.max() - v.min()),
+}
+
+
+@pytest.fixture(scope="module")
+def classes():
+    """Integer classes with ties and NaN on the 10 degree global grid, and its cells."""
+    field = global_grid(seed=5)
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 4, field.shape).astype(float)
+    values[np.isnan(field.values)] = np.nan
+    da = field.copy(data=values)
+    return da, brute_force(values, da.lat.values, da.lon.values, 1500e3)
+
+
+@pytest.mark.parametrize("name", sorted(RANK_CASES))
+def test_rank_class_custom_statistics_match_brute_force(classes, name):
+    da, cells = classes
+    run, reference = RANK_CASES[name]
+    expected = np.full(da.shape, np.nan)
+    for (i, j), (v, _) in cells.items():
+        v = v[~np.isnan(v)]
+        if v.size:
+            expected[i, j] = reference(v)
+    k = da.focal.circle_kernel("1500 km")
+    np.testing.assert_array_equal(run(da, k).values, expected)
+    # A chunking whose chunks are smaller than the polar rows' reach gives the same bits.
+    np.testing.assert_array_equal(run(da.chunk({"lat": 5, "lon": 7}), k).values, expected)
+
+
+def test_rank_statistics_propagate_and_min_count_follow_each_rows_footprint(classes):
+    da, cells = classes
+    k = da.focal.circle_kernel("1500 km")
+    got = da.focal.median(k, nan_policy="propagate").values
+    few = da.focal.stats(k, ("median", "mean"), min_count=6)
+    for (i, j), (v, _) in cells.items():
+        ok = v[~np.isnan(v)]
+        want = np.median(v) if ok.size == v.size else np.nan
+        np.testing.assert_array_equal(got[i, j], want)
+        np.testing.assert_array_equal(few["median"].values[i, j],
+                                      np.median(ok) if ok.size >= 6 else np.nan)
+        assert np.isnan(few["mean"].values[i, j]) == (ok.size < 6)
+
+
+def test_hotspots_refuse_geodesic_kernels_by_name(field):
+    # Not supported yet: a clear error naming the operation.
     kernel = field.focal.circle_kernel("800 km")
-    calls = {
-        "median": lambda: field.focal.median(kernel),
-        "variety": lambda: field.focal.variety(kernel),
-        "focal_stats": lambda: field.focal.stats(kernel, ("mean", "majority")),
-        "percentile": lambda: field.focal.percentile(kernel, 90),
-        "apply": lambda: field.focal.apply(kernel, lambda v: v.max()),
-        "hotspots": lambda: field.focal.hotspots(kernel),
-    }
-    names = {"focal_stats": "'majority'", "percentile": "focal_percentile",
-             "apply": "focal_apply", "median": "'median'", "variety": "'variety'"}
-    with pytest.raises(xf.FocalTypeError, match=f"{names.get(call, call)} with a geodesic kernel"):
-        calls[call]()
+    with pytest.raises(xf.FocalTypeError, match="hotspots with a geodesic kernel"):
+        field.focal.hotspots(kernel)

@@ -511,9 +511,10 @@ class GeodesicCall:
     fill: float
     policy: str
     min_count: int | None
-    names: tuple  # what the sweep finishes: "correlate" or statistic names
+    names: tuple  # every output: "correlate", or statistic names (rank ones included)
     area_weighted: bool
     outputs: tuple
+    rank: Any = None  # a RankReduction template for rank, class and custom statistics
 
     @property
     def cells_label(self) -> str:
@@ -521,8 +522,9 @@ class GeodesicCall:
         return f"{taps.min()} to {taps.max()}" if taps.min() != taps.max() else f"{taps.max()}"
 
     def __dask_tokenize__(self):
+        rank = None if self.rank is None else self.rank.__dask_tokenize__()
         return (type(self).__name__, self.runs.key, self.mode, self.fill, self.policy,
-                self.min_count, self.names, self.area_weighted)
+                self.min_count, self.names, self.area_weighted, rank)
 
 
 def _geo_boundary(kernel: GeodesicKernel, boundary: object, cval: object):
@@ -547,7 +549,7 @@ def _geo_boundary(kernel: GeodesicKernel, boundary: object, cval: object):
 
 
 def check_call(kernel: GeodesicKernel, *, flip: bool, boundary, cval, nan_policy, min_count,
-               stats: tuple | None, area_weighted: bool) -> GeodesicCall:
+               stats: tuple | None, area_weighted: bool, rank: Any = None) -> GeodesicCall:
     from .api import _check_min_count
 
     mode, fill = _geo_boundary(kernel, boundary, cval)
@@ -578,7 +580,7 @@ def check_call(kernel: GeodesicKernel, *, flip: bool, boundary, cval, nan_policy
                 f"area_weighted=True applies to {AREA_WEIGHTED_STATS}; not to {bad}"
             )
     return GeodesicCall(runs, kernel, mode, fill, nan_policy, min_count, tuple(stats),
-                        bool(area_weighted), tuple(stats))
+                        bool(area_weighted), tuple(stats), rank)
 
 
 #: Statistics that ``area_weighted=True`` changes (the others count or order cells).
@@ -590,7 +592,7 @@ AREA_WEIGHTED_STATS = ("mean", "sum", "std", "var")
 
 def apply(data: Any, call: GeodesicCall) -> tuple:
     """Run ``call`` on validated ``data`` (numpy or dask; last two axes the kernel's grid)."""
-    from ._backends import is_cupy_array, is_dask_array
+    from ._backends import is_dask_array
 
     if tuple(data.shape[-2:]) != call.kernel.shape:
         raise FocalValueError(
@@ -604,20 +606,77 @@ def apply(data: Any, call: GeodesicCall) -> tuple:
     from ._backends import chunk_backend_for
     from ._tiles import Tile
 
-    backend = chunk_backend_for(data)  # refuses masked and foreign arrays
+    chunk_backend_for(data)  # refuses masked and foreign arrays
     tile = Tile.whole(data, call.runs.ry, call.runs.rx, call.mode)
-    if is_cupy_array(data):
-        return tuple(band_stack(tile, call.runs, call, backend, parallel=True))
-    return tuple(tile_stack(tile, call.runs, call, parallel=True))
+    return tuple(chunk_stack(tile, call.runs, call, parallel=True))
 
 
 def chunk_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
-    """One dask chunk's outputs: the per-row sweep on numpy, bands on other chunk types."""
+    """All outputs of ``call`` for one tile (a whole array or a dask chunk), stacked.
+
+    The linear statistics by the per-row sweep on numpy and by bands on other array types;
+    rank, class and custom statistics by bands through their own engines.
+    """
+    if call.rank is None:
+        return _linear_stack(tile, runs, call, parallel=parallel)
+    ranked = call.rank.names
+    linear = tuple(n for n in call.names if n not in ranked)
+    parts = dict(zip(ranked, rank_stack(tile, runs, call, parallel=parallel)))
+    if linear:
+        sub = dataclasses.replace(call, names=linear, outputs=linear, rank=None)
+        parts.update(zip(linear, _linear_stack(tile, runs, sub, parallel=parallel)))
+    xp = _array_module(tile.core)
+    return xp.stack([parts[n] for n in call.names])
+
+
+def _array_module(core):
+    return np if isinstance(core, np.ndarray) else __import__(type(core).__module__.split(".")[0])
+
+
+def _linear_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
     from ._backends import chunk_backend_for
 
     if isinstance(tile.core, np.ndarray):
         return tile_stack(tile, runs, call, parallel=parallel)
     return band_stack(tile, runs, call, chunk_backend_for(tile.core), parallel=parallel)
+
+
+def rank_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
+    """Rank, class and custom statistics of ``call`` for one tile, band by band.
+
+    Each band of :func:`footprint_bands` is one planar call of the rank engines
+    (:meth:`~xarray_focal._backends.rank.RankReduction.run_tile`) with that band's
+    footprint, and its own threshold (``propagate`` needs every cell of *its* footprint).
+    The tile is put together once, so the bands do not each copy the halo strips.
+    """
+    from ._backends.rank import RankReduction
+    from ._tiles import Tile
+
+    template = call.rank
+    core = tile.core
+    if any(tile.strips):
+        if isinstance(core, np.ndarray):
+            frame = tile.frame()
+        else:
+            import cupy as cp
+
+            with cp.cuda.Device(core.device.id):
+                frame = tile.frame()
+        tile = dataclasses.replace(tile, grid=Tile.whole(frame, 0, 0, "nan").grid)
+    ho = tile.ymap.index.size - 2 * runs.ry
+    wo = tile.xmap.index.size - 2 * runs.rx
+    xp = _array_module(core)
+    out = xp.empty((len(template.names),) + core.shape[:-2] + (ho, wo),
+                   dtype=working_dtype(core.dtype))
+    for y0, y1, band, kernel in footprint_bands(tile, runs, footprint=True):
+        if call.policy == "propagate":
+            threshold = max(kernel.ntaps, call.min_count or 0)
+        else:
+            threshold = max(1, call.min_count or 0)
+        reduction = RankReduction(template.names, threshold, q=template.q, func=template.func,
+                                  engine=template.engine)
+        out[:, ..., y0:y1, :] = reduction.run_tile(band, kernel, call.fill, parallel=parallel)
+    return out
 
 
 def _source(tile, fill: float):

@@ -423,11 +423,10 @@ def _check_q(q: object) -> float:
 
 
 def _refuse_geodesic(kernel: Any, what: str) -> None:
-    """Rank, class and custom statistics and hotspots take planar footprints only (yet)."""
+    """Operations that take planar kernels only (yet): hotspots."""
     if isinstance(kernel, GeodesicKernel):
         raise FocalTypeError(
-            f"{what} with a geodesic kernel is not supported yet (only correlate, convolve "
-            "and the statistics of focal_stats' STATISTICS are); use a planar footprint in "
+            f"{what} with a geodesic kernel is not supported yet; use a planar kernel in "
             "cells, e.g. xf.circle_kernel(1, 1, radius_in_cells)"
         )
 
@@ -451,11 +450,17 @@ def check_percentile(
     from ._backends.rank import RankReduction
 
     q = _check_q(q)
-    _refuse_geodesic(footprint, "focal_percentile")
     call = check_stats(footprint, ("median",), boundary=boundary, nan_policy=nan_policy,
                        min_count=min_count)
     rank = RankReduction(("percentile",), call.rank.threshold, q=q)
-    return dataclasses.replace(call, outputs=("percentile",), rank=rank)
+    return _with_rank(call, rank)
+
+
+def _with_rank(call, rank):
+    """``call`` (made for a median) computing ``rank``'s one statistic instead."""
+    if isinstance(call, _geodesic.GeodesicCall):
+        return dataclasses.replace(call, names=rank.names, outputs=rank.names, rank=rank)
+    return dataclasses.replace(call, outputs=rank.names, rank=rank)
 
 
 def focal_percentile(
@@ -545,12 +550,11 @@ def check_apply(
     """Validate the options of :func:`focal_apply` (compiling ``func``), for :func:`apply`."""
     from ._backends.rank import RankReduction
 
-    _refuse_geodesic(footprint, "focal_apply")
     func = _check_func(func)
     call = check_stats(footprint, ("median",), boundary=boundary, nan_policy=nan_policy,
                        min_count=min_count)
     rank = RankReduction(("apply",), call.rank.threshold, func=func)
-    return dataclasses.replace(call, outputs=("apply",), rank=rank)
+    return _with_rank(call, rank)
 
 
 def focal_apply(
@@ -825,14 +829,18 @@ def check_stats(
     """
     names = _check_stats(stats)
     if isinstance(footprint, GeodesicKernel):
-        ranked = [n for n in names if n not in STATISTICS]
-        if ranked:
-            _refuse_geodesic(footprint, " and ".join(map(repr, ranked)))
         check_method(method)
+        ranked = tuple(n for n in names if n not in STATISTICS)
+        rank = None
+        if ranked:
+            from ._backends.rank import RankReduction
+
+            # A template: each band of rows sharing a footprint gets its own threshold.
+            rank = RankReduction(ranked, 0)
         return _geodesic.check_call(
             footprint, flip=False, boundary=boundary, cval=0.0,
             nan_policy=_check_policy(nan_policy, NAN_POLICIES[:2]), min_count=min_count,
-            stats=names, area_weighted=area_weighted,
+            stats=names, area_weighted=area_weighted, rank=rank,
         )
     if area_weighted is not False:
         raise FocalValueError(

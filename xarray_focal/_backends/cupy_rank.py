@@ -59,13 +59,22 @@ def _kernel(ctype: str, dy: tuple[int, ...], dx: tuple[int, ...]):
 
 
 def order_tile(tile, kernel: KernelRuns, fill: float, qs: np.ndarray, threshold: int):
-    """Order statistics ``qs`` (NaN: median) of one cupy tile: ``(len(qs),) + core shape``."""
+    """Order statistics ``qs`` (NaN: median) of one cupy tile: ``(len(qs),) + lead + (rows,
+    columns)``, the rows and columns the tile's maps cover (see ``RankReduction.run_tile``)."""
     import cupy as cp
 
     core = tile.core
     dtype = working_dtype(core.dtype)
     lead = core.shape[:-2]
-    ho, wo = core.shape[-2:]
+    ho = tile.ymap.index.size - 2 * kernel.ry
+    wo = tile.xmap.index.size - 2 * kernel.rx
+    with cp.cuda.Device(core.device.id):
+        return _order_on_device(tile, kernel, fill, qs, threshold, dtype, lead, ho, wo)
+
+
+def _order_on_device(tile, kernel, fill, qs, threshold, dtype, lead, ho, wo):
+    import cupy as cp
+
     out = cp.empty((qs.size,) + lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out

@@ -79,7 +79,11 @@ class RankReduction:
 
     def run_tile(self, tile: Tile, kernel: KernelRuns, fill: float, *,
                  parallel: bool) -> np.ndarray:
-        """The statistics of one tile: ``(len(names),) + core shape`` in the working dtype."""
+        """The statistics of one tile: ``(len(names),) + lead + (rows, columns)``.
+
+        The rows and columns are those the tile's maps cover (the core's, unless the maps
+        were cut down to a band of rows), in the working dtype.
+        """
         core = tile.core
         if is_cupy_array(core):
             from . import cupy_rank
@@ -89,7 +93,9 @@ class RankReduction:
             return cupy_rank.order_tile(tile, kernel, fill, qs, self.threshold)
         frame = np.asarray(tile.frame())
         lead = core.shape[:-2]
-        ho, wo = core.shape[-2:]
+        # From the maps, not the core: a band of a geodesic tile computes some rows only.
+        ho = tile.ymap.index.size - 2 * kernel.ry
+        wo = tile.xmap.index.size - 2 * kernel.rx
         dtype = working_dtype(core.dtype)
         out = np.empty((len(self.names),) + lead + (ho, wo), dtype=dtype)
         if out.size == 0:
