@@ -205,7 +205,7 @@ def _tile(block, sources, setup, iy, ix, ybefore, yafter, xbefore, xafter):
     )
     ymap = _frame_map(ny, kernel.ry, boundary, ystarts, iy, ybefore, yafter, ydepth)
     xmap = _frame_map(nx, kernel.rx, boundary, xstarts, ix, xbefore, xafter, xdepth)
-    tile = Tile(cells, ymap, xmap, kernel.ry, kernel.rx)
+    tile = Tile(cells, ymap, xmap, kernel.ry, kernel.rx, (int(ystarts[iy]), int(xstarts[ix])))
     backend = chunk_backend_for(block)
     if reduction is None:
         return backend.correlate_tile(tile, kernel, method, fill, parallel=PARALLEL_PER_CHUNK)

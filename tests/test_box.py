@@ -1,0 +1,212 @@
+"""The box sweep (``method="box"``): block prefix / suffix sums and extremes of rectangles.
+
+Against scipy.ndimage on NaN-free data, against the stacked-window numpy references for the
+NaN policies and every statistic, on hostile data (offsets, alternating signs, sentinels,
+NaN runs, infinities) window by window, and dask against numpy to the bit for chunkings
+smaller than the window (the blocks are aligned to the whole array).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+import xarray_focal as xf
+from xarray_focal._algorithms.plan import box_shape, make_plan
+from xarray_focal._algorithms.runs import describe
+
+from . import requires_dask
+from .conftest import awkward_data
+from .reference import (
+    BOUNDARIES,
+    assert_matches_contract,
+    assert_policy_accuracy,
+    assert_stat_accuracy,
+    reference_nan_policy,
+    reference_stat,
+)
+
+STATS = list(xf.STATISTICS)
+#: Rectangles: a single tap, one row, one column, small, wide, tall, larger than the data.
+SHAPES = [(1, 1), (1, 3), (3, 1), (3, 3), (5, 9), (11, 3), (29, 31)]
+SCIPY_MODES = {"nearest": "nearest", "reflect": "reflect", "mirror": "mirror", "wrap": "wrap"}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("boundary", list(SCIPY_MODES))
+def test_box_sums_and_maxima_match_scipy(shape, boundary):
+    data = awkward_data((23, 26), seed=sum(shape))
+    k = np.ones(shape)
+    mode = SCIPY_MODES[boundary]
+    summed = xf.correlate(data, k * 0.25, boundary=boundary, method="box")
+    np.testing.assert_allclose(summed, 0.25 * ndi.correlate(data, k, mode=mode),
+                               rtol=0, atol=1e-12 * np.abs(data).sum())
+    assert_matches_contract(summed, data, k * 0.25, boundary)
+    np.testing.assert_array_equal(xf.focal_max(data, k, boundary=boundary, method="box"),
+                                  ndi.maximum_filter(data, size=shape, mode=mode))
+    np.testing.assert_array_equal(xf.focal_min(data, k, boundary=boundary, method="box"),
+                                  ndi.minimum_filter(data, size=shape, mode=mode))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("shape", [(1, 3), (5, 9), (29, 31)])
+@pytest.mark.parametrize("policy", ["omit", "propagate"])
+def test_every_statistic_on_nan_holes_meets_the_contract(boundary, shape, policy):
+    data = awkward_data((21, 24), nan_fraction=0.25, seed=3)
+    data[4:9, 2:15] = np.nan  # a NaN run wider than some windows
+    k = np.ones(shape)
+    out = xf.focal_stats(data, k, STATS, boundary=boundary, nan_policy=policy, method="box")
+    for stat in STATS:
+        expected = reference_stat(data, k, stat, boundary, policy if stat != "count" else "omit")
+        assert_stat_accuracy(out[stat], expected, data, stat, k, boundary, policy)
+
+
+@pytest.mark.parametrize("policy,min_count", [("omit", None), ("omit", 5), ("renormalize", None),
+                                              ("renormalize", 7), ("propagate", 3)])
+@pytest.mark.parametrize("boundary", ["nan", "reflect", "constant"])
+def test_nan_policies_match_the_window_reference(policy, min_count, boundary):
+    data = awkward_data((19, 22), nan_fraction=0.3, seed=5)
+    k = np.full((3, 5), 0.1)
+    result = xf.correlate(data, k, boundary=boundary, cval=2.5, nan_policy=policy,
+                          min_count=min_count, method="box")
+    expected = reference_nan_policy(data, k, policy, boundary, 2.5, min_count)
+    assert_policy_accuracy(result, expected, data, k, policy, boundary, 2.5)
+
+
+def test_off_centre_rectangle_and_zero_border_rows():
+    """A 4x6 box inside a 5x7 kernel (zero last row and column) is still a box."""
+    k = np.zeros((5, 7))
+    k[:4, :6] = 2.0
+    assert box_shape(describe(k)) == (0, 0, 4, 6, 2.0)
+    data = awkward_data((17, 20), seed=2)
+    for boundary in ("nearest", "wrap", "nan"):
+        assert_matches_contract(xf.correlate(data, k, boundary=boundary, method="box"), data, k,
+                                boundary)
+    np.testing.assert_array_equal(
+        xf.focal_max(data, k, boundary="nearest", method="box"),
+        xf.focal_max(data, k, boundary="nearest", method="direct"))
+
+
+def test_window_larger_than_the_array_in_every_mode():
+    data = awkward_data((5, 4), nan_fraction=0.2, seed=9)
+    k = np.ones((13, 11))
+    for boundary in BOUNDARIES:
+        out = xf.focal_stats(data, k, STATS, boundary=boundary, method="box")
+        for stat in STATS:
+            assert_stat_accuracy(out[stat], reference_stat(data, k, stat, boundary), data, stat,
+                                 k, boundary)
+
+
+# --- hostile data: each window is held to its own values -------------------------------------
+
+
+def _hostile(kind, shape=(40, 45), seed=0):
+    rng = np.random.default_rng(seed)
+    if kind == "offset":
+        return 1e8 + rng.standard_normal(shape) * 1e-3
+    if kind == "alternating":
+        signs = np.where((np.indices(shape).sum(axis=0) % 2) == 0, 1.0, -1.0)
+        return signs * 1e15 + rng.standard_normal(shape)
+    data = rng.standard_normal(shape) + 10.0
+    if kind == "sentinels":
+        data[rng.random(shape) < 0.02] = -3.4028235e38
+        data[rng.random(shape) < 0.02] = -9999.0
+    elif kind == "nan_runs":
+        data[5:8, :] = np.nan
+        data[:, 30:33] = np.nan
+        data[rng.random(shape) < 0.1] = np.nan
+    elif kind == "inf":
+        data[rng.random(shape) < 0.01] = np.inf
+        data[rng.random(shape) < 0.01] = -np.inf
+    return data
+
+
+@pytest.mark.parametrize("kind", ["offset", "alternating", "sentinels", "nan_runs", "inf"])
+@pytest.mark.parametrize("shape", [(7, 7), (15, 21)])
+def test_hostile_data_meets_the_bound_in_every_window(kind, shape):
+    data = _hostile(kind)
+    k = np.ones(shape)
+    out = xf.focal_stats(data, k, STATS, boundary="nearest", method="box")
+    for stat in STATS:
+        assert_stat_accuracy(out[stat], reference_stat(data, k, stat, "nearest"), data, stat, k,
+                             "nearest")
+    summed = xf.correlate(data, k, boundary="nearest", method="box")
+    with np.errstate(invalid="ignore"):
+        assert_matches_contract(summed, data, k, "nearest")
+
+
+def test_values_that_left_the_window_leave_no_residue():
+    """A 1e15 (and an inf) two cells before a window of small integers: the box sum of
+    that window is exact, where a running sum (add the new value, subtract the old) would
+    carry ~0.1 of rounding from the 1e15 and NaN from inf - inf."""
+    data = np.ones((9, 60))
+    data[:, 3] = 1e15
+    data[:, 5] = np.inf
+    k = np.ones((3, 9))
+    out = xf.correlate(data, k, boundary="nearest", method="box")
+    np.testing.assert_array_equal(out[:, 10:], 27.0)
+    stats = xf.focal_stats(data, k, ("mean", "std", "max"), boundary="nearest", method="box")
+    np.testing.assert_array_equal(stats["mean"][:, 10:], 1.0)
+    np.testing.assert_array_equal(stats["std"][:, 10:], 0.0)
+    np.testing.assert_array_equal(stats["max"][:, 10:], 1.0)
+
+
+# --- chunking, threads and planning --------------------------------------------------------
+
+
+@requires_dask
+@pytest.mark.parametrize("chunks", [(7, 9), (40, 5), (13, 64)])
+def test_dask_equals_numpy_bit_for_bit_with_chunks_smaller_than_the_window(chunks):
+    import dask.array as da
+
+    data = awkward_data((52, 64), nan_fraction=0.1, seed=4)
+    k = np.ones((15, 17))
+    lazy = da.from_array(data, chunks=chunks)
+    np.testing.assert_array_equal(
+        xf.correlate(lazy, k / 255, boundary="reflect", method="box").compute(),
+        xf.correlate(data, k / 255, boundary="reflect", method="box"))
+    want = xf.focal_stats(data, k, STATS, boundary="nan", method="box")
+    got = xf.focal_stats(lazy, k, STATS, boundary="nan", method="box")
+    for stat in STATS:
+        np.testing.assert_array_equal(got[stat].compute(), want[stat], err_msg=stat)
+
+
+def test_float32_is_summed_in_float64_and_rounded_once():
+    data = awkward_data((30, 33), dtype=np.float32, nan_fraction=0.1, seed=8)
+    k = np.ones((9, 9))
+    for stat in ("mean", "std", "max"):
+        got = getattr(xf, "focal_" + stat)(data, k, method="box")
+        want = getattr(xf, "focal_" + stat)(data.astype(np.float64), k, method="box")
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+
+
+def test_leading_axes_are_separate_slices():
+    data = awkward_data((3, 2, 17, 19), nan_fraction=0.1, seed=6)
+    k = np.ones((5, 7))
+    out = xf.focal_mean(data, k, method="box")
+    for i in np.ndindex(3, 2):
+        np.testing.assert_array_equal(out[i], xf.focal_mean(data[i], k, method="box"))
+
+
+def test_box_method_is_refused_for_other_footprints():
+    with pytest.raises(xf.FocalValueError, match="rectangle of taps of one weight"):
+        xf.correlate(np.ones((9, 9)), xf.circle_kernel(1, 1, 2), method="box")
+    with pytest.raises(xf.FocalValueError, match="rectangle"):
+        xf.correlate(np.ones((9, 9)), [[1.0, 2.0, 1.0]], method="box")
+    with pytest.raises(xf.FocalValueError, match="rectangle"):
+        xf.focal_mean(np.ones((9, 9)), xf.annulus_kernel(1, 1, 2, 1), method="box")
+
+
+def test_auto_takes_the_box_sweep_for_large_boxes():
+    assert make_plan(np.ones((51, 51))).method == "box"
+    assert make_plan(np.ones((101, 101)), separable_ok=False).method == "box"
+    assert make_plan(np.ones((15, 15)), separable_ok=False).method == "box"
+    assert make_plan(xf.circle_kernel(1, 1, 7)).method != "box"
+
+
+def test_a_huge_box_plans_as_one_rectangle():
+    plan = make_plan(np.ones((1001, 1001)), "auto", separable_ok=False)
+    assert plan.method == "box" and plan.lengths.tolist() == [1001, 1001]
+    assert plan.run_dy.tolist() == [0] and plan.run_dx.tolist() == [0]
