@@ -210,3 +210,93 @@ def test_a_huge_box_plans_as_one_rectangle():
     plan = make_plan(np.ones((1001, 1001)), "auto", separable_ok=False)
     assert plan.method == "box" and plan.lengths.tolist() == [1001, 1001]
     assert plan.run_dy.tolist() == [0] and plan.run_dx.tolist() == [0]
+
+
+# --- constructors and size= -------------------------------------------------------------
+
+
+def test_box_kernel_takes_the_cells_within_half_the_box():
+    assert xf.box_kernel(10, 10, 1000).shape == (101, 101)  # 1 km on a 10 m grid
+    assert xf.box_kernel(30, 30, 300).shape == (11, 11)  # |d| <= 150 m: 5 cells each side
+    assert xf.box_kernel(30, 30, 299).shape == (9, 9)
+    assert xf.box_kernel(10, 20, 50).shape == (3, 5)
+    assert xf.box_kernel(1, 1, 4, 2).shape == (3, 5)
+    assert xf.box_kernel(1, 1, 0.5).shape == (1, 1)
+    assert np.all(xf.box_kernel(2, 3, 17) == 1.0)
+    with pytest.raises(xf.FocalValueError, match="width"):
+        xf.box_kernel(1, 1, -3)
+    with pytest.raises(xf.FocalTypeError, match="height"):
+        xf.box_kernel(1, 1, 3, "2")
+    with pytest.raises(xf.FocalValueError, match="limit"):
+        xf.box_kernel(1, 1, 1e9)
+
+
+@pytest.mark.parametrize("sigma,cells,truncate", [(0.7, (1, 1), 4.0), (2.0, (1, 1), 4.0),
+                                                  (30.0, (10, 20), 3.0)])
+def test_gaussian_kernel_matches_scipy_gaussian_filter(sigma, cells, truncate):
+    data = awkward_data((40, 50), seed=1)
+    k = xf.gaussian_kernel(cells[0], cells[1], sigma, truncate=truncate)
+    assert k.sum() == pytest.approx(1.0, abs=1e-14)
+    expected = ndi.gaussian_filter(data, (sigma / cells[1], sigma / cells[0]), mode="nearest",
+                                   truncate=truncate)
+    np.testing.assert_allclose(xf.correlate(data, k, boundary="nearest"), expected, rtol=0,
+                               atol=1e-12 * np.abs(data).max())
+    assert make_plan(k).method == "separable"
+
+
+def test_gaussian_kernel_rejects_bad_arguments():
+    with pytest.raises(xf.FocalValueError, match="sigma"):
+        xf.gaussian_kernel(1, 1, 0)
+    with pytest.raises(xf.FocalValueError, match="truncate"):
+        xf.gaussian_kernel(1, 1, 1, truncate=-1)
+    with pytest.raises(xf.FocalValueError, match="sigma"):
+        xf.gaussian_kernel(1, 1, 1e8)
+
+
+def test_accessor_kernels_in_map_units():
+    import xarray as xr
+
+    dem = xr.DataArray(np.zeros((20, 20)), dims=("y", "x"),
+                       coords={"y": np.arange(20) * -10.0, "x": np.arange(20) * 10.0})
+    assert dem.focal.box_kernel("1 km").shape == (101, 101)
+    assert dem.focal.box_kernel("0.05 km", "30 m").shape == (3, 5)
+    np.testing.assert_array_equal(dem.focal.gaussian_kernel("20 m", truncate=3.0),
+                                  xf.gaussian_kernel(10, 10, 20, truncate=3.0))
+    geo = xr.DataArray(np.zeros((5, 5)), dims=("lat", "lon"),
+                       coords={"lat": ("lat", np.arange(5.0), {"units": "degrees_north"}),
+                               "lon": ("lon", np.arange(5.0), {"units": "degrees_east"})})
+    with pytest.raises(xf.FocalValueError, match="geographic"):
+        geo.focal.box_kernel("300 m")
+    with pytest.raises(xf.FocalValueError, match="geographic"):
+        geo.focal.gaussian_kernel("200 m")
+
+
+def test_size_is_a_box_of_cells_like_scipy():
+    import xarray as xr
+
+    data = awkward_data((30, 40), nan_fraction=0.1, seed=12)
+    np.testing.assert_array_equal(xf.focal_mean(data, size=15),
+                                  xf.focal_mean(data, np.ones((15, 15))))
+    np.testing.assert_array_equal(xf.focal_max(data, size=(15, 31), boundary="nearest"),
+                                  xf.focal_max(data, np.ones((15, 31)), boundary="nearest"))
+    out = xf.focal_stats(data, stats=("std", "count"), size=(3, 5))
+    np.testing.assert_array_equal(out["count"], xf.focal_count(data, np.ones((3, 5))))
+    da = xr.DataArray(data, dims=("y", "x"))
+    np.testing.assert_array_equal(da.focal.mean(size=15).values, xf.focal_mean(data, size=15))
+    np.testing.assert_array_equal(da.focal.stats(size=(5, 3), stats=("min",))["min"].values,
+                                  xf.focal_min(data, size=(5, 3)))
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"size": 4}, xf.FocalValueError, "odd"),
+    ({"size": (15, 30)}, xf.FocalValueError, "odd"),
+    ({"size": 0}, xf.FocalValueError, "positive"),
+    ({"size": 2.5}, xf.FocalTypeError, "int"),
+    ({"size": (3, 3, 3)}, xf.FocalTypeError, "pair"),
+    ({"size": True}, xf.FocalTypeError, "int"),
+    ({"size": 3, "footprint": np.ones((3, 3))}, xf.FocalTypeError, "not both"),
+    ({}, xf.FocalTypeError, "footprint array, or size="),
+])
+def test_size_errors_name_the_problem(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        xf.focal_mean(np.ones((9, 9)), **kwargs)

@@ -123,8 +123,9 @@ def _stat_method(stat: str) -> Callable:
 
     def method(
         self,
-        footprint: Any,
+        footprint: Any = None,
         *,
+        size: int | tuple[int, int] | None = None,
         boundary: str = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
@@ -137,7 +138,7 @@ def _stat_method(stat: str) -> Callable:
         if isinstance(obj, xr.Dataset) and name is not None:
             raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
         call = api.check_stats(
-            footprint, (stat,), boundary=boundary, nan_policy=nan_policy,
+            footprint, (stat,), size=size, boundary=boundary, nan_policy=nan_policy,
             min_count=min_count, method=method,
         )
         if isinstance(obj, xr.Dataset):
@@ -172,6 +173,8 @@ def _stat_method(stat: str) -> Callable:
         >>> import xarray_focal
         >>> da = xr.DataArray([[1.0, 3.0, np.nan, 8.0]], dims=("y", "x"))
         >>> da.focal.{stat}(np.ones((1, 3)), boundary="nearest").values
+        {STAT_EXAMPLES[stat]}
+        >>> da.focal.{stat}(size=(1, 3), boundary="nearest").values  # the same box
         {STAT_EXAMPLES[stat]}
         """, {**ACCESSOR_PARAMS, "labels": labels_doc(stat)})
     return method
@@ -264,6 +267,87 @@ class _FocalAccessor:
         return kernels.annulus_kernel(csx, csy, outer, inner)
 
 
+    @docfilled(ACCESSOR_PARAMS)
+    def box_kernel(
+        self,
+        width: float | str,
+        height: float | str | None = None,
+        *,
+        dims: Sequence[Hashable] | None = None,
+    ) -> np.ndarray:
+        """A box kernel ``width`` across (``height`` tall), cells sized from this object.
+
+        The cells whose centres lie within half the box of the centre cell's centre, along
+        each axis: ``da.focal.box_kernel("1 km")`` on a 10 m grid is 101 x 101 cells.
+
+        Parameters
+        ----------
+        width : float or str
+            Side of the box along x, as ``radius`` of :meth:`circle_kernel` (a number in
+            coordinate units, or a length with unit such as ``"300 m"``).
+        height : float or str, optional
+            Side along y; default ``width``.
+        %(dims)s
+
+        Returns
+        -------
+        numpy.ndarray
+            See :func:`xarray_focal.box_kernel`.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> dem = xr.DataArray(np.zeros((50, 50)), dims=("y", "x"),
+        ...                    coords={"y": np.arange(50) * -10.0, "x": np.arange(50) * 10.0})
+        >>> dem.focal.box_kernel("1 km").shape
+        (101, 101)
+        >>> dem.focal.box_kernel("50 m", "30 m").shape
+        (3, 5)
+        """
+        (csx, csy), dims = self._cells_and_dims(dims)
+        w = units.radius_in_coord_units(width, self._obj, dims, "width")
+        h = None if height is None else units.radius_in_coord_units(height, self._obj, dims,
+                                                                       "height")
+        return kernels.box_kernel(csx, csy, w, h)
+
+    @docfilled(ACCESSOR_PARAMS)
+    def gaussian_kernel(
+        self,
+        sigma: float | str,
+        *,
+        truncate: float = 4.0,
+        dims: Sequence[Hashable] | None = None,
+    ) -> np.ndarray:
+        """A Gaussian kernel of standard deviation ``sigma``, cells sized from this object.
+
+        Parameters
+        ----------
+        sigma : float or str
+            Standard deviation, as ``radius`` of :meth:`circle_kernel` (``"200 m"``).
+        truncate : float, optional
+            Half-width in standard deviations (default 4, as scipy).
+        %(dims)s
+
+        Returns
+        -------
+        numpy.ndarray
+            See :func:`xarray_focal.gaussian_kernel`: weights summing to 1.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> dem = xr.DataArray(np.zeros((50, 50)), dims=("y", "x"),
+        ...                    coords={"y": np.arange(50) * -10.0, "x": np.arange(50) * 10.0})
+        >>> k = dem.focal.gaussian_kernel("20 m")  # 2 cells; 4 sigma = 8 cells each side
+        >>> k.shape, round(float(k.sum()), 12)
+        ((17, 17), 1.0)
+        """
+        (csx, csy), dims = self._cells_and_dims(dims)
+        s = units.radius_in_coord_units(sigma, self._obj, dims, "sigma")
+        return kernels.gaussian_kernel(csx, csy, s, truncate=truncate)
+
     mean = _stat_method("mean")
     sum = _stat_method("sum")
     count = _stat_method("count")
@@ -276,9 +360,10 @@ class _FocalAccessor:
     @docfilled(ACCESSOR_PARAMS)
     def stats(
         self,
-        footprint: Any,
+        footprint: Any = None,
         stats: Sequence[str] = ("mean", "std"),
         *,
+        size: int | tuple[int, int] | None = None,
         boundary: str = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
@@ -328,8 +413,8 @@ class _FocalAccessor:
         obj = self._obj
         dims = resolve_dims(obj, dims)
         call = api.check_stats(
-            footprint, stats, boundary=boundary, nan_policy=nan_policy, min_count=min_count,
-            method=method,
+            footprint, stats, size=size, boundary=boundary, nan_policy=nan_policy,
+            min_count=min_count, method=method,
         )
         if isinstance(obj, xr.Dataset):
             per_var = _each_variable(obj, dims, lambda v: _stats(v, call, dims))
