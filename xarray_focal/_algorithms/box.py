@@ -101,12 +101,10 @@ def _join(dst, a, b, n, op):
             dst[x] = a[x] if a[x] < b[x] else b[x]
 
 
-# --- horizontal pass: block prefix / suffix scans over a batch of rows ---------------------
-# The horizontal pass runs on a *batch* of ``cap`` output rows at once, stored transposed
-# (cell x of batch row r at ``x * cap + r``): a window along x is then a run of batch rows,
-# and the scans run over whole batch rows -- cell x of every output row of the batch at
-# once -- vectorised like the vertical pass. Blocks along x are aligned to the global
-# array: they start where ``x % w == a``.
+# --- horizontal pass: block prefix / suffix scans of one row -------------------------------
+# Blocks along x are aligned to the global array: they start where ``x % w == a``. A prefix
+# or suffix is a chain of dependent operations, so four blocks are scanned side by side:
+# four independent chains keep the adds (or comparisons) in flight.
 
 
 @njit(nogil=True, cache=True)
@@ -120,73 +118,92 @@ def _op(u, v, op):
 
 
 @njit(nogil=True, cache=True)
-def _hbox(v, dst, pre, suf, nq, ws, w, a, cap, op):
-    """dst[x] = v[x .. x + w - 1] folded for every batch row, x < ws (see above).
-
-    Prefix of each block forward (from its start), suffix backward (from its end); a
-    window that does not start a block joins the suffix at x with the prefix at x + w - 1
-    (in the next block); one that starts a block is the block's suffix. The loops are
-    written out over 2-D batches: a helper taking arrays costs reference counting per
-    call, more than a batch row's arithmetic.
-    """
-    v2 = v[:nq * cap].reshape((nq, cap))
-    p2 = pre[:nq * cap].reshape((nq, cap))
-    s2 = suf[:nq * cap].reshape((nq, cap))
-    d2 = dst[:ws * cap].reshape((ws, cap))
-    i = 0
-    for x in range(a, nq):
-        if i == 0:
-            for r in range(cap):
-                p2[x, r] = v2[x, r]
-        else:
-            for r in range(cap):
-                p2[x, r] = _op(p2[x - 1, r], v2[x, r], op)
-        i = i + 1 if i < w - 1 else 0
-    # The block holding ws - 1 ends at or before nq - 1.
-    top = a + ((ws - 1 - a) // w + 1) * w - 1 if ws - 1 >= a else a - 1
-    i = w - 1
-    for x in range(top, -1, -1):
-        if i == w - 1:
-            for r in range(cap):
-                s2[x, r] = v2[x, r]
-        else:
-            for r in range(cap):
-                s2[x, r] = _op(v2[x, r], s2[x + 1, r], op)
-        i = i - 1 if i > 0 else w - 1
-    i = (w - a) % w  # position of x = 0 in its block
-    for x in range(ws):
-        if i == 0:
-            for r in range(cap):
-                d2[x, r] = s2[x, r]
-        else:
-            e = x + w - 1
-            for r in range(cap):
-                d2[x, r] = _op(s2[x, r], p2[e, r], op)
-        i = i + 1 if i < w - 1 else 0
+def _prefixes(v, pre, nq, w, a, op):
+    """pre[j] = v[block start .. j] folded, for every j >= a (blocks of w from a)."""
+    nfull = (nq - a) // w
+    k = 0
+    while k + 4 <= nfull:
+        b0 = a + k * w
+        b1, b2, b3 = b0 + w, b0 + 2 * w, b0 + 3 * w
+        c0, c1, c2, c3 = v[b0], v[b1], v[b2], v[b3]
+        pre[b0], pre[b1], pre[b2], pre[b3] = c0, c1, c2, c3
+        for i in range(1, w):
+            c0 = _op(c0, v[b0 + i], op)
+            c1 = _op(c1, v[b1 + i], op)
+            c2 = _op(c2, v[b2 + i], op)
+            c3 = _op(c3, v[b3 + i], op)
+            pre[b0 + i], pre[b1 + i], pre[b2 + i], pre[b3 + i] = c0, c1, c2, c3
+        k += 4
+    start = a + k * w
+    while start < nq:
+        c = v[start]
+        pre[start] = c
+        for j in range(start + 1, min(start + w, nq)):
+            c = _op(c, v[j], op)
+            pre[j] = c
+        start += w
 
 
 @njit(nogil=True, cache=True)
-def _into_batch(dst, r, cap, a, b, nq, op):
-    """Batch row r = rows a (+ | max | min) b (a alone for op -1), cells 0 .. nq - 1."""
-    if op < 0:
-        for x in range(nq):
-            dst[x * cap + r] = a[x]
-    elif op == _SUM:
-        for x in range(nq):
-            dst[x * cap + r] = a[x] + b[x]
-    elif op == _MAX:
-        for x in range(nq):
-            dst[x * cap + r] = a[x] if a[x] > b[x] else b[x]
-    else:
-        for x in range(nq):
-            dst[x * cap + r] = a[x] if a[x] < b[x] else b[x]
+def _windows_from(v, pre, dst, ws, w, a, op):
+    """dst[x] = v[x .. x + w - 1] folded, x < ws: each block's suffix (scanned from its
+    end) joined with the prefix at x + w - 1 (in the next block); a window that starts a
+    block is that block's suffix. ``pre`` from :func:`_prefixes`."""
+    # The block before a (it starts before 0): its suffixes from a - 1 down to 0.
+    if a > 0:
+        c = v[a - 1]
+        if a - 1 < ws:
+            dst[a - 1] = _op(c, pre[a - 1 + w - 1], op)
+        for x in range(a - 2, -1, -1):
+            c = _op(v[x], c, op)
+            if x < ws:
+                dst[x] = _op(c, pre[x + w - 1], op)
+    # Whole blocks: four side by side while all their cells are outputs (x < ws).
+    k = 0
+    nout = (ws - a) // w if ws > a else 0  # blocks wholly inside 0 .. ws - 1
+    while k + 4 <= nout:
+        b0 = a + k * w
+        b1, b2, b3 = b0 + w, b0 + 2 * w, b0 + 3 * w
+        e = w - 1
+        c0, c1, c2, c3 = v[b0 + e], v[b1 + e], v[b2 + e], v[b3 + e]
+        for i in range(w - 1, 0, -1):
+            if i < w - 1:
+                c0 = _op(v[b0 + i], c0, op)
+                c1 = _op(v[b1 + i], c1, op)
+                c2 = _op(v[b2 + i], c2, op)
+                c3 = _op(v[b3 + i], c3, op)
+            t = i + w - 1
+            dst[b0 + i] = _op(c0, pre[b0 + t], op)
+            dst[b1 + i] = _op(c1, pre[b1 + t], op)
+            dst[b2 + i] = _op(c2, pre[b2 + t], op)
+            dst[b3 + i] = _op(c3, pre[b3 + t], op)
+        if w > 1:
+            c0 = _op(v[b0], c0, op)
+            c1 = _op(v[b1], c1, op)
+            c2 = _op(v[b2], c2, op)
+            c3 = _op(v[b3], c3, op)
+        dst[b0], dst[b1], dst[b2], dst[b3] = c0, c1, c2, c3
+        k += 4
+    start = a + k * w
+    while start < ws:
+        end = start + w - 1  # <= nq - 1: the block holding ws - 1 ends inside the row
+        c = v[end]
+        for x in range(end, start, -1):
+            if x < end:
+                c = _op(v[x], c, op)
+            if x < ws:
+                dst[x] = _op(c, pre[x + w - 1], op)
+        if w > 1:
+            c = _op(v[start], c, op)
+        dst[start] = c
+        start += w
 
 
 @njit(nogil=True, cache=True)
-def _from_batch(src, r, cap, dst, ws):
-    """dst[x] = cell x of batch row r, x < ws."""
-    for x in range(ws):
-        dst[x] = src[x * cap + r]
+def _hbox(v, dst, pre, nq, ws, w, a, op):
+    """dst[x] = v[x .. x + w - 1] folded, x < ws, from block prefixes and suffixes."""
+    _prefixes(v, pre, nq, w, a, op)
+    _windows_from(v, pre, dst, ws, w, a, op)
 
 
 @njit(nogil=True, cache=True)
@@ -211,58 +228,35 @@ def _merge(n1, a1, q1, s1, n2, a2, q2, s2):
 
 
 @njit(nogil=True, cache=True)
-def _hbox_var(vn, v1, v2, vs, dn, d1, d2, ds, tmp, nq, ws, w, a, cap):
-    """:func:`_hbox` for variance partials (count, deviations, squares, shift).
+def _hbox_var(vn, v1, v2, vs, dn, d1, d2, ds, tmp, nq, ws, w, a):
+    """:func:`_hbox` for variance partials (count, deviations, squares, shift) of one row.
 
-    ``tmp`` holds eight scratch batches: prefix and suffix of each field. The loops are
-    written out (no helper taking the fields as tuples: passing arrays costs reference
-    counting per call, more than a batch row's arithmetic).
+    ``tmp`` holds the four prefix rows.
     """
-    m = nq * cap
-    fn, f1, f2, fs = (vn[:m].reshape((nq, cap)), v1[:m].reshape((nq, cap)),
-                      v2[:m].reshape((nq, cap)), vs[:m].reshape((nq, cap)))
-    pn, p1, p2, ps = (tmp[0, :m].reshape((nq, cap)), tmp[1, :m].reshape((nq, cap)),
-                      tmp[2, :m].reshape((nq, cap)), tmp[3, :m].reshape((nq, cap)))
-    sn, s1, s2, ss = (tmp[4, :m].reshape((nq, cap)), tmp[5, :m].reshape((nq, cap)),
-                      tmp[6, :m].reshape((nq, cap)), tmp[7, :m].reshape((nq, cap)))
-    m = ws * cap
-    on, o1, o2, os_ = (dn[:m].reshape((ws, cap)), d1[:m].reshape((ws, cap)),
-                       d2[:m].reshape((ws, cap)), ds[:m].reshape((ws, cap)))
-    i = 0
-    for x in range(a, nq):
-        if i == 0:
-            for r in range(cap):
-                pn[x, r], p1[x, r], p2[x, r], ps[x, r] = fn[x, r], f1[x, r], f2[x, r], fs[x, r]
-        else:
-            for r in range(cap):
-                pn[x, r], p1[x, r], p2[x, r], ps[x, r] = _merge(
-                    pn[x - 1, r], p1[x - 1, r], p2[x - 1, r], ps[x - 1, r],
-                    fn[x, r], f1[x, r], f2[x, r], fs[x, r])
-        i = i + 1 if i < w - 1 else 0
-    top = a + ((ws - 1 - a) // w + 1) * w - 1 if ws - 1 >= a else a - 1
-    i = w - 1
-    for x in range(top, -1, -1):
-        if i == w - 1:
-            for r in range(cap):
-                sn[x, r], s1[x, r], s2[x, r], ss[x, r] = fn[x, r], f1[x, r], f2[x, r], fs[x, r]
-        else:
-            for r in range(cap):
-                sn[x, r], s1[x, r], s2[x, r], ss[x, r] = _merge(
-                    fn[x, r], f1[x, r], f2[x, r], fs[x, r],
-                    sn[x + 1, r], s1[x + 1, r], s2[x + 1, r], ss[x + 1, r])
-        i = i - 1 if i > 0 else w - 1
-    i = (w - a) % w
-    for x in range(ws):
-        if i == 0:
-            for r in range(cap):
-                on[x, r], o1[x, r], o2[x, r], os_[x, r] = sn[x, r], s1[x, r], s2[x, r], ss[x, r]
-        else:
-            e = x + w - 1
-            for r in range(cap):
-                on[x, r], o1[x, r], o2[x, r], os_[x, r] = _merge(
-                    sn[x, r], s1[x, r], s2[x, r], ss[x, r],
-                    pn[e, r], p1[e, r], p2[e, r], ps[e, r])
-        i = i + 1 if i < w - 1 else 0
+    pn, p1, p2, ps = tmp[0], tmp[1], tmp[2], tmp[3]
+    start = a
+    while start < nq:
+        cn, c1, c2, cs = vn[start], v1[start], v2[start], vs[start]
+        pn[start], p1[start], p2[start], ps[start] = cn, c1, c2, cs
+        for j in range(start + 1, min(start + w, nq)):
+            cn, c1, c2, cs = _merge(cn, c1, c2, cs, vn[j], v1[j], v2[j], vs[j])
+            pn[j], p1[j], p2[j], ps[j] = cn, c1, c2, cs
+        start += w
+    start = a - w if a > 0 else a
+    while start < ws:
+        end = start + w - 1
+        cn, c1, c2, cs = vn[end], v1[end], v2[end], vs[end]
+        for x in range(end, max(start, 0) - 1, -1):
+            if x < end:
+                cn, c1, c2, cs = _merge(vn[x], v1[x], v2[x], vs[x], cn, c1, c2, cs)
+            if x < ws:
+                if x == start:
+                    dn[x], d1[x], d2[x], ds[x] = cn, c1, c2, cs
+                else:
+                    e = x + w - 1
+                    dn[x], d1[x], d2[x], ds[x] = _merge(cn, c1, c2, cs,
+                                                        pn[e], p1[e], p2[e], ps[e])
+        start += w
 
 
 @njit(nogil=True, cache=True)
@@ -353,13 +347,12 @@ def _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
     need_var = stats.need_var and not plain
     need_mx = stats.need_mx and not plain
     need_mn = stats.need_mn and not plain
-    # Channels (rows of ring, pref, batch): 0 values, 1 count, 2 max, 3 min, 4 shift,
+    # Channels (rows of ring, pref, vrow): 0 values, 1 count, 2 max, 3 min, 4 shift,
     # 5 deviations, 6 squares.
     nring = ring.shape[1]
     ws = x1 - x0
     nq = ws + ww - 1
     a = (-(gx + x0 + ox)) % ww  # first block start along x (blocks aligned globally)
-    cap = bufs.accs.shape[0]  # output rows a batch holds
     t_first = y0 + oy
     t_last = y1 + oy + hh - 1  # exclusive
     if need_count and not need_var:
@@ -369,11 +362,9 @@ def _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
                                   t_last)
         if not need_count:
             full_count = float(hh * ww)
-            for r in range(cap):
-                acc = bufs.accs[r, 1]
-                for x in range(ws):
-                    acc[x] = full_count
-    filled = 0
+            acc = bufs.accs[1]
+            for x in range(ws):
+                acc[x] = full_count
     for t in range(t_first, t_last):
         g = gy + t
         slot = g % nring
@@ -417,13 +408,8 @@ def _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
             continue
         s0 = (gy + start) % nring
         full = (gy + start) % hh == 0
-        _vertical_windows(bufs, s0, full, filled, cap, nq, need_sum, need_count, need_var,
-                          need_mx, need_mn)
-        filled += 1
-        if filled == cap or t == t_last - 1:
-            _emit_batch(stats, out, b, start - oy - filled + 1, filled, cap, x0, ws, nq, ww, a,
-                        w_box, plain, need_sum, need_count, need_var, need_mx, need_mn, bufs)
-            filled = 0
+        _emit_row(stats, out, b, start - oy, x0, ws, nq, ww, a, w_box, plain, need_sum,
+                  need_count, need_var, need_mx, need_mn, full, s0, bufs)
 
 
 @njit(nogil=True, cache=True)
@@ -449,87 +435,63 @@ def _push(row, pre, first, n, op):
 
 
 @njit(nogil=True, cache=True)
-def _vertical_windows(bufs, s0, full, r, cap, nq, need_sum, need_count, need_var, need_mx,
-                      need_mn):
-    """Row r of the batch of every channel: the vertical window of one output row (the
-    suffix at ring row s0 joined with the running prefix; the suffix alone if ``full``)."""
-    ring, pref, batch = bufs.ring, bufs.pref, bufs.batch
-    if need_sum:
-        _into_batch(batch[0], r, cap, ring[0, s0], pref[0], nq, -1 if full else _SUM)
-    if need_var:
-        sn, s1, s2, ss = ring[1, s0], ring[5, s0], ring[6, s0], ring[4, s0]
-        pn, p1, p2, ps = pref[1], pref[5], pref[6], pref[4]
-        bn, b1, b2, bs = batch[1], batch[5], batch[6], batch[4]
-        for x in range(nq):
-            j = x * cap + r
-            if full:
-                bn[j], b1[j], b2[j], bs[j] = sn[x], s1[x], s2[x], ss[x]
-            else:
-                bn[j], b1[j], b2[j], bs[j] = _merge(sn[x], s1[x], s2[x], ss[x],
-                                                    pn[x], p1[x], p2[x], ps[x])
-    elif need_count:
-        _into_batch(batch[1], r, cap, ring[1, s0], pref[1], nq, -1 if full else _SUM)
-    if need_mx:
-        _into_batch(batch[2], r, cap, ring[2, s0], pref[2], nq, -1 if full else _MAX)
-    if need_mn:
-        _into_batch(batch[3], r, cap, ring[3, s0], pref[3], nq, -1 if full else _MIN)
+def _vertical(ring, c, s0, pref, vrow, full, n, op):
+    """vrow[c] = the vertical window of channel c: the suffix at ring row s0 joined with
+    the running prefix (the suffix alone where the window starts a block)."""
+    _join(vrow[c], ring[c, s0], pref[c], n, -1 if full else op)
 
 
 @njit(nogil=True, cache=True)
-def _emit_batch(stats, out, b, y_first, rows, cap, x0, ws, nq, ww, a, w_box, plain,
-                need_sum, need_count, need_var, need_mx, need_mn, bufs):
-    """Horizontal pass of a batch of output rows, then each row finished into ``out``."""
-    batch, hout, tmp, accs = bufs.batch, bufs.hout, bufs.tmp, bufs.accs
+def _emit_row(stats, out, b, y, x0, ws, nq, ww, a, w_box, plain, need_sum, need_count,
+              need_var, need_mx, need_mn, full, s0, bufs):
+    """Output row y: vertical windows of each channel, their horizontal windows, finished."""
+    ring, pref, vrow, tmp, accs = bufs.ring, bufs.pref, bufs.vrow, bufs.tmp, bufs.accs
     if need_sum:
-        _hbox(batch[0], hout[0], tmp[0], tmp[1], nq, ws, ww, a, cap, _SUM)
+        _vertical(ring, 0, s0, pref, vrow, full, nq, _SUM)
+        _hbox(vrow[0], accs[0], tmp[0], nq, ws, ww, a, _SUM)
+    if plain:
+        orow = out[0, b, y, x0:x0 + ws]
+        a0 = accs[0]
+        for x in range(ws):
+            orow[x] = w_box * a0[x]
+        return
     if need_var:
-        _hbox_var(batch[1], batch[5], batch[6], batch[4], hout[1], hout[6], hout[3], hout[7],
-                  tmp, nq, ws, ww, a, cap)
+        sn, s1, s2, ss = ring[1, s0], ring[5, s0], ring[6, s0], ring[4, s0]
+        pn, p1, p2, ps = pref[1], pref[5], pref[6], pref[4]
+        vn, v1, v2, vs = vrow[1], vrow[5], vrow[6], vrow[4]
+        if full:
+            for x in range(nq):
+                vn[x], v1[x], v2[x], vs[x] = sn[x], s1[x], s2[x], ss[x]
+        else:
+            for x in range(nq):
+                vn[x], v1[x], v2[x], vs[x] = _merge(sn[x], s1[x], s2[x], ss[x],
+                                                    pn[x], p1[x], p2[x], ps[x])
+        _hbox_var(vn, v1, v2, vs, accs[1], accs[6], accs[3], accs[7], tmp, nq, ws, ww, a)
     elif need_count:
-        _hbox(batch[1], hout[1], tmp[0], tmp[1], nq, ws, ww, a, cap, _SUM)
+        _vertical(ring, 1, s0, pref, vrow, full, nq, _SUM)
+        _hbox(vrow[1], accs[1], tmp[0], nq, ws, ww, a, _SUM)
     if need_mx:
-        _hbox(batch[2], hout[4], tmp[0], tmp[1], nq, ws, ww, a, cap, _MAX)
+        _vertical(ring, 2, s0, pref, vrow, full, nq, _MAX)
+        _hbox(vrow[2], accs[4], tmp[0], nq, ws, ww, a, _MAX)
     if need_mn:
-        _hbox(batch[3], hout[5], tmp[0], tmp[1], nq, ws, ww, a, cap, _MIN)
-    for r in range(rows):
-        y = y_first + r
-        acc = accs[r]
-        if need_sum:
-            _from_batch(hout[0], r, cap, acc[0], ws)
-        if plain:
-            orow = out[0, b, y, x0:x0 + ws]
-            a0 = acc[0]
-            for x in range(ws):
-                orow[x] = w_box * a0[x]
-            continue
-        if need_var:
-            for c in (1, 3, 6, 7):
-                _from_batch(hout[c], r, cap, acc[c], ws)
-        elif need_count:
-            _from_batch(hout[1], r, cap, acc[1], ws)
-        if need_mx:
-            _from_batch(hout[4], r, cap, acc[4], ws)
-        if need_mn:
-            _from_batch(hout[5], r, cap, acc[5], ws)
-        if need_sum and w_box != 1.0:
-            a0 = acc[0]
-            for x in range(ws):
-                a0[x] *= w_box
-        if stats.need_wv:
-            an, aw = acc[1], acc[2]
-            for x in range(ws):
-                aw[x] = w_box * an[x]
-        _finish(stats.codes, out, b, y, x0, ws, acc, stats.threshold, stats.wtotal,
-                stats.ntaps, stats.wcancel)
+        _vertical(ring, 3, s0, pref, vrow, full, nq, _MIN)
+        _hbox(vrow[3], accs[5], tmp[0], nq, ws, ww, a, _MIN)
+    if need_sum and w_box != 1.0:
+        a0 = accs[0]
+        for x in range(ws):
+            a0[x] *= w_box
+    if stats.need_wv:
+        an, aw = accs[1], accs[2]
+        for x in range(ws):
+            aw[x] = w_box * an[x]
+    _finish(stats.codes, out, b, y, x0, ws, accs, stats.threshold, stats.wtotal, stats.ntaps,
+            stats.wcancel)
 
 
 #: A thread's buffers: the ring of two blocks of rows per channel, the running prefix of
-#: each channel, the gathered row, a batch of vertical windows per channel, their
-#: horizontal results, scratch rows and the accumulator rows of each row of a batch.
-Buffers = namedtuple("Buffers", "ring pref p batch hout tmp accs")
-
-#: Output rows a batch holds: the horizontal pass vectorises over them.
-BATCH = 16
+#: each channel, the gathered row, the vertical windows of one output row per channel,
+#: scratch rows (the horizontal prefixes) and the accumulator rows of an output row.
+Buffers = namedtuple("Buffers", "ring pref p vrow tmp accs")
 
 
 @njit(nogil=True, cache=True)
@@ -539,10 +501,9 @@ def _buffers(plain, strip, hh, ww):
     return Buffers(np.zeros((nchan, 2 * hh, width), dtype=np.float64),
                    np.zeros((nchan, width), dtype=np.float64),
                    np.zeros(width, dtype=np.float64),
-                   np.zeros((nchan, BATCH * width), dtype=np.float64),
-                   np.zeros((8, BATCH * width), dtype=np.float64),
-                   np.zeros((8, BATCH * width), dtype=np.float64),
-                   np.zeros((BATCH, 8, strip), dtype=np.float64))
+                   np.zeros((nchan, width), dtype=np.float64),
+                   np.zeros((4, width), dtype=np.float64),
+                   np.zeros((8, strip), dtype=np.float64))
 
 
 @njit(nogil=True, cache=True)

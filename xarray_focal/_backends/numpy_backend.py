@@ -134,7 +134,8 @@ def reduce_tile(
 
 #: Bytes of the per-task ring of source rows and window sums: sized to stay in L2.
 RING_BYTES = 1 << 20
-#: Bytes of the box sweep's ring (two blocks of rows per channel).
+#: Bytes of the box sweep's ring (two blocks of rows per channel), and the narrowest strip
+#: in windows: a strip re-reads width - 1 halo columns.
 BOX_RING_BYTES = 2 << 20
 BOX_MIN_WINDOWS = 8
 #: Strip width bounds: narrower strips waste the 2rx halo, wider ones gain nothing.
