@@ -318,3 +318,18 @@ def test_strips_and_bands_do_not_change_a_bit(monkeypatch):
         np.testing.assert_array_equal(got[stat], want[stat], err_msg=stat)
     np.testing.assert_array_equal(xf.correlate(data, k * 0.3, boundary="mirror", method="box"),
                                   want_sum)
+
+
+def test_a_first_nan_late_in_the_task_starts_the_counts_right():
+    """Counts are kept from the first row that reads NaN on; the windows before and after
+    it (across several whole blocks) count as the reference does."""
+    data = awkward_data((64, 40), seed=30)
+    data[47, 11] = np.nan
+    data[52:55, 30:] = np.nan
+    for shape in ((5, 5), (7, 3), (1, 9)):
+        k = np.ones(shape)
+        out = xf.focal_stats(data, k, ("count", "mean", "max"), boundary="nearest",
+                             method="box")
+        for stat in out:
+            assert_stat_accuracy(out[stat], reference_stat(data, k, stat, "nearest"), data, stat,
+                                 k, "nearest")

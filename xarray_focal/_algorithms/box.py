@@ -355,21 +355,22 @@ def _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
     a = (-(gx + x0 + ox)) % ww  # first block start along x (blocks aligned globally)
     t_first = y0 + oy
     t_last = y1 + oy + hh - 1  # exclusive
-    if need_count and not need_var:
-        # Without a missing tap anywhere in the task's source, every window counts all
-        # of its taps: skip the count channel (counts are exact either way).
-        need_count = _any_missing(srcs, b, ymap, xmaps, xb, fill, x0 + ox, p, nq, t_first,
-                                  t_last)
-        if not need_count:
-            full_count = float(hh * ww)
-            acc = bufs.accs[1]
-            for x in range(ws):
-                acc[x] = full_count
+    # Counts are kept only from the first row that reads NaN: until then every window
+    # counts all of its taps (exact either way), and the source is read once.
+    late_count = need_count and not need_var
+    if late_count:
+        need_count = False
+        acc = bufs.accs[1]
+        for x in range(ws):
+            acc[x] = float(hh * ww)
     for t in range(t_first, t_last):
         g = gy + t
         slot = g % nring
         pos = g % hh
         _gather(srcs, b, ymap[t], xmaps, xb, fill, x0 + ox, p, nq)
+        if late_count and not need_count and _reads_nan(p, nq):
+            need_count = True
+            _start_counts(ring, pref, t, t_first, gy, hh, nq)
         _split(p, nq, plain, need_sum, need_count, need_var, need_mx, need_mn,
                ring[0, slot], ring[1, slot], ring[2, slot], ring[3, slot], ring[4, slot],
                ring[5, slot], ring[6, slot])
@@ -413,16 +414,36 @@ def _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
 
 
 @njit(nogil=True, cache=True)
-def _any_missing(srcs, b, ymap, xmaps, xb, fill, x0, p, n, t0, t1):
-    """Whether any of the padded rows t0 .. t1 - 1 (cells x0 .. x0 + n - 1) reads NaN."""
-    for t in range(t0, t1):
-        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, p, n)
-        bad = False
-        for j in range(n):
-            bad |= p[j] != p[j]
-        if bad:
-            return True
-    return False
+def _reads_nan(p, n):
+    """Whether row p reads NaN (or inf: then the counts are kept too, as for NaN).
+
+    x - x is NaN for both, and a plain sum vectorises where an early exit would not.
+    """
+    probe = 0.0
+    for j in range(n):
+        probe += p[j] - p[j]
+    return probe != 0.0
+
+
+@njit(nogil=True, cache=True)
+def _start_counts(ring, pref, t, t_first, gy, hh, n):
+    """Count channel rows as they would be had it been kept before row t (no NaN before).
+
+    Rows of t's block so far count 1 each (raw) and make its prefix; rows of the block
+    before are suffixes already: the rows from there to that block's end.
+    """
+    nring = ring.shape[1]
+    g = gy + t
+    bstart = t - g % hh
+    for r in range(max(t_first, bstart - hh), t):
+        row = ring[1, (gy + r) % nring]
+        c = 1.0 if r >= bstart else float(bstart - r)
+        for x in range(n):
+            row[x] = c
+    rows = float(t - max(bstart, t_first))
+    pre = pref[1]
+    for x in range(n):
+        pre[x] = rows
 
 
 @njit(nogil=True, cache=True)
