@@ -170,14 +170,20 @@ def _build_columns(runs: KernelRuns) -> Plan:
     ry, rx = runs.ry, runs.rx
     starts, heights = cols.dx, cols.length
     windows = sorted(set(zip(heights.tolist(), starts.tolist())))  # short first
+    wh = np.array([h for h, _ in windows], dtype=np.int64)
+    wsn = np.array([s0 for _, s0 in windows], dtype=np.int64)
     index, base, ptr, add = {}, [], [0], []
     for j, (h, s0) in enumerate(windows):
-        best = -1
-        for i, (bh, bs) in enumerate(windows[:j]):
-            if bs >= s0 and bs + bh <= s0 + h and (best < 0 or bh > windows[best][0]):
-                best = i
-        have = set(range(windows[best][1], windows[best][1] + windows[best][0])) if best >= 0 else set()
-        add.extend(r for r in range(s0, s0 + h) if r not in have)
+        # The tallest shorter window inside this one (the first of equal height): one
+        # vectorised test over the windows before it, not a Python loop over them.
+        inside = np.flatnonzero((wsn[:j] >= s0) & (wsn[:j] + wh[:j] <= s0 + h))
+        best = int(inside[np.argmax(wh[inside])]) if inside.size else -1
+        if best >= 0:
+            bs, bh = int(wsn[best]), int(wh[best])
+            add.extend(range(s0, bs))
+            add.extend(range(bs + bh, s0 + h))
+        else:
+            add.extend(range(s0, s0 + h))
         base.append(best)
         ptr.append(len(add))
         index[(h, s0)] = j
