@@ -231,10 +231,32 @@ def _merge(n1, a1, q1, s1, n2, a2, q2, s2):
 def _hbox_var(vn, v1, v2, vs, dn, d1, d2, ds, tmp, nq, ws, w, a):
     """:func:`_hbox` for variance partials (count, deviations, squares, shift) of one row.
 
-    ``tmp`` holds the four prefix rows.
+    ``tmp`` holds the four prefix rows. Whole blocks go four side by side (independent
+    chains of joins), the others one by one.
     """
     pn, p1, p2, ps = tmp[0], tmp[1], tmp[2], tmp[3]
-    start = a
+    nfull = (nq - a) // w
+    k = 0
+    while k + 4 <= nfull:
+        j0 = a + k * w
+        j1, j2, j3 = j0 + w, j0 + 2 * w, j0 + 3 * w
+        an, a1, a2, as_ = vn[j0], v1[j0], v2[j0], vs[j0]
+        bn, b1, b2, bs = vn[j1], v1[j1], v2[j1], vs[j1]
+        cn, c1, c2, cs = vn[j2], v1[j2], v2[j2], vs[j2]
+        en, e1, e2, es = vn[j3], v1[j3], v2[j3], vs[j3]
+        for i in range(w):
+            if i > 0:
+                an, a1, a2, as_ = _merge(an, a1, a2, as_, vn[j0], v1[j0], v2[j0], vs[j0])
+                bn, b1, b2, bs = _merge(bn, b1, b2, bs, vn[j1], v1[j1], v2[j1], vs[j1])
+                cn, c1, c2, cs = _merge(cn, c1, c2, cs, vn[j2], v1[j2], v2[j2], vs[j2])
+                en, e1, e2, es = _merge(en, e1, e2, es, vn[j3], v1[j3], v2[j3], vs[j3])
+            pn[j0], p1[j0], p2[j0], ps[j0] = an, a1, a2, as_
+            pn[j1], p1[j1], p2[j1], ps[j1] = bn, b1, b2, bs
+            pn[j2], p1[j2], p2[j2], ps[j2] = cn, c1, c2, cs
+            pn[j3], p1[j3], p2[j3], ps[j3] = en, e1, e2, es
+            j0, j1, j2, j3 = j0 + 1, j1 + 1, j2 + 1, j3 + 1
+        k += 4
+    start = a + k * w
     while start < nq:
         cn, c1, c2, cs = vn[start], v1[start], v2[start], vs[start]
         pn[start], p1[start], p2[start], ps[start] = cn, c1, c2, cs
@@ -242,21 +264,62 @@ def _hbox_var(vn, v1, v2, vs, dn, d1, d2, ds, tmp, nq, ws, w, a):
             cn, c1, c2, cs = _merge(cn, c1, c2, cs, vn[j], v1[j], v2[j], vs[j])
             pn[j], p1[j], p2[j], ps[j] = cn, c1, c2, cs
         start += w
-    start = a - w if a > 0 else a
+    # Suffixes from each block's end, joined with the prefix at x + w - 1.
+    if a > 0:
+        _suffix_windows_var(vn, v1, v2, vs, pn, p1, p2, ps, dn, d1, d2, ds, a - w, ws, w)
+    nout = (ws - a) // w if ws > a else 0  # whole blocks of outputs
+    k = 0
+    while k + 4 <= nout:
+        j0 = a + k * w + w - 1
+        j1, j2, j3 = j0 + w, j0 + 2 * w, j0 + 3 * w
+        an, a1, a2, as_ = vn[j0], v1[j0], v2[j0], vs[j0]
+        bn, b1, b2, bs = vn[j1], v1[j1], v2[j1], vs[j1]
+        cn, c1, c2, cs = vn[j2], v1[j2], v2[j2], vs[j2]
+        en, e1, e2, es = vn[j3], v1[j3], v2[j3], vs[j3]
+        for i in range(w - 1, -1, -1):
+            if i < w - 1:
+                an, a1, a2, as_ = _merge(vn[j0], v1[j0], v2[j0], vs[j0], an, a1, a2, as_)
+                bn, b1, b2, bs = _merge(vn[j1], v1[j1], v2[j1], vs[j1], bn, b1, b2, bs)
+                cn, c1, c2, cs = _merge(vn[j2], v1[j2], v2[j2], vs[j2], cn, c1, c2, cs)
+                en, e1, e2, es = _merge(vn[j3], v1[j3], v2[j3], vs[j3], en, e1, e2, es)
+            if i == 0:
+                dn[j0], d1[j0], d2[j0], ds[j0] = an, a1, a2, as_
+                dn[j1], d1[j1], d2[j1], ds[j1] = bn, b1, b2, bs
+                dn[j2], d1[j2], d2[j2], ds[j2] = cn, c1, c2, cs
+                dn[j3], d1[j3], d2[j3], ds[j3] = en, e1, e2, es
+            else:
+                q0, q1, q2, q3 = j0 + w - 1, j1 + w - 1, j2 + w - 1, j3 + w - 1
+                dn[j0], d1[j0], d2[j0], ds[j0] = _merge(an, a1, a2, as_,
+                                                        pn[q0], p1[q0], p2[q0], ps[q0])
+                dn[j1], d1[j1], d2[j1], ds[j1] = _merge(bn, b1, b2, bs,
+                                                        pn[q1], p1[q1], p2[q1], ps[q1])
+                dn[j2], d1[j2], d2[j2], ds[j2] = _merge(cn, c1, c2, cs,
+                                                        pn[q2], p1[q2], p2[q2], ps[q2])
+                dn[j3], d1[j3], d2[j3], ds[j3] = _merge(en, e1, e2, es,
+                                                        pn[q3], p1[q3], p2[q3], ps[q3])
+            j0, j1, j2, j3 = j0 - 1, j1 - 1, j2 - 1, j3 - 1
+        k += 4
+    start = a + k * w
     while start < ws:
-        end = start + w - 1
-        cn, c1, c2, cs = vn[end], v1[end], v2[end], vs[end]
-        for x in range(end, max(start, 0) - 1, -1):
-            if x < end:
-                cn, c1, c2, cs = _merge(vn[x], v1[x], v2[x], vs[x], cn, c1, c2, cs)
-            if x < ws:
-                if x == start:
-                    dn[x], d1[x], d2[x], ds[x] = cn, c1, c2, cs
-                else:
-                    e = x + w - 1
-                    dn[x], d1[x], d2[x], ds[x] = _merge(cn, c1, c2, cs,
-                                                        pn[e], p1[e], p2[e], ps[e])
+        _suffix_windows_var(vn, v1, v2, vs, pn, p1, p2, ps, dn, d1, d2, ds, start, ws, w)
         start += w
+
+
+@njit(nogil=True, cache=True)
+def _suffix_windows_var(vn, v1, v2, vs, pn, p1, p2, ps, dn, d1, d2, ds, start, ws, w):
+    """The windows of one block starting at ``start`` (maybe before 0): its suffixes from
+    its end, joined with the prefixes at x + w - 1; outputs x in 0 .. ws - 1 only."""
+    end = start + w - 1
+    cn, c1, c2, cs = vn[end], v1[end], v2[end], vs[end]
+    for x in range(end, max(start, 0) - 1, -1):
+        if x < end:
+            cn, c1, c2, cs = _merge(vn[x], v1[x], v2[x], vs[x], cn, c1, c2, cs)
+        if x < ws:
+            if x == start:
+                dn[x], d1[x], d2[x], ds[x] = cn, c1, c2, cs
+            else:
+                e = x + w - 1
+                dn[x], d1[x], d2[x], ds[x] = _merge(cn, c1, c2, cs, pn[e], p1[e], p2[e], ps[e])
 
 
 @njit(nogil=True, cache=True)
