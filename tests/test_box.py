@@ -17,6 +17,7 @@ from xarray_focal._algorithms.plan import box_shape, make_plan
 from xarray_focal._algorithms.runs import describe
 
 from . import requires_dask
+from .backends import backend_params
 from .conftest import awkward_data
 from .reference import (
     BOUNDARIES,
@@ -333,3 +334,25 @@ def test_a_first_nan_late_in_the_task_starts_the_counts_right():
         for stat in out:
             assert_stat_accuracy(out[stat], reference_stat(data, k, stat, "nearest"), data, stat,
                                  k, "nearest")
+
+
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_every_backend_accepts_the_box_method_and_size(backend):
+    """method="box" and size= on every backend (the CUDA kernels plan their own runs and
+    only validate method=); results within the contract of the numpy backend's."""
+    data = awkward_data((40, 45), nan_fraction=0.1, seed=13)
+    arr = backend.to_backend(data)
+    out = backend.to_numpy_all(xf.focal_stats(arr, stats=STATS, size=(9, 11), method="box",
+                                              boundary="nearest"))
+    want = xf.focal_stats(data, stats=STATS, size=(9, 11), method="box", boundary="nearest")
+    k = np.ones((9, 11))
+    for stat in STATS:
+        if backend.same_bits_as_numpy:
+            np.testing.assert_array_equal(out[stat], want[stat], err_msg=stat)
+        else:
+            assert_stat_accuracy(out[stat], reference_stat(data, k, stat, "nearest"), data,
+                                 stat, k, "nearest")
+    summed = backend.to_numpy(xf.correlate(arr, k / 99, boundary="reflect", method="box"))
+    assert_matches_contract(summed, data, k / 99, "reflect")
+    with pytest.raises(xf.FocalValueError, match="rectangle"):
+        xf.correlate(arr, xf.circle_kernel(1, 1, 3), method="box")
