@@ -136,9 +136,8 @@ def reduce_tile(
 RING_BYTES = 1 << 20
 #: Bytes of the box sweep's ring (two blocks of rows per channel), and the narrowest strip
 #: in windows: a strip re-reads width - 1 halo columns.
-BOX_RING_BYTES = 64 << 20
+BOX_RING_BYTES = 2 << 20
 BOX_MIN_WINDOWS = 8
-BOX_TASKS_PER_THREAD = 2
 #: Strip width bounds: narrower strips waste the 2rx halo, wider ones gain nothing.
 MIN_STRIP, MAX_STRIP = 64, 2048
 
@@ -152,9 +151,8 @@ def _tiling(
     """
     nb, ho, wo = shape
     if plan.method == "box":
-        # A strip re-reads width - 1 halo columns, and costs more in halo than its ring
-        # (two blocks of rows per channel) costs in cache misses: strips as wide as the
-        # ring budget allows (docs/user-guide/algorithms.md).
+        # A strip re-reads width - 1 halo columns: strips several windows wide, and as
+        # wide as keeps the ring (two blocks of rows per channel) within a few MiB.
         height, width = (int(v) for v in plan.lengths)
         strip = BOX_RING_BYTES // (16 * height * channels) - 2 * width
         strip = min(wo, MAX_STRIP, max(MIN_STRIP, BOX_MIN_WINDOWS * width, strip))
@@ -172,9 +170,7 @@ def _tiling(
         return ho, strip
     # Threads: about four tasks per thread balance the load; fewer, taller bands re-read
     # fewer halo rows (64-row bands re-read 22 % more rows for a 15x15 kernel).
-    # The box sweep re-reads height - 1 rows per band, its whole cost per row: two tasks
-    # per thread.
-    tasks_wanted = (BOX_TASKS_PER_THREAD if plan.method == "box" else 4) * threads.num_threads()
+    tasks_wanted = 4 * threads.num_threads()
     tasks_per_band_row = nb * -(-wo // strip)
     band = max(4 * plan.ry + 1, 8, -(-ho * tasks_per_band_row // tasks_wanted))
     return min(band, ho), strip
