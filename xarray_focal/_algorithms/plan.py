@@ -346,8 +346,10 @@ def make_plan(runs: KernelRuns | np.ndarray, method: str = "auto", *,
     >>> p = make_plan(np.ones((3, 5)), "runs")
     >>> p.run_len.tolist(), p.lengths.tolist(), p.run_slot.tolist()
     ([5, 5, 5], [5], [1, 1, 1])
-    >>> make_plan(np.ones((9, 9)), separable_ok=False).method
+    >>> make_plan(np.ones((5, 5)), separable_ok=False).method
     'runs'
+    >>> make_plan(np.ones((9, 9)), separable_ok=False).method  # a box at a fixed cost
+    'box'
     >>> g = np.exp(-np.arange(-3, 4) ** 2 / 4.0)
     >>> make_plan(np.outer(g, g)).method
     'separable'
