@@ -27,8 +27,10 @@ into channels in a ring of two blocks of rows (the block being filled and the on
 it, whose rows are turned into suffixes in place when its last row arrives), while a
 running prefix of the current block is kept per channel. Output row ``y`` then reads the
 suffix of its first row and the prefix up to its last row -- whole rows, vectorised --
-and the horizontal pass runs on that one row per output (scalar scans, block by block in
-an order whose iterations are independent, so the loads overlap).
+and the horizontal pass runs on that one row per output (scalar scans, four blocks side
+by side so that their chains of additions overlap). Counts of valid taps are kept only
+from the first row of a task that reads NaN: until then every window counts all of its
+taps, which is exact, and the source is read once.
 
 The variance keeps ``(count, sum of deviations, sum of squared deviations, shift)`` per
 partial sum, the shift being one of the partial's own valid values (a prefix: the first
@@ -204,15 +206,6 @@ def _hbox(v, dst, pre, nq, ws, w, a, op):
     """dst[x] = v[x .. x + w - 1] folded, x < ws, from block prefixes and suffixes."""
     _prefixes(v, pre, nq, w, a, op)
     _windows_from(v, pre, dst, ws, w, a, op)
-
-
-@njit(nogil=True, cache=True)
-def _copy(dst, src, n):
-    for x in range(n):
-        dst[x] = src[x]
-
-
-# --- the variance: partial sums about their own shifts --------------------------------------
 
 
 @njit(nogil=True, cache=True)
