@@ -356,3 +356,21 @@ def test_every_backend_accepts_the_box_method_and_size(backend):
     assert_matches_contract(summed, data, k / 99, "reflect")
     with pytest.raises(xf.FocalValueError, match="rectangle"):
         xf.correlate(arr, xf.circle_kernel(1, 1, 3), method="box")
+
+
+@pytest.mark.parametrize("method", ["direct", "runs", "columns", "box"])
+def test_counts_kept_from_the_first_nan_row_for_every_method(method):
+    """Every NaN-aware sweep skips the count channel until a row reads NaN; windows before
+    and after that row, and the weighted sums of renormalize, match the references."""
+    data = awkward_data((60, 41), seed=31)
+    data[44, 7] = np.nan
+    data[50:52, 20:] = np.nan
+    k = np.ones((5, 5)) if method == "box" else xf.circle_kernel(1, 1, 3)
+    out = xf.focal_stats(data, k, ("count", "mean", "min"), boundary="reflect", method=method)
+    for stat in out:
+        assert_stat_accuracy(out[stat], reference_stat(data, k, stat, "reflect"), data, stat, k,
+                             "reflect")
+    w = k * np.linspace(0.5, 1.5, k.size).reshape(k.shape) if method != "box" else k * 0.2
+    result = xf.correlate(data, w, boundary="reflect", nan_policy="renormalize", method=method)
+    expected = reference_nan_policy(data, w, "renormalize", "reflect")
+    assert_policy_accuracy(result, expected, data, w, "renormalize", "reflect")

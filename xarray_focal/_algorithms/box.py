@@ -52,6 +52,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from .masked.channels import _reads_nan
 from .masked.combine import _run_terms
 from .masked.finish import _finish
 from .sweep import _gather, _task_bounds
@@ -467,18 +468,6 @@ def _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
         full = (gy + start) % hh == 0
         _emit_row(stats, out, b, start - oy, x0, ws, nq, ww, a, w_box, plain, need_sum,
                   need_count, need_var, need_mx, need_mn, full, s0, bufs)
-
-
-@njit(nogil=True, cache=True)
-def _reads_nan(p, n):
-    """Whether row p reads NaN (or inf: then the counts are kept too, as for NaN).
-
-    x - x is NaN for both, and a plain sum vectorises where an early exit would not.
-    """
-    probe = 0.0
-    for j in range(n):
-        probe += p[j] - p[j]
-    return probe != 0.0
 
 
 @njit(nogil=True, cache=True)
