@@ -374,3 +374,41 @@ def test_counts_kept_from_the_first_nan_row_for_every_method(method):
     result = xf.correlate(data, w, boundary="reflect", nan_policy="renormalize", method=method)
     expected = reference_nan_policy(data, w, "renormalize", "reflect")
     assert_policy_accuracy(result, expected, data, w, "renormalize", "reflect")
+
+
+try:
+    from hypothesis import given
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    given = None
+
+if given is not None:
+
+    @given(
+        shape=st.tuples(st.integers(1, 24), st.integers(1, 24)),
+        half=st.tuples(st.integers(0, 9), st.integers(0, 9)),
+        corners=st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)),
+        weight=st.sampled_from([1.0, 0.3, -2.0]),
+        nan_fraction=st.sampled_from([0.0, 0.1, 0.5]),
+        boundary=st.sampled_from(BOUNDARIES),
+        policy=st.sampled_from(["omit", "propagate"]),
+        seed=st.integers(0, 2**16),
+    )
+    def test_any_rectangle_in_any_kernel_meets_the_contract(shape, half, corners, weight,
+                                                            nan_fraction, boundary, policy,
+                                                            seed):
+        kh, kw = 2 * half[0] + 1, 2 * half[1] + 1
+        r0, r1 = sorted(int(c * (kh - 1) + 0.5) for c in corners[:2])
+        c0, c1 = sorted(int(c * (kw - 1) + 0.5) for c in corners[2:])
+        k = np.zeros((kh, kw))
+        k[r0:r1 + 1, c0:c1 + 1] = weight
+        data = awkward_data(shape, nan_fraction=nan_fraction, seed=seed)
+        out = xf.focal_stats(data, k, STATS, boundary=boundary, nan_policy=policy, method="box")
+        for stat in STATS:
+            expected = reference_stat(data, k, stat, boundary,
+                                      policy if stat != "count" else "omit")
+            assert_stat_accuracy(out[stat], expected, data, stat, k, boundary, policy)
+        result = xf.correlate(data, k, boundary=boundary, cval=1.5, nan_policy="renormalize",
+                              method="box")
+        expected = reference_nan_policy(data, k, "renormalize", boundary, 1.5)
+        assert_policy_accuracy(result, expected, data, k, "renormalize", boundary, 1.5)
