@@ -136,7 +136,7 @@ def reduce_tile(
 RING_BYTES = 1 << 20
 #: Bytes of the box sweep's ring (two blocks of rows per channel), and the narrowest strip
 #: in windows: a strip re-reads width - 1 halo columns.
-BOX_RING_BYTES = 2 << 20
+BOX_RING_BYTES = 8 << 20
 BOX_MIN_WINDOWS = 8
 #: Strip width bounds: narrower strips waste the 2rx halo, wider ones gain nothing.
 MIN_STRIP, MAX_STRIP = 64, 2048
@@ -152,7 +152,8 @@ def _tiling(
     nb, ho, wo = shape
     if plan.method == "box":
         # A strip re-reads width - 1 halo columns: strips several windows wide, and as
-        # wide as keeps the ring (two blocks of rows per channel) within a few MiB.
+        # wide as keeps the ring (two blocks of rows per channel) within a few MiB (a
+        # strip across a 2000-wide raster for a 101-row box mean).
         height, width = (int(v) for v in plan.lengths)
         strip = BOX_RING_BYTES // (16 * height * channels) - 2 * width
         strip = min(wo, MAX_STRIP, max(MIN_STRIP, BOX_MIN_WINDOWS * width, strip))
