@@ -281,8 +281,8 @@ def test_every_parameter_of_every_accessor_method_is_documented():
     from xarray_focal._accessor import FocalDataArrayAccessor, FocalDatasetAccessor
 
     for cls in (FocalDataArrayAccessor, FocalDatasetAccessor):
-        for attr in ("correlate", "convolve", "circle_kernel", "annulus_kernel",
-                     "mean", "sum", "count", "min", "max", "range", "std", "var", "stats"):
+        for attr in ("correlate", "convolve", "circle_kernel", "annulus_kernel", "box_kernel",
+                     "gaussian_kernel", "mean", "sum", "count", "min", "max", "range", "std", "var", "stats"):
             func = getattr(cls, attr)
             doc = inspect.getdoc(func)
             assert "%(" not in doc, (cls.__name__, attr)

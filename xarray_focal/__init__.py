@@ -20,14 +20,14 @@ array([16., 17., 18.])
 2.0
 
 Kernels sized in map units come from the data's coordinates, e.g.
-``dem.focal.circle_kernel("500 m")``; ``circle_kernel``, ``annulus_kernel`` and
-``custom_kernel`` build them from cell sizes.
+``dem.focal.circle_kernel("500 m")``; ``circle_kernel``, ``annulus_kernel``,
+``box_kernel``, ``gaussian_kernel`` and ``custom_kernel`` build them from cell sizes.
 
 Main entry points
 -----------------
 DataArray.focal / Dataset.focal
     ``correlate``, ``convolve``, ``mean`` ... ``var``, ``stats``, ``circle_kernel``,
-    ``annulus_kernel``.
+    ``annulus_kernel``, ``box_kernel``, ``gaussian_kernel``.
 correlate, convolve, focal_stats, focal_mean, ...
     The same operations as plain functions on numpy, dask and cupy arrays.
 BOUNDARY_MODES, NAN_POLICIES, STATISTICS
@@ -67,7 +67,7 @@ from .api import (
 )
 from ._boundary import BOUNDARY_MODES
 from .errors import FocalError, FocalTypeError, FocalValueError
-from .kernels import annulus_kernel, circle_kernel, custom_kernel
+from .kernels import annulus_kernel, box_kernel, circle_kernel, custom_kernel, gaussian_kernel
 from ._geodesic import GeodesicKernel
 
 __version__ = "0.1.0"
@@ -82,6 +82,7 @@ __all__ = [
     "GeodesicKernel",
     "__version__",
     "annulus_kernel",
+    "box_kernel",
     "circle_kernel",
     "convolve",
     "correlate",
@@ -103,4 +104,5 @@ __all__ = [
     "focal_variety",
     "focal_apply",
     "hotspots",
+    "gaussian_kernel",
 ]

@@ -170,8 +170,9 @@ def _stat_method(stat: str) -> Callable:
 
     def method(
         self,
-        footprint: Any,
+        footprint: Any = None,
         *,
+        size: int | tuple[int, int] | None = None,
         boundary: str = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
@@ -186,7 +187,7 @@ def _stat_method(stat: str) -> Callable:
         if isinstance(obj, xr.Dataset) and name is not None:
             raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
         call = api.check_stats(
-            footprint, (stat,), boundary=boundary, nan_policy=nan_policy,
+            footprint, (stat,), size=size, boundary=boundary, nan_policy=nan_policy,
             min_count=min_count, method=method, area_weighted=area_weighted,
         )
         if isinstance(obj, xr.Dataset):
@@ -221,6 +222,8 @@ def _stat_method(stat: str) -> Callable:
         >>> import xarray_focal
         >>> da = xr.DataArray([[1.0, 3.0, np.nan, 8.0]], dims=("y", "x"))
         >>> da.focal.{stat}(np.ones((1, 3)), boundary="nearest").values
+        {STAT_EXAMPLES[stat]}
+        >>> da.focal.{stat}(size=(1, 3), boundary="nearest").values  # the same box
         {STAT_EXAMPLES[stat]}
         """, {**ACCESSOR_PARAMS, "labels": labels_doc(stat)})
     return method
@@ -315,62 +318,6 @@ class _FocalAccessor:
         return kernels.circle_kernel(csx, csy, r)
 
     @docfilled(ACCESSOR_PARAMS)
-    def gaussian_kernel(self, sigma: str, *, truncate: float = 4.0,
-                        dims: Sequence[Hashable] | None = None,
-                        earth_radius: float = _geodesic.EARTH_RADIUS) -> _geodesic.GeodesicKernel:
-        """A geodesic Gaussian on a latitude/longitude grid: weight ``exp(-d**2 / (2 sigma**2))``.
-
-        ``d`` is the great-circle distance between cell centres; cells beyond
-        ``truncate * sigma`` are not in the footprint. The weights of each row's
-        footprint sum to 1, so ``focal.correlate`` is the Gaussian-weighted mean (with
-        ``nan_policy="renormalize"``, over the valid cells).
-
-        Parameters
-        ----------
-        sigma : str
-            A length with unit, such as ``"300 km"``.
-        truncate : float
-            Footprint radius in sigmas (default 4).
-        %(dims)s
-        earth_radius : float
-            As for :meth:`circle_kernel`.
-
-        Returns
-        -------
-        GeodesicKernel
-
-        Examples
-        --------
-        >>> import numpy as np, xarray as xr
-        >>> import xarray_focal
-        >>> da = xr.DataArray(np.ones((18, 36)), dims=("lat", "lon"),
-        ...                   coords={"lat": np.arange(-85.0, 90, 10), "lon": np.arange(0.0, 360, 10)})
-        >>> k = da.focal.gaussian_kernel("500 km", truncate=3)
-        >>> np.round(k.footprint(lat=5.0), 3)  # 10-degree cells: about 1100 km apart
-        array([[0.   , 0.063, 0.   ],
-               [0.064, 0.746, 0.064],
-               [0.   , 0.063, 0.   ]])
-        >>> round(float(k.footprint(lat=5.0).sum()), 12)
-        1.0
-        """
-        import numbers
-
-        dims = resolve_dims(self._obj, dims)
-        if isinstance(truncate, (bool, np.bool_)) or not isinstance(truncate, numbers.Real) \
-                or not np.isfinite(truncate) or truncate <= 0:
-            raise FocalValueError(f"truncate must be a positive number of sigmas; got {truncate!r}")
-        metres = self._geodesic_metres(dims, (sigma, "sigma", False))
-        if metres is None:
-            raise FocalValueError(
-                "gaussian_kernel needs a latitude/longitude grid in degrees and sigma with a "
-                "length unit (like '300 km'); on projected grids build the weights with "
-                "xarray_focal.custom_kernel"
-            )
-        return _geodesic.make_kernel("gaussian", self._obj, dims, radius=0.0, sigma=metres[0],
-                                     truncate=float(truncate), earth_radius=earth_radius)
-
-
-    @docfilled(ACCESSOR_PARAMS)
     def annulus_kernel(
         self,
         outer_radius: float | str,
@@ -426,6 +373,115 @@ class _FocalAccessor:
         )
         return kernels.annulus_kernel(csx, csy, outer, inner)
 
+
+    @docfilled(ACCESSOR_PARAMS)
+    def box_kernel(
+        self,
+        width: float | str,
+        height: float | str | None = None,
+        *,
+        dims: Sequence[Hashable] | None = None,
+    ) -> np.ndarray:
+        """A box kernel ``width`` across (``height`` tall), cells sized from this object.
+
+        The cells whose centres lie within half the box of the centre cell's centre, along
+        each axis: ``da.focal.box_kernel("1 km")`` on a 10 m grid is 101 x 101 cells.
+
+        Parameters
+        ----------
+        width : float or str
+            Side of the box along x, as ``radius`` of :meth:`circle_kernel` (a number in
+            coordinate units, or a length with unit such as ``"300 m"``).
+        height : float or str, optional
+            Side along y; default ``width``.
+        %(dims)s
+
+        Returns
+        -------
+        numpy.ndarray
+            See :func:`xarray_focal.box_kernel`.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> dem = xr.DataArray(np.zeros((50, 50)), dims=("y", "x"),
+        ...                    coords={"y": np.arange(50) * -10.0, "x": np.arange(50) * 10.0})
+        >>> dem.focal.box_kernel("1 km").shape
+        (101, 101)
+        >>> dem.focal.box_kernel("50 m", "30 m").shape
+        (3, 5)
+        """
+        (csx, csy), dims = self._cells_and_dims(dims)
+        w = units.radius_in_coord_units(width, self._obj, dims, "width")
+        h = None if height is None else units.radius_in_coord_units(height, self._obj, dims,
+                                                                       "height")
+        return kernels.box_kernel(csx, csy, w, h)
+
+    @docfilled(ACCESSOR_PARAMS)
+    def gaussian_kernel(
+        self,
+        sigma: float | str,
+        *,
+        truncate: float = 4.0,
+        dims: Sequence[Hashable] | None = None,
+        earth_radius: float = _geodesic.EARTH_RADIUS,
+    ):
+        """A Gaussian kernel of standard deviation ``sigma``, cells sized from this object.
+
+        On a projected grid, the weights of :func:`xarray_focal.gaussian_kernel` (summing
+        to 1). On a latitude/longitude grid in degrees with a length ``sigma``, a geodesic
+        Gaussian: weight ``exp(-d**2 / (2 sigma**2))`` of the great-circle distance ``d``
+        between cell centres, cells beyond ``truncate * sigma`` left out, each row's
+        footprint summing to 1 (so ``focal.correlate`` is the Gaussian-weighted mean).
+
+        Parameters
+        ----------
+        sigma : float or str
+            Standard deviation, as ``radius`` of :meth:`circle_kernel` (``"200 m"``,
+            ``"300 km"``).
+        truncate : float, optional
+            Half-width in standard deviations (default 4, as scipy).
+        %(dims)s
+        earth_radius : float
+            As for :meth:`circle_kernel` (geodesic kernels only).
+
+        Returns
+        -------
+        numpy.ndarray or GeodesicKernel
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> import xarray_focal
+        >>> dem = xr.DataArray(np.zeros((50, 50)), dims=("y", "x"),
+        ...                    coords={"y": np.arange(50) * -10.0, "x": np.arange(50) * 10.0})
+        >>> k = dem.focal.gaussian_kernel("20 m")  # 2 cells; 4 sigma = 8 cells each side
+        >>> k.shape, round(float(k.sum()), 12)
+        ((17, 17), 1.0)
+        >>> da = xr.DataArray(np.ones((18, 36)), dims=("lat", "lon"),
+        ...                   coords={"lat": np.arange(-85.0, 90, 10), "lon": np.arange(0.0, 360, 10)})
+        >>> g = da.focal.gaussian_kernel("500 km", truncate=3)
+        >>> np.round(g.footprint(lat=5.0), 3)  # 10-degree cells: about 1100 km apart
+        array([[0.   , 0.063, 0.   ],
+               [0.064, 0.746, 0.064],
+               [0.   , 0.063, 0.   ]])
+        """
+        import numbers
+
+        dims = resolve_dims(self._obj, dims)
+        metres = self._geodesic_metres(dims, (sigma, "sigma", False))
+        if metres is not None:
+            if isinstance(truncate, (bool, np.bool_)) or not isinstance(truncate, numbers.Real) \
+                    or not np.isfinite(truncate) or truncate <= 0:
+                raise FocalValueError(
+                    f"truncate must be a positive number of sigmas; got {truncate!r}")
+            return _geodesic.make_kernel("gaussian", self._obj, dims, radius=0.0,
+                                         sigma=metres[0], truncate=float(truncate),
+                                         earth_radius=earth_radius)
+        (csx, csy), dims = self._cells_and_dims(dims)
+        s = units.radius_in_coord_units(sigma, self._obj, dims, "sigma")
+        return kernels.gaussian_kernel(csx, csy, s, truncate=truncate)
 
     mean = _stat_method("mean")
     sum = _stat_method("sum")
@@ -632,9 +688,10 @@ class _FocalAccessor:
     @docfilled(ACCESSOR_PARAMS)
     def stats(
         self,
-        footprint: Any,
+        footprint: Any = None,
         stats: Sequence[str] = ("mean", "std"),
         *,
+        size: int | tuple[int, int] | None = None,
         boundary: str = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
@@ -690,8 +747,8 @@ class _FocalAccessor:
         dims = resolve_dims(obj, dims)
         boundary = _axis_boundary(obj, dims, boundary)
         call = api.check_stats(
-            footprint, stats, boundary=boundary, nan_policy=nan_policy, min_count=min_count,
-            method=method, area_weighted=area_weighted,
+            footprint, stats, size=size, boundary=boundary, nan_policy=nan_policy,
+            min_count=min_count, method=method, area_weighted=area_weighted,
         )
         if isinstance(obj, xr.Dataset):
             per_var = _each_variable(obj, dims, lambda v: _stats(v, call, dims))

@@ -87,12 +87,15 @@ ACCESSOR_PARAMS = {
             How NaN inside the footprint is treated (see :func:`xarray_focal.correlate`).
         min_count : int, optional
             Fewer valid footprint taps than this give NaN.
-        method : {"auto", "direct", "runs", "columns", "separable"}
+        method : {"auto", "direct", "runs", "columns", "separable", "box"}
             Algorithm (see :func:`xarray_focal.correlate`); all give the same contract.
         """,
     "footprint": """
-        footprint : array_like
-            2-D, odd sides; nonzero cells form the neighbourhood.
+        footprint : array_like, optional
+            2-D, odd sides; nonzero cells form the neighbourhood. Give it or ``size``.
+        size : int or (int, int), optional
+            Instead of ``footprint``: a box of ``size`` x ``size`` (or ``(rows, cols)``)
+            cells, odd sides, as ``scipy.ndimage``'s ``size=``.
         """,
     "stat_options": """
         boundary : str or dict
@@ -103,7 +106,7 @@ ACCESSOR_PARAMS = {
             where there are none; ``"propagate"``: NaN wherever the footprint holds a NaN.
         """,
     "stat_method": """
-        method : {"auto", "direct", "runs", "columns"}
+        method : {"auto", "direct", "runs", "columns", "box"}
             Algorithm, as for :meth:`correlate`.
         """,
 }

@@ -876,7 +876,7 @@ def footprint_bands(tile, runs: RowRuns, *, footprint: bool = False):
         ry, rx = kernel.ry, kernel.rx
         ymap = AxisMap.from_index(tile.ymap.index[y0 + RY - ry:y1 + RY + ry], ry)
         xmap = AxisMap.from_index(tile.xmap.index[RX - rx:RX + rx + wo], rx)
-        yield y0, y1, Tile(tile.grid, ymap, xmap, ry, rx), kernel
+        yield y0, y1, Tile(tile.grid, ymap, xmap, ry, rx, (tile.origin[0] + y0, tile.origin[1])), kernel
 
 
 def band_stack(tile, runs: RowRuns, call: GeodesicCall, backend, *, parallel: bool):

@@ -54,6 +54,9 @@ class Tile:
     xmap: AxisMap
     ry: int
     rx: int
+    #: Global (row, column) of the block's first output cell: the box sweep aligns its
+    #: blocks to the whole array, so its sums do not depend on the chunking.
+    origin: tuple[int, int] = (0, 0)
 
     @classmethod
     def whole(cls, data: Any, ry: int, rx: int, boundary: str | tuple[str, str]) -> Tile:

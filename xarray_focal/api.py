@@ -146,14 +146,18 @@ def correlate(
         ``boundary="nan"`` outside taps count as missing. ±inf are values, not missing.
     min_count : int, optional
         Fewer valid footprint taps than this give NaN.
-    method : {"auto", "direct", "runs", "columns", "separable"}
+    method : {"auto", "direct", "runs", "columns", "separable", "box"}
         Algorithm. ``"direct"`` does one multiply-add per footprint tap; ``"runs"`` splits
         each kernel row into runs of equal weight and costs one multiply-add per run (a
         circle: one per row) plus shared window sums; ``"columns"`` does the same down the
         kernel's columns (cache-friendlier for large kernels); ``"separable"`` applies a
         rank-1 kernel (box, Gaussian) as a row pass and a column pass and needs
-        ``nan_policy="propagate"``. ``"auto"`` (default) picks the
-        cheapest. All methods meet the same accuracy contract and NaN semantics. On cupy
+        ``nan_policy="propagate"``; ``"box"`` takes a footprint that is a rectangle of one
+        weight (a box, :func:`~xarray_focal.box_kernel`) by block prefix and suffix sums
+        down the columns and along the rows: a few operations per cell whatever the box's
+        size, every NaN policy, and only values inside each window are ever added (a
+        method the kernel cannot use is refused, saying why). ``"auto"`` (default) picks
+        the cheapest. All methods meet the same accuracy contract and NaN semantics. On cupy
         arrays the CUDA kernels lay out the kernel's runs their own way and ``method`` is
         only validated.
 
@@ -298,9 +302,10 @@ def _check_stats(stats: object) -> tuple[str, ...]:
 
 def focal_stats(
     data: Any,
-    footprint: Any,
+    footprint: Any = None,
     stats: Sequence[str] = ("mean", "std"),
     *,
+    size: int | tuple[int, int] | None = None,
     boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
@@ -313,13 +318,18 @@ def focal_stats(
     ----------
     data : numpy.ndarray, dask.array.Array or cupy.ndarray
         At least 2-D, real numbers; the last two axes are spatial. Not modified.
-    footprint : array_like
-        2-D, odd sides; nonzero cells form the neighbourhood (weights are ignored).
+    footprint : array_like, optional
+        2-D, odd sides; nonzero cells form the neighbourhood (weights are ignored). Give
+        either ``footprint`` or ``size``.
     stats : sequence of str
         Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
         ``"std"``, ``"var"`` (population: ``ddof=0``), and the rank and class statistics
         ``"median"``, ``"majority"``, ``"minority"``, ``"variety"`` (see
         :func:`focal_median`, :func:`focal_majority`...), which run in their own engine.
+    size : int or (int, int), optional
+        Instead of ``footprint``: a box of ``size`` x ``size`` (or ``(rows, cols)``) cells,
+        odd sides, as ``scipy.ndimage``'s ``size=``. Its statistics cost the same whatever
+        the box's size (``method="box"``).
     boundary : str or (str, str)
         As for :func:`correlate` (one mode or a ``(y, x)`` pair); ``"nan"`` (default)
         makes outside cells missing.
@@ -329,7 +339,7 @@ def focal_stats(
         ``count`` always counts the valid cells.
     min_count : int, optional
         Fewer valid cells than this give NaN (except for ``count``).
-    method : {"auto", "direct", "runs", "columns"}
+    method : {"auto", "direct", "runs", "columns", "box"}
         As for :func:`correlate`.
     area_weighted : bool
         With a geodesic kernel (:class:`~xarray_focal.GeodesicKernel`): weight each cell by
@@ -353,11 +363,14 @@ def focal_stats(
     >>> out["count"]
     array([[2., 2., 1.],
            [2., 3., 2.]])
+    >>> xf.focal_stats(data, stats=("max",), size=(1, 3), boundary="nan")["max"]
+    array([[2., 2., 2.],
+           [5., 6., 6.]])
     """
     data = _check_data(data)
     call = check_stats(
-        footprint, stats, boundary=boundary, nan_policy=nan_policy, min_count=min_count,
-        method=method, area_weighted=area_weighted,
+        footprint, stats, size=size, boundary=boundary, nan_policy=nan_policy,
+        min_count=min_count, method=method, area_weighted=area_weighted,
     )
     return dict(zip(call.outputs, _apply_checked(data, call)))
 
@@ -365,8 +378,9 @@ def focal_stats(
 def _single_stat(name: str):
     def stat(
         data: Any,
-        footprint: Any,
+        footprint: Any = None,
         *,
+        size: int | tuple[int, int] | None = None,
         boundary: str | tuple[str, str] = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
@@ -374,7 +388,7 @@ def _single_stat(name: str):
         area_weighted: bool = False,
     ) -> Any:
         return focal_stats(
-            data, footprint, (name,), boundary=boundary, nan_policy=nan_policy,
+            data, footprint, (name,), size=size, boundary=boundary, nan_policy=nan_policy,
             min_count=min_count, method=method, area_weighted=area_weighted,
         )[name]
 
@@ -382,7 +396,8 @@ def _single_stat(name: str):
     stat.__doc__ = f"""Focal {name} over the nonzero cells of ``footprint``.
 
     Shorthand for ``focal_stats(data, footprint, ("{name}",), ...)["{name}"]``; see
-    :func:`focal_stats` for the parameters.
+    :func:`focal_stats` for the parameters. ``size=15`` or ``size=(15, 31)`` instead of
+    ``footprint`` is a box of that many cells, as in ``scipy.ndimage``.
 
     Returns
     -------
@@ -809,10 +824,39 @@ def check_correlate(
     return FocalCall(runs, method, mode, fill, reduction, ("correlate",))
 
 
+def _size_footprint(footprint: Any, size: object) -> Any:
+    """The footprint, or a box of ``size`` cells (scipy's ``size=``): exactly one given."""
+    if size is None:
+        if footprint is None:
+            raise FocalTypeError(
+                "give the neighbourhood: a footprint array, or size= (a box of cells, e.g. "
+                "size=15 or size=(15, 31))"
+            )
+        return footprint
+    if footprint is not None:
+        raise FocalTypeError("give footprint or size=, not both")
+    sides = (size, size) if isinstance(size, numbers.Integral) else size
+    if (not isinstance(sides, Sequence) or isinstance(sides, str) or len(sides) != 2
+            or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral)
+                   for v in sides)):
+        raise FocalTypeError(f"size must be an int or a pair of ints (rows, cols); got {size!r}")
+    rows, cols = (int(v) for v in sides)
+    if rows < 1 or cols < 1:
+        raise FocalValueError(f"size must be positive; got {size!r}")
+    if rows % 2 == 0 or cols % 2 == 0:
+        raise FocalValueError(
+            f"size must be odd so the box has a centre cell; got {size!r} (use "
+            f"{rows + 1 - rows % 2}x{cols + 1 - cols % 2}, or a footprint with a zero row "
+            "or column for an even box)"
+        )
+    return np.ones((rows, cols))
+
+
 def check_stats(
-    footprint: Any,
+    footprint: Any = None,
     stats: Sequence[str] = ("mean", "std"),
     *,
+    size: int | tuple[int, int] | None = None,
     boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
@@ -828,6 +872,7 @@ def check_stats(
     (('mean', 'count'), 9)
     """
     names = _check_stats(stats)
+    footprint = _size_footprint(footprint, size)
     if isinstance(footprint, GeodesicKernel):
         check_method(method)
         ranked = tuple(n for n in names if n not in STATISTICS)

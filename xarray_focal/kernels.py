@@ -14,7 +14,8 @@ import numpy as np
 
 from .errors import FocalTypeError, FocalValueError
 
-__all__ = ["circle_kernel", "annulus_kernel", "custom_kernel", "MAX_KERNEL_CELLS"]
+__all__ = ["circle_kernel", "annulus_kernel", "box_kernel", "gaussian_kernel", "custom_kernel",
+           "MAX_KERNEL_CELLS"]
 
 #: Largest kernel (in cells) a constructor will build; beyond this a radius is almost
 #: certainly a unit mistake (metres vs kilometres, degrees vs metres).
@@ -210,3 +211,106 @@ def annulus_kernel(
             f"with cell size ({cellsize_x:g}, {cellsize_y:g})"
         )
     return ring.astype(np.float64)
+
+
+def box_kernel(cellsize_x: float, cellsize_y: float, width: float,
+               height: float | None = None) -> np.ndarray:
+    """A rectangle of ones: every cell whose centre lies within half the box of the centre's.
+
+    A cell is in the box when its centre's offsets from the centre cell's satisfy
+    ``|dx| <= width / 2`` and ``|dy| <= height / 2``; cells exactly on the edge are in (to
+    within rounding), so a ``width`` of ``n`` cells gives ``n`` columns for odd ``n``.
+    Every statistic and correlation of a box runs in a time that does not grow with its
+    size (``method="box"``).
+
+    Parameters
+    ----------
+    cellsize_x, cellsize_y : float
+        Cell width and height in map units (positive).
+    width : float
+        Side of the box along x in the same map units (positive).
+    height : float, optional
+        Side along y; default ``width`` (a square on the ground).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array of ones with odd sides ``2 * floor(side / 2 / cellsize) + 1``.
+
+    Examples
+    --------
+    >>> box_kernel(10, 10, 30)
+    array([[1., 1., 1.],
+           [1., 1., 1.],
+           [1., 1., 1.]])
+    >>> box_kernel(10, 20, 50).shape  # 5 columns of 10, 3 rows of 20 (50 / 2 = 25 >= 20)
+    (3, 5)
+    >>> box_kernel(1, 1, 4, 2).shape  # |dx| <= 2: 5 columns; |dy| <= 1: 3 rows
+    (3, 5)
+    """
+    cellsize_x = _check_length(cellsize_x, "cellsize_x")
+    cellsize_y = _check_length(cellsize_y, "cellsize_y")
+    width = _check_length(width, "width")
+    height = width if height is None else _check_length(height, "height")
+    nx, _ = _half_sizes(cellsize_x, cellsize_x, width / 2.0, "width")
+    _, ny = _half_sizes(cellsize_y, cellsize_y, height / 2.0, "height")
+    cells = (2.0 * ny + 1) * (2.0 * nx + 1)
+    if not cells <= MAX_KERNEL_CELLS:
+        raise FocalValueError(
+            f"box {width:g} x {height:g} with cell size ({cellsize_x:g}, {cellsize_y:g}) would "
+            f"need a {2 * ny + 1}x{2 * nx + 1} kernel ({cells:.3g} cells, limit "
+            f"{MAX_KERNEL_CELLS:.3g}); check the sizes and their units"
+        )
+    return np.ones((2 * ny + 1, 2 * nx + 1))
+
+
+def gaussian_kernel(cellsize_x: float, cellsize_y: float, sigma: float, *,
+                    truncate: float = 4.0) -> np.ndarray:
+    """A Gaussian of standard deviation ``sigma`` (map units), normalised to sum 1.
+
+    The weights are those of :func:`scipy.ndimage.gaussian_filter`: per axis
+    ``exp(-d**2 / (2 sigma**2))`` of the cell-centre offset ``d``, cut at ``truncate``
+    standard deviations (``floor(truncate * sigma / cellsize + 0.5)`` cells each side),
+    normalised to sum 1 along the axis; the kernel is the outer product of the two axes.
+    The cut is a rectangle, so the kernel is rank 1 and the separable method applies.
+
+    Parameters
+    ----------
+    cellsize_x, cellsize_y : float
+        Cell width and height in map units (positive).
+    sigma : float
+        Standard deviation in the same map units (positive).
+    truncate : float, optional
+        Half-width of the kernel in standard deviations (default 4, as scipy).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array with odd sides, weights summing to 1.
+
+    Examples
+    --------
+    >>> k = gaussian_kernel(1, 1, 1.0, truncate=2.0)
+    >>> k.shape, round(float(k.sum()), 12)
+    ((5, 5), 1.0)
+    >>> print(np.round(k.sum(axis=0), 4))  # the weights along x
+    [0.0545 0.2442 0.4026 0.2442 0.0545]
+    """
+    cellsize_x = _check_length(cellsize_x, "cellsize_x")
+    cellsize_y = _check_length(cellsize_y, "cellsize_y")
+    sigma = _check_length(sigma, "sigma")
+    truncate = _check_length(truncate, "truncate")
+    axes = []
+    for cell in (cellsize_y, cellsize_x):
+        s = sigma / cell
+        half = _floor(truncate * s + 0.5)
+        if not 2.0 * half + 1 <= MAX_KERNEL_CELLS ** 0.5:
+            raise FocalValueError(
+                f"gaussian sigma {sigma:g} (truncate {truncate:g}) with cell size "
+                f"({cellsize_x:g}, {cellsize_y:g}) would need {_side(half)} cells a side "
+                f"(limit {int(MAX_KERNEL_CELLS ** 0.5)}); check sigma and its units"
+            )
+        d = np.arange(-int(half), int(half) + 1, dtype=np.float64)
+        g = np.exp(-0.5 * (d / s) ** 2)
+        axes.append(g / g.sum())
+    return np.outer(axes[0], axes[1])

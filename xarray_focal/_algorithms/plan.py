@@ -20,6 +20,11 @@ next shorter ``S``). A :class:`Plan` lays the runs out for one method; the numba
   ``v`` and a column pass with ``u``: ``nnz(u) + nnz(v)`` multiply-adds per cell. The
   footprint is unchanged (exactly the nonzero products), so NaN behaves as in the direct
   sum; the kernel must equal the outer product to a few ulps, so the contract holds.
+- ``"box"``: a rectangle of taps of one weight (a box, any rank-1 kernel of equal
+  weights) by block prefix and suffix sums (:mod:`.box`): a few operations per cell
+  whatever the rectangle's size, for correlate, every NaN policy and every statistic.
+  The plan is the rectangle itself: ``run_dy``/``run_dx`` its top-left corner in padded
+  coordinates, ``lengths`` its (height, width), ``run_w`` its weight.
 - ``"auto"``: the cheapest of these by the cost model in :func:`estimate_cost`.
 
 Zero taps never appear in any run: the footprint rule (zero-weight taps are never read)
@@ -42,7 +47,7 @@ from ..errors import FocalTypeError, FocalValueError
 __all__ = ["Plan", "PlanArrays", "make_plan", "check_method_for", "METHODS", "estimate_cost"]
 
 #: Accepted values of ``method=``.
-METHODS = ("auto", "direct", "runs", "columns", "separable")
+METHODS = ("auto", "direct", "runs", "columns", "separable", "box")
 
 #: A plan as the numba drivers take it (:meth:`Plan.arrays`): its arrays by name, so the
 #: caller and the loops cannot disagree on an order, and ``columns`` (a column-run plan).
@@ -115,6 +120,8 @@ def estimate_cost(plan: Plan) -> float:
     caches for long kernels; column windows are built per output row and stay hot, so row
     runs pay a locality penalty per cached window-sum row.
     """
+    if plan.method == "box":
+        return box_cost(False)
     nruns = plan.run_len.size
     cost = nruns + 2.0 * np.ceil(nruns / 8.0) + 1.0
     if plan.sep_w.size:
@@ -163,14 +170,20 @@ def _build_columns(runs: KernelRuns) -> Plan:
     ry, rx = runs.ry, runs.rx
     starts, heights = cols.dx, cols.length
     windows = sorted(set(zip(heights.tolist(), starts.tolist())))  # short first
+    wh = np.array([h for h, _ in windows], dtype=np.int64)
+    wsn = np.array([s0 for _, s0 in windows], dtype=np.int64)
     index, base, ptr, add = {}, [], [0], []
     for j, (h, s0) in enumerate(windows):
-        best = -1
-        for i, (bh, bs) in enumerate(windows[:j]):
-            if bs >= s0 and bs + bh <= s0 + h and (best < 0 or bh > windows[best][0]):
-                best = i
-        have = set(range(windows[best][1], windows[best][1] + windows[best][0])) if best >= 0 else set()
-        add.extend(r for r in range(s0, s0 + h) if r not in have)
+        # The tallest shorter window inside this one (the first of equal height): one
+        # vectorised test over the windows before it, not a Python loop over them.
+        inside = np.flatnonzero((wsn[:j] >= s0) & (wsn[:j] + wh[:j] <= s0 + h))
+        best = int(inside[np.argmax(wh[inside])]) if inside.size else -1
+        if best >= 0:
+            bs, bh = int(wsn[best]), int(wh[best])
+            add.extend(range(s0, bs))
+            add.extend(range(bs + bh, s0 + h))
+        else:
+            add.extend(range(s0, s0 + h))
         base.append(best)
         ptr.append(len(add))
         index[(h, s0)] = j
@@ -191,6 +204,49 @@ def _build_columns(runs: KernelRuns) -> Plan:
         win_ptr=np.asarray(ptr, dtype=np.int64),
         win_rows=np.asarray(add, dtype=np.int64),
     )
+
+
+def box_shape(runs: KernelRuns) -> tuple[int, int, int, int, float] | None:
+    """``(oy, ox, height, width, weight)`` if the footprint is a rectangle of one weight.
+
+    O(runs): one run per row, on consecutive rows, all with the same start, length and
+    weight (``kernel_runs`` splits a row where the weight changes).
+    """
+    dy, dx, length, w = runs.dy, runs.dx, runs.length, runs.weight
+    n = dy.size
+    if n == 0 or np.any(w != w[0]) or np.any(dx != dx[0]) or np.any(length != length[0]):
+        return None
+    if dy[-1] - dy[0] != n - 1:  # runs are sorted by row: consecutive rows, one run each
+        return None
+    return int(dy[0]), int(dx[0]), int(n), int(length[0]), float(w[0])
+
+
+def _build_box(runs: KernelRuns, shape: tuple[int, int, int, int, float]) -> Plan:
+    oy, ox, height, width, weight = shape
+    return Plan(
+        runs=runs,
+        ry=runs.ry,
+        rx=runs.rx,
+        run_dy=np.array([oy], dtype=np.int64),
+        run_dx=np.array([ox], dtype=np.int64),
+        run_len=np.array([width], dtype=np.int64),
+        run_w=np.array([weight], dtype=np.float64),
+        run_slot=np.zeros(1, dtype=np.int64),
+        lengths=np.array([height, width], dtype=np.int64),
+        method="box",
+    )
+
+
+#: Cost of the box sweep per output cell in :func:`estimate_cost`'s units, whatever the
+#: rectangle's size: for a plain correlation and for the NaN-aware sweeps (which count
+#: valid taps too). Calibrated against the other methods by benchmarks/radius_sweep.py
+#: (docs/user-guide/algorithms.md has the measurements).
+BOX_COST = {"plain": 60.0, "masked": 21.0}
+
+
+def box_cost(separable_ok: bool) -> float:
+    """The box sweep's cost; ``separable_ok`` marks a plain correlation (see make_plan)."""
+    return BOX_COST["plain" if separable_ok else "masked"]
 
 
 def rank_one_factors(kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -252,6 +308,14 @@ _PLANS_LOCK = fork_safe_lock()
 
 def check_method_for(runs: KernelRuns, method: str, *, separable_ok: bool) -> None:
     """Refuse a ``method`` the kernel or the operation cannot use (at call time, in the API)."""
+    if method == "box":
+        if box_shape(runs) is None:
+            raise FocalValueError(
+                "method='box' needs a footprint that is a rectangle of taps of one weight "
+                "(a box such as np.ones((15, 15)) or box_kernel); this kernel is not one: "
+                "use method='auto'"
+            )
+        return
     if method != "separable":
         return
     if not separable_ok:
@@ -282,8 +346,10 @@ def make_plan(runs: KernelRuns | np.ndarray, method: str = "auto", *,
     >>> p = make_plan(np.ones((3, 5)), "runs")
     >>> p.run_len.tolist(), p.lengths.tolist(), p.run_slot.tolist()
     ([5, 5, 5], [5], [1, 1, 1])
-    >>> make_plan(np.ones((9, 9)), separable_ok=False).method
+    >>> make_plan(np.ones((5, 5)), separable_ok=False).method
     'runs'
+    >>> make_plan(np.ones((9, 9)), separable_ok=False).method  # a box at a fixed cost
+    'box'
     >>> g = np.exp(-np.arange(-3, 4) ** 2 / 4.0)
     >>> make_plan(np.outer(g, g)).method
     'separable'
@@ -315,6 +381,9 @@ def _make_plan(runs: KernelRuns, method: str, separable_ok: bool) -> Plan:
         return _build(runs, "runs")
     if method == "columns":
         return _build_columns(runs)
+    box = box_shape(runs)
+    if method == "box":
+        return _build_box(runs, box)
     factors = rank_one_factors(runs.kernel) if (separable_ok or method == "separable") else None
     if method == "separable":
         return _build_separable(runs, *factors)
@@ -322,4 +391,7 @@ def _make_plan(runs: KernelRuns, method: str, separable_ok: bool) -> Plan:
     candidates.append(_build_columns(runs))
     if factors is not None:
         candidates.append(_build_separable(runs, *factors))
-    return min(candidates, key=estimate_cost)
+    best = min(candidates, key=estimate_cost)
+    if box is not None and box_cost(separable_ok) < estimate_cost(best):
+        return _build_box(runs, box)
+    return best

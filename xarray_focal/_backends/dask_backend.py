@@ -220,7 +220,7 @@ def _tile(block, sources, setup, iy, ix, ybefore, yafter, xbefore, xafter):
     ymode, xmode = axis_modes(boundary)
     ymap = _frame_map(ny, kernel.ry, ymode, ystarts, iy, ybefore, yafter, ydepth)
     xmap = _frame_map(nx, kernel.rx, xmode, xstarts, ix, xbefore, xafter, xdepth)
-    tile = Tile(cells, ymap, xmap, kernel.ry, kernel.rx)
+    tile = Tile(cells, ymap, xmap, kernel.ry, kernel.rx, (int(ystarts[iy]), int(xstarts[ix])))
     if getattr(kernel, "per_row", False):
         # A footprint per output row (geodesic kernels): this block's rows of it.
         from .._geodesic import chunk_stack

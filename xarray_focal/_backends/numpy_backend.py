@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._algorithms import masked, sweep
+from .._algorithms import box, masked, sweep
 from .._algorithms.plan import Plan, make_plan
 from .._algorithms.runs import KernelRuns
 from .._contract import Reduction, working_dtype
@@ -60,9 +60,30 @@ def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
     out = np.empty(lead + (ho, wo), dtype=dtype)
     if out.size == 0:
         return out
+    if plan.method == "box":
+        _run_box(tile, plan, source, None, out.reshape((1, -1, ho, wo)), parallel)
+        return out
     driver = sweep.columns if plan.method == "columns" else sweep.sweep
     _run(driver, source, plan, (), out.reshape((-1, ho, wo)), parallel, channels=1)
     return out
+
+
+def _run_box(tile: Tile, plan: Plan, source, reduction: Reduction | None, out: np.ndarray,
+             parallel: bool) -> None:
+    """The box sweep (:mod:`.box`): plain correlation when ``reduction`` is None."""
+    plain = reduction is None
+    if plain:
+        # The driver's statistics flags are ignored for a plain correlation.
+        reduction = Reduction(("propagate",), 0, 1.0, 1)
+        channels = 1
+    else:
+        need_sum, _, need_var, need_mx, need_mn = reduction.channels
+        channels = 1 + need_sum + 3 * need_var + need_mx + need_mn
+    height, width = (int(v) for v in plan.lengths)
+    where = box.box_geometry(int(plan.run_dy[0]), int(plan.run_dx[0]), height, width,
+                             tile.origin, plain)
+    _run(box.reduce, source, plan, (masked.reduction_args(reduction), where), out, parallel,
+         channels=channels)
 
 
 def _run(driver, source, plan: Plan, extra: tuple, out: np.ndarray, parallel: bool,
@@ -102,6 +123,9 @@ def reduce_tile(
     # shift row) for row runs, the raw row plus three window buffers for column runs.
     var_rows = 3 if plan.method == "columns" else 2
     channels = 1 + need_sum + var_rows * need_var + need_mx + need_mn
+    if plan.method == "box":
+        _run_box(tile, plan, source, reduction, out.reshape((nstats, -1, ho, wo)), parallel)
+        return out
     driver = masked.reduce_columns if plan.method == "columns" else masked.reduce
     _run(driver, source, plan, (masked.reduction_args(reduction),),
          out.reshape((nstats, -1, ho, wo)), parallel, channels=channels)
@@ -110,6 +134,10 @@ def reduce_tile(
 
 #: Bytes of the per-task ring of source rows and window sums: sized to stay in L2.
 RING_BYTES = 1 << 20
+#: Bytes of the box sweep's ring (two blocks of rows per channel), and the narrowest strip
+#: in windows: a strip re-reads width - 1 halo columns.
+BOX_RING_BYTES = 8 << 20
+BOX_MIN_WINDOWS = 8
 #: Strip width bounds: narrower strips waste the 2rx halo, wider ones gain nothing.
 MIN_STRIP, MAX_STRIP = 64, 2048
 
@@ -122,14 +150,22 @@ def _tiling(
     A band re-reads 2*ry halo rows, so bands are as tall as the load balance allows.
     """
     nb, ho, wo = shape
-    if plan.method == "columns":
-        # The ring holds raw rows only; the window buffers are per output row.
-        per_column = 8 * channels * (2 * plan.ry + 1 + plan.win_base.size)
+    if plan.method == "box":
+        # A strip re-reads width - 1 halo columns: strips several windows wide, and as
+        # wide as keeps the ring (two blocks of rows per channel) within a few MiB (a
+        # strip across a 2000-wide raster for a 101-row box mean).
+        height, width = (int(v) for v in plan.lengths)
+        strip = BOX_RING_BYTES // (16 * height * channels) - 2 * width
+        strip = min(wo, MAX_STRIP, max(MIN_STRIP, BOX_MIN_WINDOWS * width, strip))
     else:
-        slots = 2 if plan.sep_w.size else plan.lengths.size + 1
-        per_column = 8 * channels * (2 * plan.ry + 1) * slots
-    strip = RING_BYTES // per_column - 2 * plan.rx
-    strip = min(wo, max(MIN_STRIP, min(MAX_STRIP, strip)))
+        if plan.method == "columns":
+            # The ring holds raw rows only; the window buffers are per output row.
+            per_column = 8 * channels * (2 * plan.ry + 1 + plan.win_base.size)
+        else:
+            slots = 2 if plan.sep_w.size else plan.lengths.size + 1
+            per_column = 8 * channels * (2 * plan.ry + 1) * slots
+        strip = RING_BYTES // per_column - 2 * plan.rx
+        strip = min(wo, max(MIN_STRIP, min(MAX_STRIP, strip)))
     if not parallel:
         # One band: the 2ry halo rows above a band are gathered (and summed) only once.
         return ho, strip

@@ -123,8 +123,8 @@ def _shifted_sums(p, s0, h1, h2, lengths, n):
 
 
 @njit(nogil=True, cache=True)
-def _split_channels(p, slot, hx, hv, hs, hmx, hmn, n, need_sum, need_var, need_mx,
-                    need_mn, columns):
+def _split_channels(p, slot, hx, hv, hs, hmx, hmn, n, need_count, need_sum, need_var,
+                    need_mx, need_mn, columns):
     """Write row ``p`` into slot ``slot`` (length index 0) of each needed channel ring.
 
     The rings and flags one by one, not as the drivers' named tuples: this runs once per
@@ -133,10 +133,11 @@ def _split_channels(p, slot, hx, hv, hs, hmx, hmn, n, need_sum, need_var, need_m
     one-tap deviations, slot 0 of h1 and h2, are zeros from allocation); column runs keep
     the raw row (hs), shifted per vertical window later.
     """
-    v_row = hv[slot, 0]
-    for j in range(n):
-        v = p[j]
-        v_row[j] = 0.0 if v != v else 1.0
+    if need_count:
+        v_row = hv[slot, 0]
+        for j in range(n):
+            v = p[j]
+            v_row[j] = 0.0 if v != v else 1.0
     if need_sum:
         x_row = hx[slot, 0]
         for j in range(n):
@@ -160,6 +161,40 @@ def _split_channels(p, slot, hx, hv, hs, hmx, hmn, n, need_sum, need_var, need_m
             v = p[j]
             m_row[j] = np.inf if v != v else v
 
+
+
+# --- counts from the first row that reads NaN ----------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def _reads_nan(p, n):
+    """Whether row p reads NaN (or inf: then the counts are kept too, as for NaN).
+
+    x - x is NaN for both, and a plain sum vectorises where an early exit would not.
+    """
+    probe = 0.0
+    for j in range(n):
+        probe += p[j] - p[j]
+    return probe != 0.0
+
+
+@njit(nogil=True, cache=True)
+def _fill_counts(hv, skip, lengths, n):
+    """Count rings as they would be had they been kept: every ring row but ``skip`` all
+    valid (slot 0 ones, slot k + 1 the window length ``lengths[k]``).
+
+    A task keeps the valid-tap counts only from its first row that reads NaN: until then
+    every window counts all of its taps, which is exact, so the count channel costs
+    nothing on data without NaN.
+    """
+    for r in range(hv.shape[0]):
+        if r == skip:
+            continue
+        for k in range(hv.shape[1] - 1):
+            c = 1.0 if k == 0 else float(lengths[k - 1])
+            row = hv[r, k]
+            for x in range(n):
+                row[x] = c
 
 
 # --- column runs: vertical windows of the channel rings, per output row -------------------

@@ -17,8 +17,8 @@ import numpy as np
 from numba import njit
 
 from ..sweep import _combine, _gather, _task_bounds, _vertical_windows, _window_sums, buffers
-from .channels import (_shifted_sums, _split_channels, _vertical_extremes, _vertical_shifted,
-                       _window_extremes)
+from .channels import (_fill_counts, _reads_nan, _shifted_sums, _split_channels,
+                       _vertical_extremes, _vertical_shifted, _window_extremes)
 from .combine import _combine_extreme, _combine_var, _combine_var_taps
 from .finish import _finish
 
@@ -50,6 +50,21 @@ def reduction_args(reduction) -> ReductionArgs:
 
 
 @njit(nogil=True, cache=True)
+def _constant_counts(accs, need_var, need_wv, ntaps, wtotal, ws):
+    """Start a task without the count channel (see ``channels._fill_counts``): every
+    window holds all ``ntaps`` taps (weight ``wtotal``) until a row reads NaN. Returns
+    whether counts are kept from the start: the variance's joins need them."""
+    if need_var:
+        return True
+    for x in range(ws):
+        accs[1, x] = ntaps
+    if need_wv:
+        for x in range(ws):
+            accs[2, x] = wtotal
+    return False
+
+
+@njit(nogil=True, cache=True)
 def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
     """One task of a row-run (or direct) plan: window sums per ring row, then combines."""
     srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
@@ -66,12 +81,17 @@ def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
     span = nhist - 1
     ws = x1 - x0
     wp = ws + pad
+    count_on = _constant_counts(accs, need_var, need_wv, ntaps, wtotal, ws)
     for t in range(y0, y1 + span):
         slot = t % nhist
         _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, p, wp)
-        _split_channels(p, slot, hx, hv, hs, hmx, hmn, wp, need_sum, need_var, need_mx,
-                        need_mn, False)
-        _window_sums(hv[slot], lengths, wp)
+        if not count_on and _reads_nan(p, wp):
+            count_on = True
+            _fill_counts(hv, slot, lengths, wp)
+        _split_channels(p, slot, hx, hv, hs, hmx, hmn, wp, count_on, need_sum, need_var,
+                        need_mx, need_mn, False)
+        if count_on:
+            _window_sums(hv[slot], lengths, wp)
         if need_sum:
             _window_sums(hx[slot], lengths, wp)
         if need_var:
@@ -90,11 +110,11 @@ def _task(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, zeros, rings):
             else:
                 _combine_var(accs, hv, h1, h2, hs, nhist, y, run_dy, run_dx, run_slot, zeros,
                              ws)
-        else:
+        elif count_on:
             _combine(accs[1], hv, nhist, y, run_dy, run_dx, run_slot, ones, ws)
         if need_sum:
             _combine(accs[0], hx, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
-        if need_wv:
+        if need_wv and count_on:
             _combine(accs[2], hv, nhist, y, run_dy, run_dx, run_slot, run_w, ws)
         if need_mx:
             _combine_extreme(accs[4], hmx, nhist, y, run_dy, run_dx, run_slot, ws, True)
@@ -121,20 +141,25 @@ def _task_columns(src, plan, stats, out, pad, b, y0, y1, x0, x1, ones, rings, wi
     span = nhist - 1
     ws = x1 - x0
     wp = ws + pad
+    count_on = _constant_counts(accs, need_var, need_wv, ntaps, wtotal, ws)
     for t in range(y0, y1 + span):
         _gather(srcs, b, ymap[t], xmaps, xb, fill, x0, p, wp)
-        _split_channels(p, t % nhist, hx, hv, hs, hmx, hmn, wp, need_sum, need_var, need_mx,
-                        need_mn, True)
+        if not count_on and _reads_nan(p, wp):
+            count_on = True
+            _fill_counts(hv, t % nhist, plan.lengths, wp)
+        _split_channels(p, t % nhist, hx, hv, hs, hmx, hmn, wp, count_on, need_sum, need_var,
+                        need_mx, need_mn, True)
         y = t - span
         if y < y0:
             continue
-        _vertical_windows(hv, nhist, y, win_base, win_ptr, win_rows, vv, wp)
+        if count_on:
+            _vertical_windows(hv, nhist, y, win_base, win_ptr, win_rows, vv, wp)
         if need_var:
             _vertical_shifted(hs, nhist, y, win_base, win_ptr, win_rows, vv, v1, v2, vs, wp)
             _combine_var(accs, vv, v1, v2, vs, 1, 0, run_dy, run_dx, run_slot, run_slot, ws)
-        else:
+        elif count_on:
             _combine(accs[1], vv, 1, 0, run_dy, run_dx, run_slot, ones, ws)
-        if need_wv:
+        if need_wv and count_on:
             _combine(accs[2], vv, 1, 0, run_dy, run_dx, run_slot, run_w, ws)
         if need_sum:
             _vertical_windows(hx, nhist, y, win_base, win_ptr, win_rows, vx, wp)

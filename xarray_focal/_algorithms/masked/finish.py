@@ -22,6 +22,30 @@ _MAX, _MIN = int(Stat.MAX), int(Stat.MIN)
 
 
 @njit(nogil=True, cache=True)
+def _variance(n, d, q2, r):
+    """The variance of n valid values from their deviations d and squares q2 about r."""
+    m = d / n
+    q = q2 / n
+    var = q - m * m
+    if np.abs(r) == np.inf:
+        # The window's first valid value is infinite (a lone one-tap run has zero
+        # deviation sums): NaN, as numpy's nanvar.
+        return np.nan
+    if var == var:
+        # Deviations are about a value of the window, so q <= R^2 (R its range) and the
+        # rounding error is a few (n + 2) eps q. A result within that noise (negative by
+        # rounding) is 0, as a two-pass variance gives; a nonzero variance is at least
+        # R^2 / (2n), far above.
+        return 0.0 if var <= 2.0 * (n + 2.0) * FLOAT64_EPS * q else var
+    if q2 == np.inf and np.abs(d) < np.inf:
+        # Finite deviations whose squares overflow: the variance overflows too (numpy's
+        # nanvar gives inf), not inf - inf.
+        return np.inf
+    # Otherwise NaN: an infinity in the window, as numpy's nanvar.
+    return var
+
+
+@njit(nogil=True, cache=True)
 def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel):
     """Write output row ``y`` (columns x0 .. x0 + ws of slice b) of every statistic.
 
@@ -36,6 +60,35 @@ def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel):
     for s in range(codes.shape[0]):
         code = codes[s]
         orow = out[s, b, y, x0:x0 + ws]
+        # The commonest statistics as loops of their own: branch-free bodies vectorise.
+        if code == _MEAN:
+            for x in range(ws):
+                n = acc_n[x]
+                ok = n >= threshold and n != 0.0
+                orow[x] = acc_a[x] / n if ok else nan
+            continue
+        if code == _SUM or code == _PROPAGATE or code == _OMIT:
+            for x in range(ws):
+                n = acc_n[x]
+                orow[x] = acc_a[x] if n >= threshold and n != 0.0 else nan
+            continue
+        if code == _COUNT:
+            for x in range(ws):
+                orow[x] = acc_n[x]
+            continue
+        if code == _VAR or code == _STD:
+            for x in range(ws):
+                n = acc_n[x]
+                var = _variance(n, acc_d[x], acc_q[x], acc_r[x]) if (
+                    n >= threshold and n != 0.0) else nan
+                orow[x] = var if code == _VAR else np.sqrt(var)
+            continue
+        if code == _MAX or code == _MIN:
+            src = acc_mx if code == _MAX else acc_mn
+            for x in range(ws):
+                n = acc_n[x]
+                orow[x] = src[x] if n >= threshold and n != 0.0 else nan
+            continue
         for x in range(ws):
             n = acc_n[x]
             if code == _COUNT:
@@ -61,25 +114,7 @@ def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel):
             elif code == _MEAN:
                 orow[x] = acc_a[x] / n
             elif code == _VAR or code == _STD:
-                m = acc_d[x] / n
-                q = acc_q[x] / n
-                var = q - m * m
-                if np.abs(acc_r[x]) == np.inf:
-                    # The window's first valid value is infinite (a lone one-tap run
-                    # has zero deviation sums): NaN, as numpy's nanvar.
-                    var = nan
-                elif var == var:
-                    # Deviations are about a value of the window, so q <= R^2 (R its
-                    # range) and the rounding error is a few (n + 2) eps q. A result
-                    # within that noise (negative by rounding) is 0, as a two-pass
-                    # variance gives; a nonzero variance is at least R^2 / (2n), far above.
-                    if var <= 2.0 * (n + 2.0) * FLOAT64_EPS * q:
-                        var = 0.0
-                elif acc_q[x] == np.inf and np.abs(acc_d[x]) < np.inf:
-                    # Finite deviations whose squares overflow: the variance overflows too
-                    # (numpy's nanvar gives inf), not inf - inf.
-                    var = np.inf
-                # Otherwise NaN: an infinity in the window, as numpy's nanvar.
+                var = _variance(n, acc_d[x], acc_q[x], acc_r[x])
                 orow[x] = var if code == _VAR else np.sqrt(var)
             elif code == _MAX:
                 orow[x] = acc_mx[x]
