@@ -268,8 +268,8 @@ def test_accessor_kernels_in_map_units():
                                "lon": ("lon", np.arange(5.0), {"units": "degrees_east"})})
     with pytest.raises(xf.FocalValueError, match="geographic"):
         geo.focal.box_kernel("300 m")
-    with pytest.raises(xf.FocalValueError, match="geographic"):
-        geo.focal.gaussian_kernel("200 m")
+    # A length sigma on degrees is a geodesic Gaussian (issue 16), never degrees as metres.
+    assert isinstance(geo.focal.gaussian_kernel("200 km"), xf.GeodesicKernel)
 
 
 def test_size_is_a_box_of_cells_like_scipy():
