@@ -468,3 +468,43 @@ def test_hotspots_refuse_geodesic_kernels_by_name(field):
     kernel = field.focal.circle_kernel("800 km")
     with pytest.raises(xf.FocalTypeError, match="hotspots with a geodesic kernel"):
         field.focal.hotspots(kernel)
+
+
+# --- found in review -------------------------------------------------------------------
+
+
+def test_order_statistics_honour_min_count_on_rows_whose_footprint_is_smaller():
+    # NaN-free data: the sorting network's shortcut must still apply each band's min_count.
+    lat, lon = np.linspace(90, -90, 19), np.arange(-180.0, 180, 20)
+    da = xr.DataArray(np.arange(19 * 18.0).reshape(19, 18), dims=("lat", "lon"),
+                      coords={"lat": lat, "lon": lon})
+    k = da.focal.circle_kernel("700 km")  # one cell at the equator, whole rows at the poles
+    taps = k.row_runs.ntaps_per_row()
+    for stat in (lambda a: a.focal.median(k, min_count=3),
+                 lambda a: a.focal.percentile(k, 30, min_count=3)):
+        got = stat(da).values
+        np.testing.assert_array_equal(np.isnan(got).all(axis=1), taps < 3)
+        np.testing.assert_array_equal(stat(da.chunk({"lat": 1})).values, got)
+
+
+def test_annulus_with_rows_it_leaves_empty_is_refused_when_built():
+    g = global_grid()
+    with pytest.raises(xf.FocalValueError, match="holds no cell centre at latitude"):
+        g.focal.annulus_kernel("1000 km", "500 km")
+
+
+def test_kernel_of_another_longitude_step_is_refused():
+    g = global_grid()
+    regional = xr.DataArray(np.ones((18, 36)), dims=("lat", "lon"),
+                            coords={"lat": g.lat.values, "lon": np.arange(0.0, 180, 5)})
+    with pytest.raises(xf.FocalValueError, match="built for another grid"):
+        regional.focal.mean(g.focal.circle_kernel("1200 km"))
+
+
+def test_float32_coordinates_are_regular_within_their_own_rounding():
+    lat = np.arange(-89.95, 90, 0.1).astype(np.float32)[:40]
+    lon = np.arange(-179.95, 180, 0.1).astype(np.float32)
+    da = xr.DataArray(np.zeros((lat.size, lon.size)), dims=("lat", "lon"),
+                      coords={"lat": lat, "lon": lon})
+    k = da.focal.circle_kernel("30 km")
+    assert k.periodic  # 3600 float32 steps of 0.1 degree still make a full circle

@@ -420,3 +420,37 @@ def test_gpu_refuses_class_statistics_and_apply_up_front(backend):
         xf.focal_variety(arr, np.ones((3, 3)))
     with pytest.raises(FocalTypeError, match="not implemented on cupy"):
         xf.focal_apply(arr, np.ones((3, 3)), lambda v: v.sum())
+
+
+# --- found in review -------------------------------------------------------------------
+
+
+def test_integer_classes_beyond_2_53_are_refused_and_large_float_classes_kept_apart():
+    b = 2 ** 62
+    with pytest.raises(xf.FocalValueError, match="beyond 2\\*\\*53"):
+        xf.focal_majority(np.array([[b + 1, b + 3, b + 3]], dtype=np.int64), np.ones((1, 3)))
+    big = np.array([[2.0 ** 53, 2.0 ** 53 + 2, 2.0 ** 53 + 2]])
+    np.testing.assert_array_equal(
+        xf.focal_majority(big, np.ones((1, 3)), boundary="nearest") - 2.0 ** 53, [[0, 2, 2]])
+    np.testing.assert_array_equal(
+        xf.focal_variety(np.array([[1e19, 1e19 + 4096, 1e19]]), np.ones((1, 3))),
+        [[2, 2, 2]])
+
+
+def test_apply_refuses_a_callable_numba_cannot_compile_by_name():
+    with pytest.raises(xf.FocalTypeError, match="func 'median' cannot be compiled"):
+        xf.focal_apply(np.zeros((3, 3)), np.ones((3, 3)), np.median)
+
+
+def test_accessor_percentile_apply_hotspots_take_a_boundary_per_dim():
+    da = xr.DataArray(np.random.default_rng(0).normal(size=(5, 6)), dims=("y", "x"))
+    per_dim = {"y": "nearest", "x": "wrap"}
+    np.testing.assert_array_equal(
+        da.focal.percentile(np.ones((3, 3)), 50, boundary=per_dim).values,
+        xf.focal_percentile(da.values, np.ones((3, 3)), 50, boundary=("nearest", "wrap")))
+    np.testing.assert_array_equal(
+        da.focal.apply(np.ones((3, 3)), lambda v: v.max(), boundary=per_dim).values,
+        xf.focal_max(da.values, np.ones((3, 3)), boundary=("nearest", "wrap")))
+    np.testing.assert_array_equal(
+        da.focal.hotspots(np.ones((3, 3)), boundary=per_dim).values,
+        xf.hotspots(da.values, np.ones((3, 3)), boundary=("nearest", "wrap")))

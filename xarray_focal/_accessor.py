@@ -557,6 +557,8 @@ class _FocalAccessor:
         >>> da.focal.percentile(np.ones((1, 3)), 25, boundary="nearest").values
         array([[1.  , 1.5 , 4.25, 8.  ]])
         """
+        dims = resolve_dims(self._obj, dims)
+        boundary = _axis_boundary(self._obj, dims, boundary)
         call = api.check_percentile(footprint, q, boundary=boundary, nan_policy=nan_policy,
                                     min_count=min_count)
         return self._one_stat(call, dims, name, f"percentile q={call.rank.q:g}")
@@ -608,6 +610,8 @@ class _FocalAccessor:
         >>> da.focal.apply(np.ones((1, 3)), spread, boundary="nearest").values
         array([[2., 2., 5., 0.]])
         """
+        dims = resolve_dims(self._obj, dims)
+        boundary = _axis_boundary(self._obj, dims, boundary)
         call = api.check_apply(footprint, func, boundary=boundary, nan_policy=nan_policy,
                                min_count=min_count)
         return self._one_stat(call, dims, name, getattr(func, "__name__", "window function"))
@@ -657,6 +661,7 @@ class _FocalAccessor:
         """
         obj = self._obj
         dims = resolve_dims(obj, dims)
+        boundary = _axis_boundary(obj, dims, boundary)
         if isinstance(obj, xr.Dataset) and name is not None:
             raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
 

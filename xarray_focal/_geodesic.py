@@ -164,7 +164,10 @@ def _regular(values: np.ndarray, dim: Hashable, what: str) -> float:
             f"is not regularly spaced (steps from {steps.min():g} to {steps.max():g} degrees); "
             "irregular and Gaussian-latitude grids are not supported yet"
         )
-    return math.copysign(step, float(values[-1]) - float(values[0]))
+    # The step from the end points in float64: float32 coordinates' own steps are off by
+    # their rounding, which summed over a row would spoil the test for a full circle.
+    ends = np.asarray(values[[0, -1]], dtype=np.float64)
+    return float(ends[1] - ends[0]) / (values.size - 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,16 +196,18 @@ def grid_of(obj, dims: tuple) -> _Grid:
                 f"a radius in metres on a latitude/longitude grid needs 1-D coordinate values "
                 f"along {dim!r}; there are none"
             )
-        coords[dim] = np.asarray(c.values, dtype=np.float64)
+        coords[dim] = np.asarray(c.values)
     _check_roles(obj, ydim, xdim)
-    lat, lon = coords[ydim], coords[xdim]
+    # Regularity in the coordinates' own dtype (float32 coordinates are regular within
+    # float32 rounding, as the contract says), the geometry in float64.
+    dlat = _regular(coords[ydim], ydim, "latitude")
+    dlon = abs(_regular(coords[xdim], xdim, "longitude"))
+    lat, lon = (np.asarray(coords[d], dtype=np.float64) for d in (ydim, xdim))
     if np.any(np.abs(lat) > 90 + 1e-9):
         raise FocalValueError(
             f"latitude coordinate {ydim!r} has values outside [-90, 90] degrees "
             f"({lat.min():g} .. {lat.max():g})"
         )
-    dlat = _regular(lat, ydim, "latitude")
-    dlon = abs(_regular(lon, xdim, "longitude"))
     nx = lon.size
     periodic = abs(nx * dlon - 360.0) <= 1e-6 * 360.0
     if nx * dlon > 360.0 * (1 + 1e-6):
@@ -481,8 +486,13 @@ def make_kernel(kind: str, obj, dims: tuple, *, radius: float, inner: float | No
         reach = radius
     k = GeodesicKernel(kind, grid, dims, radius=reach, inner_radius=inner, sigma=sigma,
                        truncate=truncate, earth_radius=earth)
-    if k.row_runs.ntaps == 0:
-        raise FocalValueError(f"the {kind} footprint holds no cell centre on this grid")
+    empty = np.flatnonzero(k.row_runs.ntaps_per_row() == 0)
+    if empty.size:
+        where = ", ".join(f"{grid.lat[i]:g}" for i in empty[:4]) + (", ..." if empty.size > 4 else "")
+        raise FocalValueError(
+            f"the {kind} footprint holds no cell centre at latitude(s) {where} of this grid "
+            f"({empty.size} of {grid.lat.size} rows): choose radii the grid's spacing resolves"
+        )
     return k
 
 
@@ -490,7 +500,20 @@ def check_grid(kernel: GeodesicKernel, obj, dims: tuple) -> None:
     """``obj``'s latitudes along ``dims`` must be those the kernel was built for."""
     coord = obj.coords[dims[0]] if dims[0] in obj.coords else None
     lat = None if coord is None or coord.dims != (dims[0],) else np.asarray(coord.values, dtype=np.float64)
-    if lat is None or lat.shape != kernel.latitudes.shape or not np.allclose(lat, kernel.latitudes, rtol=0, atol=1e-9):
+    same = (lat is not None and lat.shape == kernel.latitudes.shape
+            and np.allclose(lat, kernel.latitudes, rtol=0, atol=1e-9))
+    if same:
+        # Footprints depend on the latitudes, the longitude step, the row length and
+        # whether longitude wraps (not on where longitude starts).
+        try:
+            grid = grid_of(obj, dims)
+        except FocalValueError:
+            same = False
+        else:
+            mine = kernel._grid
+            same = (grid.nx == mine.nx and grid.periodic == mine.periodic
+                    and abs(grid.dlon - mine.dlon) <= 1e-9 * mine.dlon)
+    if not same:
         raise FocalValueError(
             f"this geodesic kernel was built for another grid (latitudes along {kernel.dims[0]!r}, "
             f"{kernel.shape[0]} x {kernel.shape[1]}); build it from this data: "

@@ -536,7 +536,13 @@ def _check_func(func: object):
     if not isinstance(func, CPUDispatcher):
         if not callable(func) or isinstance(func, type):
             raise FocalTypeError(f"func must be a function of a 1-D array; got {func!r}")
-        func = numba.njit(func)
+        try:
+            func = numba.njit(func)
+        except (TypeError, numba_errors.NumbaError) as exc:  # builtins, ufuncs, callables
+            raise FocalTypeError(
+                f"func {name!r} cannot be compiled by numba: it must be a plain Python "
+                f"function or a numba.njit function of a 1-D array ({exc})"
+            ) from exc
     try:
         func.compile((numba.types.float64[::1],))
     except numba_errors.NumbaError as exc:

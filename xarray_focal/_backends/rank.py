@@ -22,7 +22,7 @@ from .._algorithms.rank import order as order_loops
 from .._algorithms.runs import KernelRuns
 from .._contract import working_dtype
 from .._tiles import Tile
-from ..errors import FocalTypeError
+from ..errors import FocalTypeError, FocalValueError
 from . import is_cupy_array, is_dask_array, threads
 
 __all__ = ["ORDER_STATS", "CLASS_STATS", "RankReduction", "class_ids", "run"]
@@ -224,6 +224,8 @@ def _band(nb: int, ho: int, per_band_row: int, parallel: bool, *, default: int) 
     return max(1, min(ho, -(-ho * nb * per_band_row // wanted)))
 
 
+#: Integers up to this magnitude are exact in float64 (2**53).
+FLOAT64_EXACT_INT = 2 ** 53
 #: Integer classes spanning at most this many values are numbered by offset (no sort).
 DIRECT_CLASS_RANGE = 1 << 16
 
@@ -245,7 +247,13 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
     extra = [] if np.isnan(fill) else [fill]
     if kind in "biu":
         valid = None
-        lo, hi = (frame.min(), frame.max()) if frame.size else (0, 0)
+        lo, hi = (int(frame.min()), int(frame.max())) if frame.size else (0, 0)
+        if max(abs(lo), abs(hi)) > FLOAT64_EXACT_INT:
+            raise FocalValueError(
+                f"integer classes up to {max(abs(lo), abs(hi))} are beyond 2**53: the float64 "
+                "results (majority, minority) and the class table cannot tell neighbouring "
+                "values apart; renumber the classes first (np.unique(data, return_inverse=True))"
+            )
         lo, hi = float(lo), float(hi)
     else:
         valid = ~np.isnan(frame)
@@ -256,6 +264,8 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
     integral = (kind in "biu" or (np.isfinite(lo) and np.isfinite(hi)
                                   and bool(np.all(vals == np.floor(vals)))))
     integral = integral and all(float(e).is_integer() for e in extra)
+    # Float classes beyond 2**53 are distinct floats, not integers int64 offsets can number.
+    integral = integral and max(abs(lo), abs(hi)) <= FLOAT64_EXACT_INT
     if integral and hi - lo < DIRECT_CLASS_RANGE:
         # Offsets from the smallest class, then renumbered densely by a table of the
         # classes present (np.bincount: no sort).

@@ -204,7 +204,9 @@ def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, q
             row = reg[i, :pw]
             for j in range(pw):
                 nans += row[j] != row[j]
-        clean = nans == 0
+        # ... but only if every window has enough cells: a geodesic band's footprint may
+        # hold fewer than min_count, and then the per-cell counts below give NaN.
+        clean = nans == 0 and n >= thr
         for yy in range(bh):
             cv = cnt[:sw]
             if clean:
@@ -230,7 +232,7 @@ def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, q
                     c = vb[x]
                     vlo[x] = min(a, c)
                     vhi[x] = max(a, c)
-            if clean:  # n >= thr: the API refuses a min_count above the footprint's size
+            if clean:  # n >= thr
                 for s in range(nq):
                     i, j, w = _positions(n, qs[s])
                     dst = out[s, b, y0 + yy, x0:x0 + sw]
