@@ -703,22 +703,10 @@ def rank_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
 
 
 def _source(tile, fill: float):
-    """The tile as :mod:`.sweep`'s drivers read it (see numpy_backend's ``_prepare``)."""
-    from ._algorithms import sweep
+    """The tile as :mod:`.sweep`'s drivers read it (the numpy backend's ``sweep_source``)."""
+    from ._backends.numpy_backend import sweep_source
 
-    core, side, cap, ymap, xmap = tile.pieces()
-    dtype = working_dtype(core.dtype)
-    nb = int(np.prod(core.shape[:-2], dtype=np.int64))
-    srcs = []
-    for a in (core, side, cap):
-        if a.dtype != dtype or not a.dtype.isnative:
-            a = a.astype(dtype)
-        srcs.append(a.reshape((nb,) + a.shape[-2:]))
-    frame = tile.xmap
-    xmaps = np.stack((xmap.index, frame.index))
-    xb = np.array([[xmap.lo, xmap.hi, xmap.offset], [frame.lo, frame.hi, frame.offset]],
-                  dtype=np.int64)
-    return sweep.Source(tuple(srcs), ymap.index, xmaps, xb, float(fill)), dtype, core.shape[:-2], nb
+    return sweep_source(tile, fill)
 
 
 #: Recent per-row tables by (kernel digest, first row, rows, columns): every call and every

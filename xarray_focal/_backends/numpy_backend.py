@@ -26,13 +26,13 @@ def correlate(data: np.ndarray, kernel: KernelRuns, method: str, boundary: str,
     return correlate_tile(tile, kernel, method, fill, parallel=True)
 
 
-def _prepare(tile: Tile, plan: Plan, fill: float):
-    """The tile as the sweep reads it, its working dtype and output geometry.
+def sweep_source(tile: Tile, fill: float):
+    """The tile as the sweep's drivers read it: ``(source, dtype, lead, nb)``.
 
-    Returns ``(source, dtype, lead, ho, wo)``: the drivers' :data:`~.sweep.Source` (the
-    ``(core, side, cap)`` triple as native floats with the leading axes flattened, the y
-    map, the x maps of core and cap rows with their (lo, hi, offset) bounds, ``fill``); the
-    working dtype; the leading shape and the output rows and columns.
+    ``source`` is the drivers' :data:`~.sweep.Source` (the ``(core, side, cap)`` triple as
+    native floats with the ``nb`` leading slices flattened, the y map, the x maps of core
+    and cap rows with their (lo, hi, offset) bounds, ``fill``); ``dtype`` the working dtype,
+    ``lead`` the leading shape. The geodesic sweeps read tiles the same way.
     """
     core, side, cap, ymap, xmap = tile.pieces()
     dtype = working_dtype(core.dtype)
@@ -46,10 +46,17 @@ def _prepare(tile: Tile, plan: Plan, fill: float):
     frame = tile.xmap
     xmaps = np.stack((xmap.index, frame.index))
     xb = np.array([[xmap.lo, xmap.hi, xmap.offset], [frame.lo, frame.hi, frame.offset]], dtype=np.int64)
-    ho = ymap.index.size - 2 * plan.ry
-    wo = xmap.index.size - 2 * plan.rx
     source = sweep.Source(tuple(srcs), ymap.index, xmaps, xb, float(fill))
-    return source, dtype, core.shape[:-2], ho, wo
+    return source, dtype, core.shape[:-2], nb
+
+
+def _prepare(tile: Tile, plan: Plan, fill: float):
+    """:func:`sweep_source` and the output rows and columns of ``plan``:
+    ``(source, dtype, lead, ho, wo)``."""
+    source, dtype, lead, _ = sweep_source(tile, fill)
+    ho = source.ymap.size - 2 * plan.ry
+    wo = source.xmaps.shape[1] - 2 * plan.rx
+    return source, dtype, lead, ho, wo
 
 
 def correlate_tile(tile: Tile, kernel: KernelRuns, method: str, fill: float, *,
