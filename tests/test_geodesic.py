@@ -508,3 +508,21 @@ def test_float32_coordinates_are_regular_within_their_own_rounding():
                       coords={"lat": lat, "lon": lon})
     k = da.focal.circle_kernel("30 km")
     assert k.periodic  # 3600 float32 steps of 0.1 degree still make a full circle
+
+
+def test_regional_grid_across_the_dateline_is_regular_once_unwrapped():
+    lat = np.arange(-85.0, 90, 10)
+    across = xr.DataArray(np.arange(lat.size * 7.0).reshape(lat.size, 7), dims=("lat", "lon"),
+                          coords={"lat": lat, "lon": [150.0, 160, 170, 180, -170, -160, -150]})
+    straight = across.assign_coords(lon=np.arange(150.0, 211, 10))
+    got = across.focal.mean(across.focal.circle_kernel("1200 km"))
+    want = straight.focal.mean(straight.focal.circle_kernel("1200 km"))
+    np.testing.assert_array_equal(got.values, want.values)
+
+
+def test_a_repeated_cyclic_column_is_refused_with_a_hint():
+    lat = np.arange(-85.0, 90, 10)
+    cyclic = xr.DataArray(np.ones((lat.size, 37)), dims=("lat", "lon"),
+                          coords={"lat": lat, "lon": np.arange(0.0, 361, 10)})
+    with pytest.raises(xf.FocalValueError, match="repeats the first"):
+        cyclic.focal.circle_kernel("800 km")

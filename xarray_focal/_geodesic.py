@@ -201,7 +201,9 @@ def grid_of(obj, dims: tuple) -> _Grid:
     # Regularity in the coordinates' own dtype (float32 coordinates are regular within
     # float32 rounding, as the contract says), the geometry in float64.
     dlat = _regular(coords[ydim], ydim, "latitude")
-    dlon = abs(_regular(coords[xdim], xdim, "longitude"))
+    # A regional grid across the dateline in -180..180 form (..., 175, -175, ...) is regular
+    # once unwrapped; so is 0..360 written as -180..180 halves.
+    dlon = abs(_regular(np.unwrap(coords[xdim], period=360.0), xdim, "longitude"))
     lat, lon = (np.asarray(coords[d], dtype=np.float64) for d in (ydim, xdim))
     if np.any(np.abs(lat) > 90 + 1e-9):
         raise FocalValueError(
@@ -211,8 +213,13 @@ def grid_of(obj, dims: tuple) -> _Grid:
     nx = lon.size
     periodic = abs(nx * dlon - 360.0) <= 1e-6 * 360.0
     if nx * dlon > 360.0 * (1 + 1e-6):
+        hint = ""
+        if abs((nx - 1) * dlon - 360.0) <= 1e-6 * 360.0:
+            hint = (": its last column repeats the first (a cyclic point, as in 0 .. 360 "
+                    f"inclusive); drop it, e.g. data.isel({xdim}=slice(None, -1))")
         raise FocalValueError(
-            f"longitude coordinate {xdim!r} spans {nx * dlon:g} degrees, more than a full circle"
+            f"longitude coordinate {xdim!r} spans {nx * dlon:g} degrees, more than a full "
+            f"circle{hint}"
         )
     return _Grid(lat, dlat, dlon, nx, periodic)
 
@@ -414,8 +421,10 @@ class GeodesicKernel:
     def row_runs(self) -> RowRuns:
         """The footprint of every output row (built once, on first use)."""
         if self._runs is None:
-            self._runs = build_row_runs(self._grid, self.radius, self.inner_radius, self.sigma,
-                                        self.earth_radius)
+            with _RUNS_LOCK:  # threads asking at once build it once
+                if self._runs is None:
+                    self._runs = build_row_runs(self._grid, self.radius, self.inner_radius,
+                                                self.sigma, self.earth_radius)
         return self._runs
 
     def footprint(self, *, lat: float | None = None, row: int | None = None) -> np.ndarray:
@@ -713,6 +722,8 @@ def _source(tile, fill: float):
 #: dask chunk of the same rows asks again.
 _TABLES: OrderedDict = OrderedDict()
 _TABLES_LOCK = fork_safe_lock()
+#: Guards the first build of a kernel's row runs (seconds for fine grids).
+_RUNS_LOCK = fork_safe_lock()
 
 
 def _tables(runs: RowRuns, ho: int, wo: int):
