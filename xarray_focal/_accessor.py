@@ -11,7 +11,7 @@ DataArray, or to each variable of a Dataset in turn, so each operation is writte
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -115,7 +115,7 @@ def _filter_method(op: str, doc: str, *, dataset: bool) -> Callable:
         self,
         kernel: Any,
         *,
-        boundary: str = "nan",
+        boundary: str | Mapping[Hashable, str] = "nan",
         cval: float = 0.0,
         nan_policy: str = "propagate",
         min_count: int | None = None,
@@ -134,7 +134,7 @@ def _filter_method(op: str, doc: str, *, dataset: bool) -> Callable:
         self,
         kernel: Any,
         *,
-        boundary: str = "nan",
+        boundary: str | Mapping[Hashable, str] = "nan",
         cval: float = 0.0,
         nan_policy: str = "propagate",
         min_count: int | None = None,
@@ -173,7 +173,7 @@ def _stat_method(stat: str) -> Callable:
         footprint: Any = None,
         *,
         size: int | tuple[int, int] | None = None,
-        boundary: str = "nan",
+        boundary: str | Mapping[Hashable, str] = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
         method: str = "auto",
@@ -520,7 +520,7 @@ class _FocalAccessor:
         footprint: Any,
         q: float,
         *,
-        boundary: str = "nan",
+        boundary: str | Mapping[Hashable, str] = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
         dims: Sequence[Hashable] | None = None,
@@ -569,7 +569,7 @@ class _FocalAccessor:
         footprint: Any,
         func: Callable,
         *,
-        boundary: str = "nan",
+        boundary: str | Mapping[Hashable, str] = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
         dims: Sequence[Hashable] | None = None,
@@ -621,7 +621,7 @@ class _FocalAccessor:
         self,
         kernel: Any,
         *,
-        boundary: str = "nan",
+        boundary: str | Mapping[Hashable, str] = "nan",
         dims: Sequence[Hashable] | None = None,
         name: Hashable | None = None,
     ):
@@ -697,7 +697,7 @@ class _FocalAccessor:
         stats: Sequence[str] = ("mean", "std"),
         *,
         size: int | tuple[int, int] | None = None,
-        boundary: str = "nan",
+        boundary: str | Mapping[Hashable, str] = "nan",
         nan_policy: str = "omit",
         min_count: int | None = None,
         method: str = "auto",

@@ -450,7 +450,7 @@ def check_percentile(
     footprint: Any,
     q: float,
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
 ) -> FocalCall:
@@ -483,7 +483,7 @@ def focal_percentile(
     footprint: Any,
     q: float,
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
 ) -> Any:
@@ -564,7 +564,7 @@ def check_apply(
     footprint: Any,
     func: Any,
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
 ) -> FocalCall:
@@ -583,7 +583,7 @@ def focal_apply(
     footprint: Any,
     func: Any,
     *,
-    boundary: str = "nan",
+    boundary: str | tuple[str, str] = "nan",
     nan_policy: str = "omit",
     min_count: int | None = None,
 ) -> Any:
@@ -635,7 +635,7 @@ def focal_apply(
 HOTSPOT_Z = (1.65, 1.96, 2.58)
 
 
-def hotspots(data: Any, kernel: Any, *, boundary: str = "nan") -> Any:
+def hotspots(data: Any, kernel: Any, *, boundary: str | tuple[str, str] = "nan") -> Any:
     """Getis-Ord Gi* hot and cold spots, classified at 90, 95 and 99 % confidence.
 
     For each cell ``i``, with kernel weights ``w_ij`` (the cell itself included: the
