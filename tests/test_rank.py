@@ -454,3 +454,12 @@ def test_accessor_percentile_apply_hotspots_take_a_boundary_per_dim():
     np.testing.assert_array_equal(
         da.focal.hotspots(np.ones((3, 3)), boundary=per_dim).values,
         xf.hotspots(da.values, np.ones((3, 3)), boundary=("nearest", "wrap")))
+
+
+def test_a_plain_python_func_is_jitted_once():
+    from xarray_focal import api
+
+    def spread(v):
+        return v.max() - v.min()
+
+    assert api._check_func(spread) is api._check_func(spread)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -526,6 +527,10 @@ def focal_percentile(
     return _apply_checked(data, call)[0]
 
 
+#: The numba dispatchers of plain Python functions given to focal_apply, by function.
+_JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _check_func(func: object):
     """``func`` as a numba CPU dispatcher compiled for a float64 array, or a clear error."""
     import numba
@@ -537,7 +542,11 @@ def _check_func(func: object):
         if not callable(func) or isinstance(func, type):
             raise FocalTypeError(f"func must be a function of a 1-D array; got {func!r}")
         try:
-            func = numba.njit(func)
+            plain = func
+            func = _JITTED.get(plain)
+            if func is None:
+                # Jitted once per function: the next call (and its dask token) reuses it.
+                func = _JITTED.setdefault(plain, numba.njit(plain))
         except (TypeError, numba_errors.NumbaError) as exc:  # builtins, ufuncs, callables
             raise FocalTypeError(
                 f"func {name!r} cannot be compiled by numba: it must be a plain Python "
