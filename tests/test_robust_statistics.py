@@ -382,3 +382,24 @@ def test_chunked_sentinels_spoil_only_their_own_windows(backend, chunks, dtype):
                                                      ("mean", "std"), boundary="reflect"))
     for stat in ("mean", "std"):
         np.testing.assert_array_equal(lazy[stat][away], lazy_clean[stat][away])
+
+
+@pytest.mark.parametrize("backend", backend_params("numpy", "dask"), indirect=True)
+@pytest.mark.parametrize("method", ["box", "runs", "direct", "columns"])
+def test_finite_values_whose_squares_overflow_give_an_infinite_variance(backend, method):
+    # Found in review: inf <= inf passed the rounding-noise test and gave var 0 (box,
+    # direct, columns) or NaN (runs joined inf - inf), where numpy's nanvar gives inf.
+    # (The CUDA kernels still finish these windows the old way: see the GPU notes.)
+    data = np.zeros((30, 20))
+    data[10, 5], data[14, 9] = 1e200, -1e200
+    fp = np.ones((9, 9))
+    got = backend.to_numpy(xf.focal_var(backend.to_backend(data, chunks=(7, 6)), fp, boundary="nearest",
+                                        method=method))
+    pad = np.pad(data, 4, mode="edge")
+    with np.errstate(over="ignore"):  # the reference overflows on purpose
+        want = np.array([[np.var(pad[y:y + 9, x:x + 9]) for x in range(20)] for y in range(30)])
+    assert np.isinf(want).any() and (want == 0).any()
+    np.testing.assert_array_equal(got, want)
+    std = backend.to_numpy(xf.focal_std(backend.to_backend(data, chunks=(7, 6)), fp, boundary="nearest",
+                                        method=method))
+    np.testing.assert_array_equal(std, np.sqrt(want))

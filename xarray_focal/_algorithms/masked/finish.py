@@ -31,16 +31,18 @@ def _variance(n, d, q2, r):
         # The window's first valid value is infinite (a lone one-tap run has zero
         # deviation sums): NaN, as numpy's nanvar.
         return np.nan
+    if np.abs(d) < np.inf and not np.abs(q2) < np.inf:
+        # Finite values (their deviations sum to a finite number) whose squares overflow
+        # -- to inf, or to inf - inf where runs were joined: the variance overflows too
+        # (numpy's nanvar gives inf). Tested first: the noise test below would call
+        # inf <= inf noise and return 0.
+        return np.inf
     if var == var:
         # Deviations are about a value of the window, so q <= R^2 (R its range) and the
         # rounding error is a few (n + 2) eps q. A result within that noise (negative by
         # rounding) is 0, as a two-pass variance gives; a nonzero variance is at least
         # R^2 / (2n), far above.
         return 0.0 if var <= 2.0 * (n + 2.0) * FLOAT64_EPS * q else var
-    if q2 == np.inf and np.abs(d) < np.inf:
-        # Finite deviations whose squares overflow: the variance overflows too (numpy's
-        # nanvar gives inf), not inf - inf.
-        return np.inf
     # Otherwise NaN: an infinity in the window, as numpy's nanvar.
     return var
 
