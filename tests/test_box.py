@@ -412,3 +412,11 @@ if given is not None:
                               method="box")
         expected = reference_nan_policy(data, k, "renormalize", boundary, 1.5)
         assert_policy_accuracy(result, expected, data, k, "renormalize", boundary, 1.5)
+
+
+def test_a_size_too_large_for_any_kernel_is_refused_by_name():
+    # Found in review: size=10**9 + 1 reached np.ones and raised numpy's MemoryError.
+    with pytest.raises(xf.FocalValueError, match=r"size=1000000001 is a box of"):
+        xf.focal_mean(np.zeros((4, 4)), size=10**9 + 1)
+    with pytest.raises(xf.FocalValueError, match=r"size=\(4097, 4097\)"):
+        xf.focal_max(np.zeros((4, 4)), size=(4097, 4097))

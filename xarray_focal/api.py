@@ -29,7 +29,7 @@ from ._boundary import check_boundary
 from ._docs import STAT_EXAMPLES
 from ._contract import Reduction, working_dtype
 from .errors import FocalTypeError, FocalValueError
-from .kernels import custom_kernel
+from .kernels import MAX_KERNEL_CELLS, custom_kernel
 from . import _geodesic
 from ._geodesic import GeodesicKernel
 
@@ -858,6 +858,12 @@ def _size_footprint(footprint: Any, size: object) -> Any:
     rows, cols = (int(v) for v in sides)
     if rows < 1 or cols < 1:
         raise FocalValueError(f"size must be positive; got {size!r}")
+    if rows * cols > MAX_KERNEL_CELLS:
+        # As the kernel constructors: a box of this many cells is a typo, not a window.
+        raise FocalValueError(
+            f"size={size!r} is a box of {rows * cols:.3g} cells, more than the "
+            f"{MAX_KERNEL_CELLS:.3g} a kernel may have"
+        )
     if rows % 2 == 0 or cols % 2 == 0:
         raise FocalValueError(
             f"size must be odd so the box has a centre cell; got {size!r} (use "
