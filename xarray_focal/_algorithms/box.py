@@ -52,7 +52,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
-from .masked.channels import _reads_nan
+from .masked.channels import _fold_extreme, _reads_nan
 from .masked.combine import _run_terms
 from .masked.finish import _finish
 from .sweep import _gather, _task_bounds
@@ -77,14 +77,8 @@ def _fold(dst, src, n, op):
     if op == _SUM:
         for x in range(n):
             dst[x] += src[x]
-    elif op == _MAX:
-        for x in range(n):
-            v = src[x]
-            dst[x] = v if v > dst[x] else dst[x]
     else:
-        for x in range(n):
-            v = src[x]
-            dst[x] = v if v < dst[x] else dst[x]
+        _fold_extreme(dst, src, n, op == _MAX)  # the extremes' one loop (masked/channels)
 
 
 @njit(nogil=True, cache=True)
