@@ -687,14 +687,7 @@ def rank_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
     template = call.rank
     core = tile.core
     if any(tile.strips):
-        if isinstance(core, np.ndarray):
-            frame = tile.frame()
-        else:
-            import cupy as cp
-
-            with cp.cuda.Device(core.device.id):
-                frame = tile.frame()
-        tile = dataclasses.replace(tile, grid=Tile.whole(frame, 0, 0, "nan").grid)
+        tile = dataclasses.replace(tile, grid=Tile.whole(tile.frame(), 0, 0, "nan").grid)
     ho = tile.ymap.index.size - 2 * runs.ry
     wo = tile.xmap.index.size - 2 * runs.rx
     xp = _array_module(core)

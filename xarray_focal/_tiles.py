@@ -78,11 +78,19 @@ class Tile:
         return g[0][1].shape[-2], g[2][1].shape[-2], g[1][0].shape[-1], g[1][2].shape[-1]
 
     def frame(self) -> Any:
-        """The grid as one array (a copy unless there are no strips)."""
+        """The grid as one array (a copy unless there are no strips), where the core lives.
+
+        np.concatenate dispatches to cupy for cupy blocks (``__array_function__``); cupy
+        allocates on the *current* device, which in a dask thread is the first GPU whatever
+        the block's, so the copy is made under the core's own device.
+        """
         g = self.grid
         if not any(self.strips):
             return self.core
-        # np.concatenate dispatches to cupy for cupy blocks (__array_function__).
+        device = getattr(self.core, "device", None)
+        if hasattr(device, "use"):  # a cupy.cuda.Device (numpy's .device is "cpu")
+            with device:
+                return np.concatenate([np.concatenate(row, axis=-1) for row in g], axis=-2)
         return np.concatenate([np.concatenate(row, axis=-1) for row in g], axis=-2)
 
     def pieces(self) -> tuple[Any, Any, Any, AxisMap, AxisMap]:

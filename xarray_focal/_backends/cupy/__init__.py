@@ -79,11 +79,8 @@ def _on_one_device(tile: Tile) -> Tile:
 
 
 def _frame(tile: Tile) -> Any:
-    """The tile put together as one array, on its block's device (not the current one)."""
-    import cupy as cp
-
-    with cp.cuda.Device(tile.core.device.id):
-        return _on_one_device(tile).frame()
+    """The tile put together as one array on its block's device (strips moved there first)."""
+    return _on_one_device(tile).frame()
 
 
 def _tile_maps(src: Any, tile: Tile):
