@@ -389,7 +389,6 @@ def test_chunked_sentinels_spoil_only_their_own_windows(backend, chunks, dtype):
 def test_finite_values_whose_squares_overflow_give_an_infinite_variance(backend, method):
     # Found in review: inf <= inf passed the rounding-noise test and gave var 0 (box,
     # direct, columns) or NaN (runs joined inf - inf), where numpy's nanvar gives inf.
-    # (The CUDA kernels still finish these windows the old way: see the GPU notes.)
     data = np.zeros((30, 20))
     data[10, 5], data[14, 9] = 1e200, -1e200
     fp = np.ones((9, 9))
@@ -403,3 +402,16 @@ def test_finite_values_whose_squares_overflow_give_an_infinite_variance(backend,
     std = backend.to_numpy(xf.focal_std(backend.to_backend(data, chunks=(7, 6)), fp, boundary="nearest",
                                         method=method))
     np.testing.assert_array_equal(std, np.sqrt(want))
+
+
+@pytest.mark.parametrize("backend", backend_params("cupy", "dask+cupy"), indirect=True)
+def test_squares_overflowing_give_an_infinite_variance_on_the_gpu(backend):
+    # The CUDA finish (stats.cuh) mirrors masked/finish.py: inf, not the noise test's 0.
+    data = np.zeros((30, 20))
+    data[10, 5], data[14, 9] = 1e200, -1e200
+    fp = np.ones((9, 9))
+    got = backend.to_numpy(xf.focal_var(backend.to_backend(data, chunks=(7, 6)), fp,
+                                        boundary="nearest"))
+    want = xf.focal_var(data, fp, boundary="nearest")
+    assert np.isinf(want).any() and (want == 0).any()
+    np.testing.assert_array_equal(got, want)

@@ -86,6 +86,11 @@ struct Acc {
             const double m = xs / cnt;
             const double qn = qs / cnt;
             double var = qn - m * m;
+            // Finite values (finite deviation sum) whose squares overflow: the variance
+            // overflows too (numpy's nanvar: inf). Tested first, as in masked/finish.py:
+            // the noise test below takes inf <= inf for noise.
+            if (fabs(xs) < inf_value() && !(fabs(qs) < inf_value()))
+                return inf_value();
             // Within the one-pass rounding noise (about 2 (n + 2) eps qn) is 0, as on the
             // CPU; NaN (inf - inf: an infinity in the window) stays NaN.
             if (var == var && var <= 2.0 * (cnt + 2.0) * FOCAL_EPS64 * qn) var = 0.0;
