@@ -46,7 +46,7 @@ FAST_MAX_CELLS = 81
 #: Output tiles a thread may compute, (rows, columns).
 TILES = ((1, 1), (1, 2), (2, 1), (2, 2), (1, 4), (2, 4), (4, 2), (4, 4), (2, 8))
 #: Most region cells a thread holds in registers, by type, and most network operations.
-LEAF_CAP = {"float": 72, "double": 40}
+LEAF_CAP = {"float": 72, "double": 40}  # or the footprint's own cells, if more
 OPS_CAP = 1600
 #: A tile within this factor of the fewest operations per output, with fewer cells, wins.
 TILE_SLACK = 1.05
@@ -83,7 +83,8 @@ def choose_tile(taps: tuple[tuple[int, int], ...], ranks: tuple[int, ...], ctype
     """The tile (rows, columns) a thread computes, or None (one output per thread).
 
     The fewest network operations per output among the tiles whose region fits the
-    register budget :data:`LEAF_CAP` and whose code fits :data:`OPS_CAP`; of those within
+    register budget :data:`LEAF_CAP` (a single window always does) and whose code fits
+    :data:`OPS_CAP`; of those within
     :data:`TILE_SLACK` of it, the one holding the fewest cells.
     """
     if TILE is not None:
@@ -93,7 +94,7 @@ def choose_tile(taps: tuple[tuple[int, int], ...], ranks: tuple[int, ...], ctype
     cands = []
     for rows, cols in TILES:
         sel = cupy_rank_select.build(taps, rows, cols, ranks)
-        if len(sel.leaves) <= LEAF_CAP[ctype] and sel.nops <= OPS_CAP:
+        if len(sel.leaves) <= max(LEAF_CAP[ctype], len(taps)) and sel.nops <= OPS_CAP:
             cands.append((sel.nops / (rows * cols), len(sel.leaves), (rows, cols)))
     if not cands:
         return None
