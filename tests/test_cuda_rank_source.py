@@ -48,12 +48,12 @@ int main(int argc, char** argv) {
     long long fh = %(fh)d, fw = %(fw)d, nb = %(nb)d, ho = %(ho)d, wo = %(wo)d;
     int nq = %(nq)d;
     std::vector<T> frame(nb * fh * fw), out(nq * nb * ho * wo);
-    std::vector<long long> yidx(%(ny)d), xidx(%(nx)d);
+    std::vector<int> yidx(%(ny)d), xidx(%(nx)d);
     std::vector<%(qtype)s> qs(nq);
     FILE* f = fopen(argv[1], "rb");
     fread(frame.data(), sizeof(T), frame.size(), f);
-    fread(yidx.data(), 8, yidx.size(), f);
-    fread(xidx.data(), 8, xidx.size(), f);
+    fread(yidx.data(), 4, yidx.size(), f);
+    fread(xidx.data(), 4, xidx.size(), f);
     fread(qs.data(), sizeof(%(qtype)s), qs.size(), f);
     fclose(f);
     blockDim = {%(bx)d, %(by)d, 1};
@@ -98,7 +98,7 @@ def run_source_on_cpu(tmp_path, data, footprint, boundary, fill, qs, threshold, 
                    check=True, capture_output=True)
     qarr = np.asarray(qs, dtype=np.float64 if entry == "order_stat" else np.int32)
     with open(tmp_path / "in.bin", "wb") as f:
-        for a in (data, t.ymap.index.astype(np.int64), t.xmap.index.astype(np.int64), qarr):
+        for a in (data, t.ymap.index.astype(np.int32), t.xmap.index.astype(np.int32), qarr):
             np.ascontiguousarray(a).tofile(f)
     subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
     out = np.fromfile(tmp_path / "out.bin", dtype=data.dtype)

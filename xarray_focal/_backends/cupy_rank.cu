@@ -50,8 +50,8 @@ __device__ __forceinline__ double finish(double a, double c, double w, double q)
 
 // The window of output (y, x) read through the maps (NaN as +inf), sorted; its valid count.
 __device__ __forceinline__ long long load_sorted(
-    const T* __restrict__ slice, long long fw, const long long* __restrict__ yidx,
-    const long long* __restrict__ xidx, T fill, long long y, long long x, T* v)
+    const T* __restrict__ slice, long long fw, const int* __restrict__ yidx,
+    const int* __restrict__ xidx, T fill, long long y, long long x, T* v)
 {
     const int tdy[NTAPS] = TAP_DY;
     const int tdx[NTAPS] = TAP_DX;
@@ -81,8 +81,8 @@ __device__ __forceinline__ long long load_sorted(
 
 // The NaN-aware path: one output cell, any number of valid values.
 __device__ void order_one(
-    const T* __restrict__ slice, long long fw, const long long* __restrict__ yidx,
-    const long long* __restrict__ xidx, T fill, long long b, long long nb, long long ho,
+    const T* __restrict__ slice, long long fw, const int* __restrict__ yidx,
+    const int* __restrict__ xidx, T fill, long long b, long long nb, long long ho,
     long long wo, long long y, long long x, const double* __restrict__ qs, int nq,
     long long thr, T* __restrict__ out)
 {
@@ -116,7 +116,7 @@ __device__ void order_one(
 
 extern "C" __global__ void order_stat(
     const T* __restrict__ frame, long long fh, long long fw,
-    const long long* __restrict__ yidx, const long long* __restrict__ xidx, T fill,
+    const int* __restrict__ yidx, const int* __restrict__ xidx, T fill,
     long long nb, long long ho, long long wo,
     const double* __restrict__ qs, int nq, long long thr, T* __restrict__ out)
 {
@@ -157,7 +157,7 @@ extern "C" __global__ void order_stat(
 // 0 majority, 1 minority, 2 variety (xarray_focal/_algorithms/rank/classes.py).
 extern "C" __global__ void class_stat(
     const T* __restrict__ frame, long long fh, long long fw,
-    const long long* __restrict__ yidx, const long long* __restrict__ xidx, T fill,
+    const int* __restrict__ yidx, const int* __restrict__ xidx, T fill,
     long long nb, long long ho, long long wo,
     const int* __restrict__ codes, int nq, long long thr, T* __restrict__ out)
 {

@@ -34,6 +34,7 @@ import numpy as np
 from .._algorithms.rank.order import network_pairs
 from .._algorithms.runs import KernelRuns
 from .._contract import working_dtype
+from .cupy import launch
 from ..errors import FocalValueError
 from . import cupy_rank_select
 
@@ -45,8 +46,13 @@ NETWORK_MAX_CELLS = 64
 FAST_MAX_CELLS = 81
 #: Output tiles a thread may compute, (rows, columns).
 TILES = ((1, 1), (1, 2), (2, 1), (2, 2), (1, 4), (2, 4), (4, 2), (4, 4), (2, 8))
-#: Most region cells a thread holds in registers, by type, and most network operations.
-LEAF_CAP = {"float": 72, "double": 40}  # or the footprint's own cells, if more
+#: Most region cells a thread holds in registers: this many, or a third more than the
+#: footprint's cells (a 2 x 2 tile of a 7 x 7 box); and most network operations (code size).
+#: Fewer registers per thread keep more warps resident to hide the reads' latency: on the
+#: H200 the 2 x 2 tile was the fastest or close to it for every box of 3 to 7 cells, float32
+#: and float64 (docs/performance-gpu.md), though larger tiles need fewer operations.
+LEAF_CAP = 40
+LEAF_GROWTH = 4 / 3
 OPS_CAP = 1600
 #: A tile within this factor of the fewest operations per output, with fewer cells, wins.
 TILE_SLACK = 1.05
@@ -83,7 +89,7 @@ def choose_tile(taps: tuple[tuple[int, int], ...], ranks: tuple[int, ...], ctype
     """The tile (rows, columns) a thread computes, or None (one output per thread).
 
     The fewest network operations per output among the tiles whose region fits the
-    register budget :data:`LEAF_CAP` (a single window always does) and whose code fits
+    register budget (:data:`LEAF_CAP`, :data:`LEAF_GROWTH`) and whose code fits
     :data:`OPS_CAP`; of those within
     :data:`TILE_SLACK` of it, the one holding the fewest cells.
     """
@@ -94,7 +100,7 @@ def choose_tile(taps: tuple[tuple[int, int], ...], ranks: tuple[int, ...], ctype
     cands = []
     for rows, cols in TILES:
         sel = cupy_rank_select.build(taps, rows, cols, ranks)
-        if len(sel.leaves) <= max(LEAF_CAP[ctype], len(taps)) and sel.nops <= OPS_CAP:
+        if len(sel.leaves) <= max(LEAF_CAP, LEAF_GROWTH * len(taps)) and sel.nops <= OPS_CAP:
             cands.append((sel.nops / (rows * cols), len(sel.leaves), (rows, cols)))
     if not cands:
         return None
@@ -216,11 +222,23 @@ def _prepare(tile, kernel: KernelRuns):
     frame = tile.frame()
     nb = int(np.prod(lead, dtype=np.int64))
     taps = kernel.taps()
-    yidx = cp.asarray(tile.ymap.index, dtype=cp.int64)
-    xidx = cp.asarray(tile.xmap.index, dtype=cp.int64)
+    # int32 maps, cached on the device by their bytes (shared with the other cupy kernels).
+    device = core.device.id
+    yidx = launch.device_map(tile.ymap, device).index
+    xidx = launch.device_map(tile.xmap, device).index
     ctype = "float" if dtype == np.float32 else "double"
     return (frame, dtype, lead, ho, wo, nb, yidx, xidx, ctype,
             tuple(taps.dy.tolist()), tuple(taps.dx.tolist()))
+
+
+def _on_device(values: np.ndarray, dtype, tile):
+    """``values`` as a device array, uploaded once per device (the statistics' q, codes)."""
+    import cupy as cp
+
+    values = np.ascontiguousarray(values, dtype=dtype)
+    device = tile.core.device.id
+    return launch.MAPS.get(("rank-args", values.dtype.str, values.tobytes(), device),
+                           lambda: cp.asarray(values))
 
 
 def order_tile(tile, kernel: KernelRuns, fill: float, qs: np.ndarray, threshold: int):
@@ -241,7 +259,7 @@ def order_tile(tile, kernel: KernelRuns, fill: float, qs: np.ndarray, threshold:
         grid, block = launch_grid(ho, wo, nb, tile_shape)
         kern(grid, block, (
             frame, np.int64(fh), np.int64(fw), yidx, xidx, dtype.type(fill),
-            np.int64(nb), np.int64(ho), np.int64(wo), cp.asarray(qs, dtype=cp.float64),
+            np.int64(nb), np.int64(ho), np.int64(wo), _on_device(qs, np.float64, tile),
             np.int32(qs.size), np.int64(threshold), out,
         ))
         return out
@@ -271,7 +289,7 @@ def class_tile(tile, kernel: KernelRuns, fill: float, codes: np.ndarray, thresho
         grid, block = launch_grid(ho, wo, nb, None)
         kern(grid, block, (
             frame, np.int64(fh), np.int64(fw), yidx, xidx, dtype.type(fill),
-            np.int64(nb), np.int64(ho), np.int64(wo), cp.asarray(codes, dtype=cp.int32),
+            np.int64(nb), np.int64(ho), np.int64(wo), _on_device(codes, np.int32, tile),
             np.int32(codes.size), np.int64(threshold), out,
         ))
         return out
