@@ -212,8 +212,6 @@ def _kernel(ctype: str, dy: tuple[int, ...], dx: tuple[int, ...], qs: tuple, til
 
 
 def _prepare(tile, kernel: KernelRuns):
-    import cupy as cp
-
     core = tile.core
     dtype = working_dtype(core.dtype)
     lead = core.shape[:-2]
