@@ -90,8 +90,15 @@ def choose_tile(taps: tuple[tuple[int, int], ...], ranks: tuple[int, ...], ctype
 
     The fewest network operations per output among the tiles whose region fits the
     register budget (:data:`LEAF_CAP`, :data:`LEAF_GROWTH`) and whose code fits
-    :data:`OPS_CAP`; of those within
-    :data:`TILE_SLACK` of it, the one holding the fewest cells.
+    :data:`OPS_CAP`; of those within :data:`TILE_SLACK` of it, the one holding the fewest
+    cells. ``ctype`` keys the choice by type, though both types follow one rule today (the
+    2 x 2 tile measured best or near it for float32 and float64 alike).
+
+    Examples
+    --------
+    >>> box5 = tuple((y, x) for y in range(5) for x in range(5))
+    >>> choose_tile(box5, (12,), "float")
+    (2, 2)
     """
     if TILE is not None:
         return TILE
