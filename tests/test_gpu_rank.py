@@ -18,6 +18,7 @@ import xarray_focal as xf
 from xarray_focal.errors import FocalTypeError, FocalValueError
 
 from .backends import backend_params, lazy_chunk_params
+from .reference import assert_close_to_numpy_backend
 from .test_rank import ANNULUS, ref_classes, ref_order
 
 GPU = backend_params("cupy", "dask+cupy")
@@ -160,6 +161,18 @@ def test_class_statistics_of_dask_chunks_equal_the_whole_array(backend, chunks):
         for n in ("majority", "minority", "variety")})
     for n, v in got.items():
         np.testing.assert_array_equal(v, getattr(xf, f"focal_{n}")(data, ANNULUS, boundary="wrap"))
+
+
+@pytest.mark.parametrize("backend", GPU, indirect=True)
+def test_order_and_class_statistics_in_one_call(backend):
+    data = classes((2, 30, 41), "float64", seed=12)
+    names = ("variety", "median", "mean", "majority")
+    res = xf.focal_stats(backend.to_backend(data), ANNULUS, names, boundary="reflect")
+    got = backend.to_numpy_all({n: res[n] for n in names})
+    expected = xf.focal_stats(data, ANNULUS, names, boundary="reflect")
+    for n in ("variety", "median", "majority"):
+        np.testing.assert_array_equal(got[n], expected[n], err_msg=n)
+    assert_close_to_numpy_backend(got["mean"], np.asarray(expected["mean"]), "mean")
 
 
 @pytest.mark.parametrize("backend", GPU, indirect=True)
