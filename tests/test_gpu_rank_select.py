@@ -56,3 +56,15 @@ def test_tiles_share_work_and_fit_the_register_budget():
     assert tile.nops / 4 < 0.5 * one.nops  # the shared columns and merges pay
     assert cupy_rank.choose_tile(box5, (12,), "float") == (2, 2)
     assert cupy_rank.choose_tile(taps_of(np.ones((15, 15))), (112,), "float") is None
+
+
+def test_compile_time_ranks_are_the_cpu_engines():
+    from xarray_focal._algorithms.rank.order import _positions
+
+    qs = np.concatenate(([np.nan, 0.0, 100.0, 50.0, 1e-300, 100 - 1e-13],
+                         np.random.default_rng(0).random(40) * 100))
+    for n in range(1, 130):
+        for q in qs:
+            i, j, w = cupy_rank.positions(n, float(q))
+            ci, cj, cw = _positions(n, q)
+            assert (i, j) == (ci, cj) and np.float64(w).tobytes() == np.float64(cw).tobytes()
