@@ -1,11 +1,13 @@
-"""The GPU median kernel's CUDA source, run on the CPU, against the CPU engine.
+"""The GPU rank kernels' CUDA source, run on the CPU, against the CPU engines.
 
 GPU time is scarce and CI has no GPU, so the exact source the launcher generates
 (:func:`xarray_focal._backends.cupy_rank.kernel_source`) is compiled as C++ with a few
 lines standing in for the CUDA built-ins and run over every (block, thread) of the launch
-grid. It must give the CPU engine's statistics to the bit: same sorting network, same
-double-precision finish (no FMA contraction on either side). Skips without a C++ compiler.
-The real GPU runs are in tests/test_rank.py (the cupy backends).
+grid (the kernels share no memory between threads, so any order of threads is a valid
+schedule). It must give the CPU engine's statistics to the bit: the selection network of
+NaN-free tiles, the sorting network of the other windows, the same double-precision finish
+(no FMA contraction on either side), the class statistics' runs. Skips without a C++
+compiler. The real GPU runs are in tests/test_gpu_rank.py and tests/test_rank.py.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 
 import xarray_focal as xf
 from xarray_focal._algorithms.runs import describe
-from xarray_focal._backends.cupy_rank import BLOCK, kernel_source
+from xarray_focal._backends.cupy_rank import kernel_source, launch_grid
 from xarray_focal._backends.rank import RankReduction
 from xarray_focal._tiles import Tile
 
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.skipif(CXX is None, reason="needs a C++ compiler")
 
 HARNESS = r"""
 #include <cmath>
+#include <math.h>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -35,6 +38,7 @@ struct dim3_ { unsigned x, y, z; };
 static dim3_ blockIdx, threadIdx, blockDim;
 #define __global__
 #define __device__
+#define __forceinline__ inline
 #define __restrict__
 static inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }
 """
@@ -44,13 +48,13 @@ int main(int argc, char** argv) {
     long long fh = %(fh)d, fw = %(fw)d, nb = %(nb)d, ho = %(ho)d, wo = %(wo)d;
     int nq = %(nq)d;
     std::vector<T> frame(nb * fh * fw), out(nq * nb * ho * wo);
-    std::vector<long long> yidx(%(ny)d), xidx(%(nx)d);
-    std::vector<double> qs(nq);
+    std::vector<int> yidx(%(ny)d), xidx(%(nx)d);
+    std::vector<%(qtype)s> qs(nq);
     FILE* f = fopen(argv[1], "rb");
     fread(frame.data(), sizeof(T), frame.size(), f);
-    fread(yidx.data(), 8, yidx.size(), f);
-    fread(xidx.data(), 8, xidx.size(), f);
-    fread(qs.data(), 8, qs.size(), f);
+    fread(yidx.data(), 4, yidx.size(), f);
+    fread(xidx.data(), 4, xidx.size(), f);
+    fread(qs.data(), sizeof(%(qtype)s), qs.size(), f);
     fclose(f);
     blockDim = {%(bx)d, %(by)d, 1};
     for (unsigned z = 0; z < nb; ++z)
@@ -60,7 +64,7 @@ int main(int argc, char** argv) {
     for (unsigned tx = 0; tx < %(bx)d; ++tx) {
         blockIdx = {gx, gy, z};
         threadIdx = {tx, ty, 0};
-        order_stat(frame.data(), fh, fw, yidx.data(), xidx.data(), (T)%(fill)s, nb, ho, wo,
+        %(entry)s(frame.data(), fh, fw, yidx.data(), xidx.data(), (T)%(fill)s, nb, ho, wo,
                    qs.data(), nq, %(thr)d, out.data());
     }
     f = fopen(argv[2], "wb");
@@ -71,44 +75,81 @@ int main(int argc, char** argv) {
 """
 
 
-def run_source_on_cpu(tmp_path, data, footprint, boundary, fill, qs, threshold):
+def run_source_on_cpu(tmp_path, data, footprint, boundary, fill, qs, threshold, tile=None,
+                      entry="order_stat"):
+    """Run kernel ``entry`` on the CPU; ``qs`` are its statistics (class codes for
+    ``class_stat``); ``tile`` the selection network's (rows, columns), None for none."""
     k = describe((np.asarray(footprint) != 0).astype(np.float64))
-    tile = Tile.whole(data, k.ry, k.rx, boundary)
+    t = Tile.whole(data, k.ry, k.rx, boundary)
     taps = k.taps()
     ctype = "float" if data.dtype == np.float32 else "double"
-    source = kernel_source(ctype, tuple(taps.dy.tolist()), tuple(taps.dx.tolist()))
+    qkey = tuple(None if np.isnan(q) else float(q) for q in qs) if entry == "order_stat" else ()
+    source = kernel_source(ctype, tuple(taps.dy.tolist()), tuple(taps.dx.tolist()), qkey, tile)
     nb = int(np.prod(data.shape[:-2]))
     ho, wo = data.shape[-2:]
-    main = MAIN % dict(fh=ho, fw=wo, nb=nb, ho=ho, wo=wo, nq=len(qs), ny=tile.ymap.index.size,
-                       nx=tile.xmap.index.size, bx=BLOCK[0], by=BLOCK[1],
-                       gx=-(-wo // BLOCK[0]), gy=-(-ho // BLOCK[1]),
+    (gx, gy, _), (bx, by) = launch_grid(ho, wo, nb, tile)
+    main = MAIN % dict(fh=ho, fw=wo, nb=nb, ho=ho, wo=wo, nq=len(qs), ny=t.ymap.index.size,
+                       nx=t.xmap.index.size, bx=bx, by=by, gx=gx, gy=gy, entry=entry,
+                       qtype="double" if entry == "order_stat" else "int",
                        fill="NAN" if np.isnan(fill) else repr(float(fill)), thr=threshold)
     (tmp_path / "k.cpp").write_text(HARNESS + source.replace('#line 1 "cupy_rank.cu"', "") + main)
     exe = tmp_path / "k"
     subprocess.run([CXX, "-O1", "-ffp-contract=off", "-o", str(exe), str(tmp_path / "k.cpp")],
                    check=True, capture_output=True)
+    qarr = np.asarray(qs, dtype=np.float64 if entry == "order_stat" else np.int32)
     with open(tmp_path / "in.bin", "wb") as f:
-        for a in (data, tile.ymap.index.astype(np.int64), tile.xmap.index.astype(np.int64),
-                  np.asarray(qs, dtype=np.float64)):
+        for a in (data, t.ymap.index.astype(np.int32), t.xmap.index.astype(np.int32), qarr):
             np.ascontiguousarray(a).tofile(f)
     subprocess.run([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
     out = np.fromfile(tmp_path / "out.bin", dtype=data.dtype)
-    return out.reshape((len(qs),) + data.shape), tile, k
+    return out.reshape((len(qs),) + data.shape), t, k
 
 
-@pytest.mark.parametrize("dtype, footprint, boundary, qs, threshold", [
-    (np.float32, np.ones((5, 5)), "reflect", [np.nan, 90.0, 0.0], 1),       # network
-    (np.float64, np.ones((9, 9)), "nan", [np.nan, 37.5], 5),                 # insertion
-    (np.float32, xf.annulus_kernel(1, 1, 2, 0), "constant", [100.0, np.nan], 1),
+@pytest.mark.parametrize("dtype, footprint, boundary, qs, threshold, tile", [
+    (np.float32, np.ones((5, 5)), "reflect", [np.nan, 90.0, 0.0], 1, None),  # network
+    (np.float64, np.ones((9, 9)), "nan", [np.nan, 37.5], 5, None),            # insertion
+    (np.float32, xf.annulus_kernel(1, 1, 2, 0), "constant", [100.0, np.nan], 1, None),
+    # the selection network on NaN-free tiles, the per-window path elsewhere
+    (np.float32, np.ones((5, 5)), "reflect", [np.nan], 1, (2, 4)),
+    (np.float32, np.ones((3, 3)), "nearest", [np.nan, 12.5, 100.0], 1, (2, 2)),
+    (np.float64, np.ones((7, 7)), "wrap", [np.nan, 0.0], 49, (2, 2)),          # propagate
+    (np.float64, np.ones((4, 4)), "nan", [np.nan, 61.0], 1, (1, 4)),          # even count
+    (np.float32, xf.annulus_kernel(1, 1, 2, 0), "constant", [np.nan, 33.0], 1, (4, 2)),
 ])
-def test_cuda_source_equals_the_cpu_engine(tmp_path, dtype, footprint, boundary, qs, threshold):
+def test_cuda_source_equals_the_cpu_engine(tmp_path, dtype, footprint, boundary, qs, threshold,
+                                           tile):
     rng = np.random.default_rng(3)
     data = (rng.standard_normal((2, 19, 37)) * 100 + 5).astype(dtype)
-    data[rng.random(data.shape) < 0.15] = np.nan
+    if tile is None:
+        data[rng.random(data.shape) < 0.15] = np.nan
+    else:  # NaN in a few places only, so most tiles take the selection network
+        data[0, 3, 5] = data[1, 11, 30] = np.nan
+        data[0, 12:, 20:] = np.round(data[0, 12:, 20:] / 100)  # ties
+        data[1, 4, 7], data[1, 15, 2], data[0, 8, 8] = np.inf, -np.inf, np.inf
     fill = 2.5 if boundary == "constant" else np.nan
-    got, tile, k = run_source_on_cpu(tmp_path, data, footprint, boundary, fill, qs, threshold)
+    got, t, k = run_source_on_cpu(tmp_path, data, footprint, boundary, fill, qs, threshold, tile)
     for i, q in enumerate(qs):
         rr = RankReduction(("median",) if np.isnan(q) else ("percentile",), threshold,
                            q=None if np.isnan(q) else q)
-        expected = rr.run_tile(tile, k, fill, parallel=False)[0]
+        expected = rr.run_tile(t, k, fill, parallel=False)[0]
         np.testing.assert_array_equal(got[i], expected)
+
+
+@pytest.mark.parametrize("dtype, footprint, boundary, threshold", [
+    (np.float64, np.ones((3, 3)), "nan", 1),
+    (np.float32, xf.annulus_kernel(1, 1, 2, 0), "constant", 4),
+    (np.float64, np.ones((9, 9)), "reflect", 1),  # insertion sort
+])
+def test_cuda_class_source_equals_the_cpu_engine(tmp_path, dtype, footprint, boundary,
+                                                 threshold):
+    rng = np.random.default_rng(4)
+    data = rng.integers(-2, 4, (2, 17, 23)).astype(dtype) * 1.5
+    data[rng.random(data.shape) < 0.2] = np.nan
+    data[0, 5, :] = np.nan
+    data[1, 3, 3] = np.inf
+    fill = 1.5 if boundary == "constant" else np.nan
+    names = ("majority", "minority", "variety")
+    got, t, k = run_source_on_cpu(tmp_path, data, footprint, boundary, fill, [0, 1, 2],
+                                  threshold, entry="class_stat")
+    expected = RankReduction(names, threshold).run_tile(t, k, fill, parallel=False)
+    np.testing.assert_array_equal(got, expected)

@@ -18,7 +18,6 @@ from xarray_focal._backends import rank as rank_backend
 from xarray_focal.errors import FocalTypeError, FocalValueError
 
 from . import requires_dask
-from .backends import backend_params
 from .reference import BOUNDARIES, reference_windows
 
 ANNULUS = np.array([[0, 1, 1, 1, 0],
@@ -411,15 +410,6 @@ def test_hotspots_on_every_backend(backend):
     got = backend.to_numpy(xf.hotspots(backend.to_backend(data), ANNULUS, boundary="nearest"))
     for i in range(2):
         np.testing.assert_array_equal(got[i], ref_gistar_classes(data[i], ANNULUS, "nearest"))
-
-
-@pytest.mark.parametrize("backend", backend_params("cupy", "dask+cupy"), indirect=True)
-def test_gpu_refuses_class_statistics_and_apply_up_front(backend):
-    arr = backend.to_backend(np.ones((6, 6)))
-    with pytest.raises(FocalTypeError, match="not implemented on cupy"):
-        xf.focal_variety(arr, np.ones((3, 3)))
-    with pytest.raises(FocalTypeError, match="not implemented on cupy"):
-        xf.focal_apply(arr, np.ones((3, 3)), lambda v: v.sum())
 
 
 # --- found in review -------------------------------------------------------------------

@@ -8,8 +8,8 @@ neighbours' halo strips for dask, through the same graph builder as every other 
 statistic (:func:`xarray_focal._backends.dask_backend.reduce`, which hands a tile to
 :meth:`RankReduction.run_tile`). The loops read the tile's frame through its index maps,
 so boundaries and chunk edges are handled exactly as for the linear statistics. cupy
-tiles (whole arrays or dask+cupy chunks) go to :mod:`.cupy_rank` for the order
-statistics; the class statistics and ``apply`` are refused on the GPU up front.
+tiles (whole arrays or dask+cupy chunks) go to :mod:`.cupy_rank` (order and class
+statistics); ``apply`` is refused on the GPU up front.
 """
 
 from __future__ import annotations
@@ -89,8 +89,24 @@ class RankReduction:
             from . import cupy_rank
 
             self.check_gpu()
-            qs = np.array([np.nan if n == "median" else self.q for n in self.names])
-            return cupy_rank.order_tile(tile, kernel, fill, qs, self.threshold)
+            order = [i for i, n in enumerate(self.names) if n in ORDER_STATS]
+            cls = [i for i, n in enumerate(self.names) if n in CLASS_STATS]
+            parts = []
+            if order:
+                qs = np.array([np.nan if self.names[i] == "median" else self.q for i in order])
+                parts.append((order, cupy_rank.order_tile(tile, kernel, fill, qs, self.threshold)))
+            if cls:
+                codes = np.array([CLASS_STATS[self.names[i]] for i in cls], dtype=np.int32)
+                parts.append((cls, cupy_rank.class_tile(tile, kernel, fill, codes, self.threshold)))
+            if len(parts) == 1 and parts[0][0] == list(range(len(self.names))):
+                return parts[0][1]
+            import cupy as cp
+
+            res = parts[0][1]
+            out = cp.empty((len(self.names),) + res.shape[1:], dtype=res.dtype)
+            for idx, part in parts:
+                out[idx] = part
+            return out
         frame = np.asarray(tile.frame())
         lead = core.shape[:-2]
         # From the maps, not the core: a band of a geodesic tile computes some rows only.
@@ -120,13 +136,13 @@ class RankReduction:
         return out
 
     def check_gpu(self) -> None:
-        """Refuse, before any work, what the GPU does not compute: class statistics, apply."""
-        unsupported = [n for n in self.names if n not in ORDER_STATS]
-        if unsupported:
+        """Refuse, before any work, what the GPU does not compute: ``apply``."""
+        if "apply" in self.names:
             raise FocalTypeError(
-                f"focal {', '.join(unsupported)} are not implemented on cupy arrays (the "
-                "GPU computes median and percentile); move the data to the host first "
-                "(data.get(), or data.map_blocks(cupy.asnumpy) for dask)"
+                "focal apply is not implemented on cupy arrays (a numba-jitted function runs "
+                "on the host; the GPU computes median, percentile, majority, minority and "
+                "variety); move the data to the host first (data.get(), or "
+                "data.map_blocks(cupy.asnumpy) for dask)"
             )
 
     def _order(self, frame, dtype, yidx, xidx, xb, fill, kernel, qs, shape, parallel):
