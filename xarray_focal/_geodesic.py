@@ -14,9 +14,12 @@ pole a footprint widens up to whole rows (every longitude once). On a global gri
 (longitude spanning 360 degrees) the longitude axis is periodic.
 
 Backends: numpy arrays (and dask chunks of them) take the per-row sweep of
-:mod:`xarray_focal._algorithms.geodesic` (:func:`tile_stack`); other chunk types (cupy) run
-:func:`band_stack`: each band of rows sharing a footprint as an ordinary tile through the
-backend's own tile functions -- correct, one launch per band, not yet fast.
+:mod:`xarray_focal._algorithms.geodesic` (:func:`tile_stack`); cupy arrays (and dask chunks
+of them) the per-row CUDA kernel of :mod:`xarray_focal._backends.cupy.geodesic`, one launch
+per tile with the run tables on the device once. :func:`band_stack` -- each band of rows
+sharing a footprint as an ordinary tile through a backend's own tile functions -- serves
+the numpy backend's unweighted order statistics and spreads, and :func:`rank_stack` the
+rank statistics on every backend.
 """
 
 from __future__ import annotations
@@ -106,6 +109,11 @@ class RowRuns:
         # Per class: taps, weight sum, absolute weight sum (asked by every call and chunk).
         return np.array([(np.sum(n), np.sum(w * n), np.sum(np.abs(w) * n))
                          for w, n in zip(self.weight, self.length)], dtype=np.float64).reshape(-1, 3)
+
+    @functools.cached_property
+    def unit_weights(self) -> bool:
+        """Every run of every class weighs 1 (circles and annuli; asked by every GPU call)."""
+        return all(bool(np.all(w == 1.0)) for w in self.weight)
 
     def ntaps_per_row(self) -> np.ndarray:
         """Number of footprint cells of each output row."""
@@ -670,7 +678,12 @@ def _linear_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
 
     if isinstance(tile.core, np.ndarray):
         return tile_stack(tile, runs, call, parallel=parallel)
-    return band_stack(tile, runs, call, chunk_backend_for(tile.core), parallel=parallel)
+    backend = chunk_backend_for(tile.core)
+    # The cupy backend's per-row kernel (one launch per tile); bands for any other.
+    per_row = getattr(backend, "geodesic_tile", None)
+    if per_row is not None:
+        return per_row(tile, runs, call)
+    return band_stack(tile, runs, call, backend, parallel=parallel)
 
 
 def rank_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
@@ -898,17 +911,14 @@ def band_stack(tile, runs: RowRuns, call: GeodesicCall, backend, *, parallel: bo
     """All outputs of ``call`` for one tile through ``backend``'s own tile functions.
 
     Each band of :func:`footprint_bands` is one call of the backend's ``correlate_tile``
-    or ``reduce_tile``. This is how arrays without a per-row sweep of their own (cupy) run
-    geodesic kernels: correct everywhere, one launch per band. Area weights need the
-    per-row sweep and are refused here.
+    or ``reduce_tile``: the numpy backend's unweighted order statistics and spreads, and
+    a second implementation of the sums that the tests compare the per-row sweeps with. It has no area weights:
+    its callers send area-weighted statistics to the per-row sweeps.
     """
     from ._contract import Reduction
 
     if call.area_weighted:
-        raise FocalTypeError(
-            "area_weighted=True with a geodesic kernel has no GPU implementation yet: move "
-            "the data to the host (data.get()) for area-weighted statistics"
-        )
+        raise AssertionError("band_stack has no area weights: use the per-row sweeps")
     ho = tile.ymap.index.size - 2 * runs.ry
     wo = tile.xmap.index.size - 2 * runs.rx
     core = tile.core
