@@ -466,11 +466,84 @@ def test_rank_statistics_propagate_and_min_count_follow_each_rows_footprint(clas
         assert np.isnan(few["mean"].values[i, j]) == (ok.size < 6)
 
 
-def test_hotspots_refuse_geodesic_kernels_by_name(field):
-    # Not supported yet: a clear error naming the operation.
-    kernel = field.focal.circle_kernel("800 km")
-    with pytest.raises(xf.FocalTypeError, match="hotspots with a geodesic kernel"):
-        field.focal.hotspots(kernel)
+def clustered_grid(step=10.0):
+    """A global field with warm and cold regions (so Gi* finds both) and NaN cells."""
+    da = global_grid(step, offset=0.0)
+    lat, lon = np.radians(da.lat.values)[:, None], np.radians(da.lon.values)[None, :]
+    return da + 25 * np.cos(lat) * np.sin(2 * lon) + 15 * np.sin(lat) ** 3
+
+
+def brute_gistar(data, lat, lon, reach, weight=None):
+    """Gi* z of every cell from haversine footprints (math.fsum sums), 0 where undefined."""
+    cells = brute_force(data, lat, lon, reach, weight=weight)
+    ok = ~np.isnan(data)
+    n, mean, std = ok.sum(), data[ok].mean(), data[ok].std()
+    z = np.zeros(data.shape)
+    for (i, j), (v, w) in cells.items():
+        good = ~np.isnan(v)
+        s = math.fsum(w[good] * v[good])
+        w1, w2 = math.fsum(w[good]), math.fsum(w[good] ** 2)
+        var = (n * w2 - w1 * w1) / (n - 1)
+        if var > 0:
+            z[i, j] = (s - mean * w1) / (std * math.sqrt(var))
+    return z
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    return clustered_grid()
+
+
+@pytest.mark.parametrize("kind", ["circle", "gaussian"])
+def test_hotspots_z_matches_brute_force_gistar(clustered, kind):
+    from xarray_focal import api
+
+    da = clustered
+    lat, lon = da.lat.values, da.lon.values
+    if kind == "circle":
+        k = da.focal.circle_kernel("2000 km")
+        ref = brute_gistar(da.values, lat, lon, 2000e3)
+    else:
+        k = da.focal.gaussian_kernel("700 km")
+        ref = brute_gistar(da.values, lat, lon, 4 * 700e3,
+                           weight=lambda d: np.exp(-d * d / (2 * 700e3 ** 2)))
+    z = api.gistar_z(da.values, api.check_hotspots(k))
+    np.testing.assert_allclose(z, ref, rtol=1e-9, atol=1e-12)
+    classes = xf.hotspots(da.values, k)
+    az = np.abs(ref)
+    want = np.sign(ref) * (90 * (az > 1.65) + 5 * (az > 1.96) + 4 * (az > 2.58))
+    near = np.min(np.abs(az[..., None] - np.array(api.HOTSPOT_Z)), axis=-1) < 1e-9
+    np.testing.assert_array_equal(classes[~near], want[~near])
+    assert (classes == 99).any() and (classes == -99).any()  # both kinds of spot are tested
+
+
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_geodesic_hotspots_on_every_backend(clustered, backend):
+    k = clustered.focal.gaussian_kernel("700 km")
+    want = xf.hotspots(clustered.values, k)
+    cube = np.stack([clustered.values, -clustered.values])
+    got = backend.to_numpy(xf.hotspots(backend.to_backend(cube, chunks=(1, 5, 12)), k))
+    np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(got[1], -want)  # Gi* of -x is -Gi* of x
+
+
+def test_accessor_hotspots_validate_the_kernel_once(clustered, monkeypatch):
+    from xarray_focal import api
+
+    ds = xr.Dataset({"a": clustered, "b": -clustered, "c": clustered * 2})
+    k = clustered.focal.circle_kernel("2000 km")
+    calls = []
+    real = api.check_hotspots
+    monkeypatch.setattr(api, "check_hotspots", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    out = ds.focal.hotspots(k)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(out["a"].values, xf.hotspots(clustered.values, k))
+    np.testing.assert_array_equal(out["b"].values, -out["a"].values)
+    assert out["a"].attrs["flag_meanings"].startswith("cold_spot_99")
+    # A kernel of another grid is refused per variable, naming the grid.
+    other = global_grid(20.0).focal.circle_kernel("2000 km")
+    with pytest.raises(FocalValueError, match="built for another grid"):
+        ds.focal.hotspots(other)
 
 
 # --- found in review -------------------------------------------------------------------

@@ -135,6 +135,12 @@ class RowRuns:
         sub.__dict__["_class_sums"] = self._class_sums  # the classes are the same
         return sub
 
+    def squared(self) -> RowRuns:
+        """The same footprints with every weight squared (the Gi* statistic's ``W2``)."""
+        return RowRuns(self.row_class, self.dy, self.dx, self.length,
+                       tuple(w * w for w in self.weight), self.ry, self.rx,
+                       self.key + b"^2", self.start)
+
     def for_row(self, i: int) -> KernelRuns:
         """Output row ``i``'s footprint as a :class:`KernelRuns` (bounding box ``2ry+1 x 2rx+1``)."""
         c = int(self.row_class[i])
