@@ -95,13 +95,16 @@ def test_float32_cube_and_regional_boundary(field, kernels, backend):
     want = xf.focal_mean(cube.astype(np.float32), k)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, rtol=2e-6)
-    regional = field.isel(lon=slice(3, 20), lat=slice(2, 16))
-    rk = regional.focal.circle_kernel("1234 km")
-    for boundary in ("nan", ("reflect", "nearest"), ("nearest", "nan")):
-        for stat in ("mean", "max", "var"):
-            fn = getattr(xf, f"focal_{stat}")
-            same(backend.to_numpy(fn(backend.to_backend(regional.values), rk, boundary=boundary)),
-                 fn(regional.values, rk, boundary=boundary))
+    # 17 columns, and 3 (fewer than a lane's consecutive outputs: the other layout).
+    for cols in (slice(3, 20), slice(3, 6)):
+        regional = field.isel(lon=cols, lat=slice(2, 16))
+        rk = regional.focal.circle_kernel("1234 km")
+        for boundary in ("nan", ("reflect", "nearest"), ("nearest", "nan")):
+            for stat in ("mean", "max", "var"):
+                fn = getattr(xf, f"focal_{stat}")
+                same(backend.to_numpy(fn(backend.to_backend(regional.values), rk,
+                                         boundary=boundary)),
+                     fn(regional.values, rk, boundary=boundary))
 
 
 @pytest.mark.parametrize("backend", backend_params("cupy", "dask+cupy"), indirect=True)
@@ -124,3 +127,36 @@ def test_accessor_on_gpu_data(field, kernels, backend):
     backend.check_type(out.data)
     assert out.attrs["cell_methods"].endswith("area-weighted)")
     same(backend.to_numpy(out.data), field.focal.mean(kernels["circle"], area_weighted=True).values)
+
+
+@pytest.mark.parametrize("shared, parts, heavy", [
+    (True, 1, 10), (True, 4, 10), (False, 1, 10), (False, 4, 10), (False, 4, 512),
+])
+@pytest.mark.parametrize("backend", backend_params("cupy"), indirect=True)
+def test_every_work_layout_matches_numpy(field, kernels, backend, shared, parts, heavy,
+                                         monkeypatch):
+    # Both layouts of the outputs over a warp's lanes (consecutive, sharing run cores, or
+    # 32 columns apart), and rows with footprints over HEAVY_TAPS cells, whose runs go
+    # into HEAVY_PARTS partial sums: on this coarse grid no footprint is that long, so the
+    # bar is lowered.
+    from xarray_focal._backends.cupy import geodesic
+
+    monkeypatch.setattr(geodesic, "SHARED_RUNS", shared)
+    monkeypatch.setattr(geodesic, "HEAVY_TAPS", heavy)
+    monkeypatch.setattr(geodesic, "HEAVY_PARTS", parts)
+    taps = field.focal.circle_kernel("1234 km").row_runs.ntaps_per_row()
+    assert (taps > heavy).any() == (heavy == 10)
+    data = backend.to_backend(np.stack([field.values, field.values[:, ::-1]]))
+    host = np.stack([field.values, field.values[:, ::-1]])
+    for kind in ("circle", "gaussian"):
+        k = kernels[kind]
+        same(backend.to_numpy(xf.correlate(data, k, nan_policy="renormalize")),
+             xf.correlate(host, k, nan_policy="renormalize"))
+        got = backend.to_numpy_all(xf.focal_stats(data, k, STATS))
+        want = xf.focal_stats(host, k, STATS)
+        for name in STATS:
+            same(got[name], want[name])
+        got = backend.to_numpy_all(xf.focal_stats(data, k, ("mean", "var"), area_weighted=True))
+        want = xf.focal_stats(host, k, ("mean", "var"), area_weighted=True)
+        for name in ("mean", "var"):
+            same(got[name], want[name])

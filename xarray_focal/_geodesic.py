@@ -418,6 +418,7 @@ class GeodesicKernel:
         self.truncate = truncate
         self.earth_radius = float(earth_radius)
         self._runs: RowRuns | None = None
+        self._grids_ok: set = set()  # grids check_grid accepted (by _grid_key)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -519,8 +520,38 @@ def make_kernel(kind: str, obj, dims: tuple, *, radius: float, inner: float | No
     return k
 
 
+def _grid_key(obj, dims: tuple):
+    """What :func:`check_grid` decides from: the two coordinates' values and role attrs."""
+    variables = obj.coords.variables  # Variables: no DataArray built per coordinate
+    digest = hashlib.blake2b(repr(tuple(dims)).encode(), digest_size=16)
+    for dim in dims:
+        v = variables.get(dim)
+        if v is None or v.dims != (dim,):
+            return None
+        values = np.asarray(v.values)
+        digest.update(values.dtype.str.encode() + values.tobytes())
+        digest.update(repr([v.attrs.get(a) for a in ("units", "standard_name", "axis")]).encode())
+    return digest.digest()
+
+
 def check_grid(kernel: GeodesicKernel, obj, dims: tuple) -> None:
-    """``obj``'s latitudes along ``dims`` must be those the kernel was built for."""
+    """``obj``'s latitudes along ``dims`` must be those the kernel was built for.
+
+    A grid once accepted is remembered by its coordinates (:func:`_grid_key`): repeated
+    calls on the same grid, as every GPU call of a loop makes, skip the checks.
+    """
+    key = _grid_key(obj, dims)
+    if key is not None and key in kernel._grids_ok:
+        return
+    _check_grid(kernel, obj, dims)
+    if key is not None:
+        with _RUNS_LOCK:
+            if len(kernel._grids_ok) >= 16:
+                kernel._grids_ok.clear()
+            kernel._grids_ok.add(key)
+
+
+def _check_grid(kernel: GeodesicKernel, obj, dims: tuple) -> None:
     coord = obj.coords[dims[0]] if dims[0] in obj.coords else None
     lat = None if coord is None or coord.dims != (dims[0],) else np.asarray(coord.values, dtype=np.float64)
     same = (lat is not None and lat.shape == kernel.latitudes.shape

@@ -7,7 +7,8 @@ runs and weights, their tap and weight sums, the class of every grid row and, fo
 ``area_weighted=True``, the cell area of every padded grid row. A tile (a whole array or
 a dask chunk) adds only its index maps (cached by their bytes, as for planar kernels) and
 its work list (cached by the tile's rows and width): warps over (row, columns), the
-heaviest first (see ``geodesic.cu``).
+heaviest first, in the layout :data:`SHARED_RUNS` chooses (see ``geodesic.cu``). The
+module settings below are read at each call (the benchmark and the tests change them).
 
 The NaN policies, statistics and their finishing formulas are those of ``stats.cuh``
 (the planar kernels'), so the GPU follows :mod:`xarray_focal._algorithms.masked` as the
@@ -24,7 +25,8 @@ from ..._contract import Stat, channels, working_dtype
 from ...errors import FocalValueError
 from . import launch
 
-__all__ = ["geodesic_tile", "TABLES", "ITEM_COLUMNS", "HEAVY_TAPS"]
+__all__ = ["geodesic_tile", "work_items", "TABLES", "ITEM_COLUMNS", "HEAVY_TAPS",
+           "HEAVY_PARTS", "SHARED_RUNS"]
 
 #: Device tables of geodesic kernels and the work lists of tiles (by kernel digest, device).
 TABLES = launch.Cache(64)
@@ -34,6 +36,12 @@ ITEM_COLUMNS = 4
 #: Rows whose footprints have more taps than this take work items of one output per lane
 #: (32 columns a warp), so that their long sums spread over more warps.
 HEAVY_TAPS = 512
+#: Lanes own consecutive outputs, whose windows share each run's core (``geodesic.cu``'s
+#: ``item_shared``); False: outputs 32 columns apart, each summing its runs alone.
+SHARED_RUNS = True
+#: Independent partial sums per output of a run in those items (``geodesic.cu``'s
+#: ``FOCAL_NP``): one lane's sum of thousands of taps is then not one chain of additions.
+HEAVY_PARTS = 4
 _CTYPE = {"f4": "float", "f8": "double"}
 
 
@@ -80,10 +88,14 @@ def _area_table(call, device: int):
     return TABLES.get(("area", runs.key, kernel.earth_radius, device), make)
 
 
-def work_items(taps: np.ndarray, wo: int) -> np.ndarray:
-    """The warps' work of a tile: ``(row, first column, outputs per lane, 0)``, heaviest first.
+def work_items(taps: np.ndarray, wo: int, shared: bool = False) -> np.ndarray:
+    """The warps' work of a tile: ``(row, first column, outputs per lane, layout)``, heaviest
+    first (``geodesic.cu`` says what the layouts are).
 
-    ``taps`` are the footprint sizes of the tile's output rows.
+    ``taps`` are the footprint sizes of the tile's output rows. Rows of more than
+    :data:`HEAVY_TAPS` taps take one output a lane, or with ``shared`` (consecutive outputs
+    sharing run cores, rows of at least :data:`ITEM_COLUMNS` columns) the layout with
+    several parts per core.
 
     Examples
     --------
@@ -91,17 +103,22 @@ def work_items(taps: np.ndarray, wo: int) -> np.ndarray:
     [[1, 0, 1, 0], [1, 32, 1, 0], [1, 64, 1, 0]]
     >>> work_items(np.array([40]), 200).tolist()
     [[0, 0, 4, 0], [0, 128, 4, 0]]
+    >>> work_items(np.array([40, 2000]), 200, shared=True).tolist()
+    [[1, 0, 4, 2], [1, 128, 4, 2], [0, 0, 4, 1], [0, 128, 4, 1]]
     """
     heavy = taps > HEAVY_TAPS
-    per_lane = np.where(heavy, 1, ITEM_COLUMNS)
+    shared = shared and wo >= ITEM_COLUMNS
+    per_lane = np.full(taps.size, ITEM_COLUMNS) if shared else np.where(heavy, 1, ITEM_COLUMNS)
+    layout = np.where(heavy, 2, 1) if shared else np.zeros(taps.size, dtype=np.int64)
     span = 32 * per_lane
     nseg = -(-wo // span)
     rows = np.repeat(np.arange(taps.size), nseg)
     first = (np.arange(rows.size) - np.repeat(np.cumsum(nseg) - nseg, nseg)) * span[rows]
-    cost = taps[rows] * per_lane[rows]
+    cost = taps[rows] * (1 if shared else per_lane[rows])
     order = np.argsort(-cost, kind="stable")
     items = np.zeros((rows.size, 4), dtype=np.int32)
     items[:, 0], items[:, 1], items[:, 2] = rows[order], first[order], per_lane[rows][order]
+    items[:, 3] = layout[rows][order]
     return items
 
 
@@ -110,10 +127,10 @@ def _items(runs, ho: int, wo: int, device: int):
         import cupy as cp
 
         with cp.cuda.Device(device):
-            return cp.asarray(work_items(runs.ntaps_per_row()[:ho], wo))
+            return cp.asarray(work_items(runs.ntaps_per_row()[:ho], wo, SHARED_RUNS))
 
-    return TABLES.get(("items", runs.key, runs.start, ho, wo, HEAVY_TAPS, ITEM_COLUMNS, device),
-                      make)
+    return TABLES.get(("items", runs.key, runs.start, ho, wo, HEAVY_TAPS, ITEM_COLUMNS,
+                       SHARED_RUNS, device), make)
 
 
 def _codes(call) -> list[int]:
@@ -149,6 +166,7 @@ def geodesic_tile(tile, runs, call) -> Any:
         need[1] = True  # the valid area divides the mean and the variance
     wmode = 2 if area else (1 if correlate and not unit else 0)
     defines = (f"-DFOCAL_T={_CTYPE[dtype.str[1:]]}", f"-DFOCAL_K={ITEM_COLUMNS}",
+               f"-DFOCAL_NP={HEAVY_PARTS}",
                *(f"-DNEED_{c}={int(f)}" for c, f in zip(("X", "WV", "Q", "MX", "MN"), need)),
                f"-DUNIT_W={int(unit)}", f"-DAREA_W={int(area)}", f"-DFOCAL_WMODE={wmode}")
     kern = launch._compiled("geodesic.cu", "focal_geodesic", defines, device)
