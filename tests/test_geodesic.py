@@ -602,3 +602,16 @@ def test_a_repeated_cyclic_column_is_refused_with_a_hint():
                           coords={"lat": lat, "lon": np.arange(0.0, 361, 10)})
     with pytest.raises(xf.FocalValueError, match="repeats the first"):
         cyclic.focal.circle_kernel("800 km")
+
+
+def test_an_accepted_grid_is_remembered_but_another_is_still_refused(field):
+    k = field.focal.circle_kernel("1234 km")
+    first = field.focal.mean(k)
+    np.testing.assert_array_equal(field.focal.mean(k).values, first.values)
+    shifted = field.assign_coords(lat=field.lat.values[::-1])  # same values, other order
+    with pytest.raises(FocalValueError, match="built for another grid"):
+        shifted.focal.mean(k)
+    swapped = field.assign_coords(lat=field.lat.assign_attrs(units="degrees_east"))
+    with pytest.raises(FocalValueError, match="built for another grid"):  # its attrs count
+        swapped.focal.mean(k, dims=("lat", "lon"))
+    assert len(k._grids_ok) == 1
