@@ -115,7 +115,7 @@ def main(argv=None) -> int:
                            ("std", std, lambda: cpu.focal.std(kernel)),
                            ("mean area_weighted", area, lambda: cpu.focal.mean(kernel, area_weighted=True)),
                            ("mean dask+cupy", lazy, lambda: cpu.focal.mean(kernel)),
-                           ("mean, SHARED_RUNS=False", variant(SHARED_RUNS=False),
+                           ("mean, SHARED_RUNS=True", variant(SHARED_RUNS=True),
                             lambda: cpu.focal.mean(kernel))):
         if fn is None:
             continue
@@ -134,12 +134,12 @@ def main(argv=None) -> int:
                               args.repeat),
                              ("geodesic std", std, args.repeat),
                              ("geodesic mean area_weighted", area, args.repeat),
-                             ("geodesic mean, array API, SHARED_RUNS=False",
-                              variant(SHARED_RUNS=False), args.repeat),
-                             ("geodesic mean, array API, HEAVY_PARTS=1",
-                              variant(HEAVY_PARTS=1), args.repeat),
-                             ("geodesic mean, array API, SHARED_RUNS=False, HEAVY_PARTS=1",
-                              variant(SHARED_RUNS=False, HEAVY_PARTS=1), args.repeat),
+                             ("geodesic mean, array API, SHARED_RUNS=True",
+                              variant(SHARED_RUNS=True), args.repeat),
+                             ("geodesic mean, array API, HEAVY_PARTS=4",
+                              variant(HEAVY_PARTS=4), args.repeat),
+                             ("geodesic mean, array API, SHARED_RUNS=True, HEAVY_PARTS=4",
+                              variant(SHARED_RUNS=True, HEAVY_PARTS=4), args.repeat),
                              ("geodesic mean, array API, HEAVY_TAPS=2048",
                               variant(HEAVY_TAPS=2048), args.repeat),
                              ("geodesic mean dask+cupy 180x1440", lazy, args.repeat),

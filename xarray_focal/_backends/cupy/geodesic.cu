@@ -6,6 +6,7 @@
 //   FOCAL_T   storage type of input and output (float or double)
 //   FOCAL_K   outputs per lane of an ordinary work item (heavy items take one)
 //   FOCAL_NP  parts per output of a heavy item (see below)
+//   FOCAL_SHARED  1: the work items are of the shared layout, 0: of the strided one
 //   NEED_X, NEED_WV, NEED_Q, NEED_MX, NEED_MN, UNIT_W: the channels, as in reduce.cu
 //   AREA_W    run weights are the cells' areas: mean and variance divide by the valid
 //             weight (stats.cuh)
@@ -291,16 +292,20 @@ focal_geodesic(const T* __restrict__ src, T* __restrict__ out,
     // (output row, first column, outputs per lane, layout): layout 0 strided outputs, 1
     // consecutive outputs sharing run cores, 2 the same with FOCAL_NP parts per core.
     const int4 it = items[w];
+    // One layout per compiled variant (FOCAL_SHARED): the unused one would cost registers.
     for (int b = blockIdx.y; b < nbatch; b += gridDim.y) {
         const T* srcb = src + (long long)b * hs * ws;
         const long long plane = (long long)b * ho * wo;
-        if (it.w == 1)
-            item_shared<K, 1>(it.x, it.y, lane, srcb, out, plane, a);
-        else if (it.w == 2)
+#if FOCAL_SHARED
+        if (it.w == 2)
             item_shared<K, FOCAL_NP>(it.x, it.y, lane, srcb, out, plane, a);
-        else if (it.z == 1)
+        else
+            item_shared<K, 1>(it.x, it.y, lane, srcb, out, plane, a);
+#else
+        if (it.z == 1)
             item<1, FOCAL_NP>(it.x, it.y, lane, srcb, out, plane, a);
         else
             item<K, 1>(it.x, it.y, lane, srcb, out, plane, a);
+#endif
     }
 }

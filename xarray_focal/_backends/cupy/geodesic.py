@@ -37,11 +37,13 @@ ITEM_COLUMNS = 4
 #: (32 columns a warp), so that their long sums spread over more warps.
 HEAVY_TAPS = 512
 #: Lanes own consecutive outputs, whose windows share each run's core (``geodesic.cu``'s
-#: ``item_shared``); False: outputs 32 columns apart, each summing its runs alone.
-SHARED_RUNS = True
+#: ``item_shared``); False: outputs 32 columns apart, each summing its runs alone (the
+#: faster of the two in the timing run of docs/performance-gpu.md).
+SHARED_RUNS = False
 #: Independent partial sums per output of a run in those items (``geodesic.cu``'s
-#: ``FOCAL_NP``): one lane's sum of thousands of taps is then not one chain of additions.
-HEAVY_PARTS = 4
+#: ``FOCAL_NP``), so that one lane's sum of thousands of taps is not one chain of
+#: additions; more than 1 was slower in the timing run (registers), so it is an option.
+HEAVY_PARTS = 1
 _CTYPE = {"f4": "float", "f8": "double"}
 
 
@@ -165,8 +167,9 @@ def geodesic_tile(tile, runs, call) -> Any:
     if area and any(c in (Stat.MEAN, Stat.VAR, Stat.STD) for c in codes):
         need[1] = True  # the valid area divides the mean and the variance
     wmode = 2 if area else (1 if correlate and not unit else 0)
+    shared = SHARED_RUNS and wo >= ITEM_COLUMNS  # as work_items decides
     defines = (f"-DFOCAL_T={_CTYPE[dtype.str[1:]]}", f"-DFOCAL_K={ITEM_COLUMNS}",
-               f"-DFOCAL_NP={HEAVY_PARTS}",
+               f"-DFOCAL_NP={HEAVY_PARTS}", f"-DFOCAL_SHARED={int(shared)}",
                *(f"-DNEED_{c}={int(f)}" for c, f in zip(("X", "WV", "Q", "MX", "MN"), need)),
                f"-DUNIT_W={int(unit)}", f"-DAREA_W={int(area)}", f"-DFOCAL_WMODE={wmode}")
     kern = launch._compiled("geodesic.cu", "focal_geodesic", defines, device)
