@@ -63,26 +63,27 @@ def main(argv=None) -> int:
     def area():
         return gpu.focal.mean(kernel, area_weighted=True).data
 
-    lazy = None
+    lazy = lazy_planar = None
     try:
         import dask
         import dask.array as da
-
+    except ImportError:
+        dask = None
+    if dask is not None:
         chunked = gpu.copy(data=da.from_array(gpu.data, chunks=(180, 1440), asarray=False))
+        chunked_planar = planar.copy(data=da.from_array(planar.data, chunks=(180, 1440),
+                                                        asarray=False))
 
-        def lazy():
+        def lazy_geodesic():
             with dask.config.set(scheduler="threads"):
                 return chunked.focal.mean(kernel).data.compute()
-    except ImportError:
-        pass
 
-    lazy_planar = None
-    if lazy is not None:
-        chunked_planar = planar.copy(data=da.from_array(planar.data, chunks=(180, 1440), asarray=False))
-
-        def lazy_planar():
+        def lazy_disc():
             with dask.config.set(scheduler="threads"):
-                return chunked_planar.focal.mean(disc, boundary={"y": "nearest", "x": "wrap"}).data.compute()
+                out = chunked_planar.focal.mean(disc, boundary={"y": "nearest", "x": "wrap"})
+                return out.data.compute()
+
+        lazy, lazy_planar = lazy_geodesic, lazy_disc
 
     def variant(**settings):
         """The array-API geodesic mean with module settings of the GPU kernel changed."""
@@ -113,7 +114,8 @@ def main(argv=None) -> int:
     checks = []
     for name, fn, want in (("mean", geodesic, lambda: cpu.focal.mean(kernel)),
                            ("std", std, lambda: cpu.focal.std(kernel)),
-                           ("mean area_weighted", area, lambda: cpu.focal.mean(kernel, area_weighted=True)),
+                           ("mean area_weighted", area,
+                            lambda: cpu.focal.mean(kernel, area_weighted=True)),
                            ("mean dask+cupy", lazy, lambda: cpu.focal.mean(kernel)),
                            ("mean, SHARED_RUNS=True", variant(SHARED_RUNS=True),
                             lambda: cpu.focal.mean(kernel))):
@@ -130,7 +132,8 @@ def main(argv=None) -> int:
                              ("geodesic mean, array API", lambda: xf.focal_mean(gpu.data, kernel),
                               args.repeat),
                              ("planar disc mean, array API",
-                              lambda: xf.focal_mean(planar.data, disc, boundary=("nearest", "wrap")),
+                              lambda: xf.focal_mean(planar.data, disc,
+                                                    boundary=("nearest", "wrap")),
                               args.repeat),
                              ("geodesic std", std, args.repeat),
                              ("geodesic mean area_weighted", area, args.repeat),
@@ -150,7 +153,8 @@ def main(argv=None) -> int:
             continue
         fn()
         r = benchmark(fn, n_repeat=repeat, n_warmup=1)
-        rows.append((name, float(np.median(r.gpu_times) * 1e3), float(np.median(r.cpu_times) * 1e3)))
+        rows.append((name, float(np.median(r.gpu_times) * 1e3),
+                     float(np.median(r.cpu_times) * 1e3)))
     print(f"{cp.cuda.runtime.getDeviceProperties(0)['name'].decode()}; {lat.size}x{lon.size} "
           f"float32, {args.radius_km:g} km geodesic vs planar disc {disc.shape[0]}x{disc.shape[1]} "
           f"(r = {cells:.2f} cells); {kernel!r}")

@@ -16,7 +16,7 @@ import xarray as xr
 
 import xarray_focal as xf
 from xarray_focal import GeodesicKernel
-from xarray_focal.errors import FocalTypeError, FocalValueError
+from xarray_focal.errors import FocalValueError
 
 from .backends import backend_params
 

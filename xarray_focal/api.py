@@ -699,8 +699,8 @@ class HotspotsCall:
     """The validated options of :func:`hotspots`: the two weighted sums it runs.
 
     ``weights`` sums ``w_ij x_j`` (and, over the valid mask, ``W_i``); ``squares`` sums
-    ``w_ij**2`` over the valid mask (``W2_i``): :class:`FocalCall`\\ s, or
-    :class:`~xarray_focal._geodesic.GeodesicCall`\\ s for a geodesic kernel.
+    ``w_ij**2`` over the valid mask (``W2_i``). Both are a :class:`FocalCall`, or a
+    :class:`~xarray_focal._geodesic.GeodesicCall` for a geodesic kernel (``kernel``).
     """
 
     weights: Any

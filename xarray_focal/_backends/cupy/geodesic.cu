@@ -32,8 +32,9 @@
 // Every window adds only taps inside it, run by run into Parts (stats.cuh) merged with the
 // run's weight: the rounding is that of a sum of one run's taps plus a few terms per run,
 // as on the CPU, and NaN and inf stay exact. Parts are independent sums: several in
-// flight keep one lane's long sum from being one chain of dependent additions. Source columns inside the x map's plain shift are computed, not looked up;
-// each run's taps split into at most three warp-uniform stretches for that.
+// flight keep one lane's long sum from being one chain of dependent additions. Source
+// columns inside the x map's plain shift are computed, not looked up: each run's taps
+// split into at most three warp-uniform stretches for that.
 
 typedef FOCAL_T T;
 #define K FOCAL_K

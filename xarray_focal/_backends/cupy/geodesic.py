@@ -153,7 +153,9 @@ def geodesic_tile(tile, runs, call) -> Any:
 
     codes = _codes(call)
     if len(codes) > 15:
-        raise FocalValueError(f"cannot encode {len(codes)} statistics for the GPU kernel in one launch")
+        raise FocalValueError(
+            f"cannot encode {len(codes)} statistics for the GPU kernel in one launch (15 at most)"
+        )
     src = _frame(tile)
     device = src.device.id
     dtype = working_dtype(np.dtype(src.dtype))
