@@ -517,6 +517,46 @@ def test_hotspots_z_matches_brute_force_gistar(clustered, kind):
     assert (classes == 99).any() and (classes == -99).any()  # both kinds of spot are tested
 
 
+def test_regional_hotspots_with_boundary_nan_drop_cells_whose_footprint_leaves_the_grid():
+    # On a regional grid a footprint may reach past the grid's edge; with boundary="nan"
+    # those taps are missing, so the cell's Gi* is undefined (class 0), as with planar
+    # kernels. The reference lays the lattice out beyond the edges (never past a pole).
+    from xarray_focal import api
+
+    da = clustered_grid(10.0).isel(lat=slice(3, 15), lon=slice(4, 24))
+    lat, lon = da.lat.values, da.lon.values
+    reach = 1500e3
+    pad = 6
+    lat_ext = lat[0] + 10.0 * np.arange(-pad, lat.size + pad)
+    lat_ext = lat_ext[np.abs(lat_ext) < 90]
+    lon_ext = lon[0] + 10.0 * np.arange(-pad, lon.size + pad)
+    inside_lat = np.isin(lat_ext, lat)
+    inside_lon = np.isin(lon_ext, lon)
+    la, lo = np.meshgrid(lat_ext, lon_ext, indexing="ij")
+    inside = inside_lat[:, None] & inside_lon[None, :]
+    values = da.values
+    ok = ~np.isnan(values)
+    n, mean, std = ok.sum(), values[ok].mean(), values[ok].std()
+    want = np.zeros(values.shape)
+    for i in range(lat.size):
+        for j in range(lon.size):
+            f = haversine(lat[i], lon[j], la, lo) <= reach * (1 + 1e-12)
+            if (f & ~inside).any():
+                continue  # a tap outside the grid: undefined
+            sub = f[inside].reshape(values.shape)
+            v = values[sub]
+            good = ~np.isnan(v)
+            w1 = float(good.sum())
+            var = (n * w1 - w1 * w1) / (n - 1)
+            if var > 0:
+                want[i, j] = (math.fsum(v[good]) - mean * w1) / (std * math.sqrt(var))
+    k = da.focal.circle_kernel("1500 km")
+    z = api.gistar_z(da.values, api.check_hotspots(k, boundary="nan"))
+    np.testing.assert_array_equal(z == 0, want == 0)
+    np.testing.assert_allclose(z, want, rtol=1e-9, atol=1e-12)
+    assert (want == 0).any() and (want != 0).any()
+
+
 @pytest.mark.parametrize("backend", backend_params(), indirect=True)
 def test_geodesic_hotspots_on_every_backend(clustered, backend):
     k = clustered.focal.gaussian_kernel("700 km")
