@@ -16,7 +16,7 @@ import xarray as xr
 
 import xarray_focal as xf
 from xarray_focal import GeodesicKernel
-from xarray_focal.errors import FocalTypeError, FocalValueError
+from xarray_focal.errors import FocalValueError
 
 from .backends import backend_params
 
@@ -359,8 +359,11 @@ def test_gpu_arrays_match_numpy(field, backend):
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-9)
     got = backend.to_numpy(xf.correlate(data, k))
     np.testing.assert_allclose(got, xf.correlate(field.values, k), rtol=1e-12, atol=1e-9)
-    with pytest.raises(FocalTypeError, match="area_weighted=True with a geodesic kernel has no GPU"):
-        backend.to_numpy(xf.focal_mean(data, k, area_weighted=True))
+    # Area weights run on the GPU too (more in test_geodesic_gpu.py).
+    got = backend.to_numpy(xf.focal_mean(data, k, area_weighted=True))
+    ref = xf.focal_mean(field.values, k, area_weighted=True)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-9)
 
 
 def test_descending_latitudes_with_points_at_the_poles():
@@ -463,11 +466,124 @@ def test_rank_statistics_propagate_and_min_count_follow_each_rows_footprint(clas
         assert np.isnan(few["mean"].values[i, j]) == (ok.size < 6)
 
 
-def test_hotspots_refuse_geodesic_kernels_by_name(field):
-    # Not supported yet: a clear error naming the operation.
-    kernel = field.focal.circle_kernel("800 km")
-    with pytest.raises(xf.FocalTypeError, match="hotspots with a geodesic kernel"):
-        field.focal.hotspots(kernel)
+def clustered_grid(step=10.0):
+    """A global field with warm and cold regions (so Gi* finds both) and NaN cells."""
+    da = global_grid(step, offset=0.0)
+    lat, lon = np.radians(da.lat.values)[:, None], np.radians(da.lon.values)[None, :]
+    return da + 25 * np.cos(lat) * np.sin(2 * lon) + 15 * np.sin(lat) ** 3
+
+
+def brute_gistar(data, lat, lon, reach, weight=None):
+    """Gi* z of every cell from haversine footprints (math.fsum sums), 0 where undefined."""
+    cells = brute_force(data, lat, lon, reach, weight=weight)
+    ok = ~np.isnan(data)
+    n, mean, std = ok.sum(), data[ok].mean(), data[ok].std()
+    z = np.zeros(data.shape)
+    for (i, j), (v, w) in cells.items():
+        good = ~np.isnan(v)
+        s = math.fsum(w[good] * v[good])
+        w1, w2 = math.fsum(w[good]), math.fsum(w[good] ** 2)
+        var = (n * w2 - w1 * w1) / (n - 1)
+        if var > 0:
+            z[i, j] = (s - mean * w1) / (std * math.sqrt(var))
+    return z
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    return clustered_grid()
+
+
+@pytest.mark.parametrize("kind", ["circle", "gaussian"])
+def test_hotspots_z_matches_brute_force_gistar(clustered, kind):
+    from xarray_focal import api
+
+    da = clustered
+    lat, lon = da.lat.values, da.lon.values
+    if kind == "circle":
+        k = da.focal.circle_kernel("2000 km")
+        ref = brute_gistar(da.values, lat, lon, 2000e3)
+    else:
+        k = da.focal.gaussian_kernel("700 km")
+        ref = brute_gistar(da.values, lat, lon, 4 * 700e3,
+                           weight=lambda d: np.exp(-d * d / (2 * 700e3 ** 2)))
+    z = api.gistar_z(da.values, api.check_hotspots(k))
+    np.testing.assert_allclose(z, ref, rtol=1e-9, atol=1e-12)
+    classes = xf.hotspots(da.values, k)
+    az = np.abs(ref)
+    want = np.sign(ref) * (90 * (az > 1.65) + 5 * (az > 1.96) + 4 * (az > 2.58))
+    near = np.min(np.abs(az[..., None] - np.array(api.HOTSPOT_Z)), axis=-1) < 1e-9
+    np.testing.assert_array_equal(classes[~near], want[~near])
+    assert (classes == 99).any() and (classes == -99).any()  # both kinds of spot are tested
+
+
+def test_regional_hotspots_with_boundary_nan_drop_cells_whose_footprint_leaves_the_grid():
+    # On a regional grid a footprint may reach past the grid's edge; with boundary="nan"
+    # those taps are missing, so the cell's Gi* is undefined (class 0), as with planar
+    # kernels. The reference lays the lattice out beyond the edges (never past a pole).
+    from xarray_focal import api
+
+    da = clustered_grid(10.0).isel(lat=slice(3, 15), lon=slice(4, 24))
+    lat, lon = da.lat.values, da.lon.values
+    reach = 1500e3
+    pad = 6
+    lat_ext = lat[0] + 10.0 * np.arange(-pad, lat.size + pad)
+    lat_ext = lat_ext[np.abs(lat_ext) < 90]
+    lon_ext = lon[0] + 10.0 * np.arange(-pad, lon.size + pad)
+    inside_lat = np.isin(lat_ext, lat)
+    inside_lon = np.isin(lon_ext, lon)
+    la, lo = np.meshgrid(lat_ext, lon_ext, indexing="ij")
+    inside = inside_lat[:, None] & inside_lon[None, :]
+    values = da.values
+    ok = ~np.isnan(values)
+    n, mean, std = ok.sum(), values[ok].mean(), values[ok].std()
+    want = np.zeros(values.shape)
+    for i in range(lat.size):
+        for j in range(lon.size):
+            f = haversine(lat[i], lon[j], la, lo) <= reach * (1 + 1e-12)
+            if (f & ~inside).any():
+                continue  # a tap outside the grid: undefined
+            sub = f[inside].reshape(values.shape)
+            v = values[sub]
+            good = ~np.isnan(v)
+            w1 = float(good.sum())
+            var = (n * w1 - w1 * w1) / (n - 1)
+            if var > 0:
+                want[i, j] = (math.fsum(v[good]) - mean * w1) / (std * math.sqrt(var))
+    k = da.focal.circle_kernel("1500 km")
+    z = api.gistar_z(da.values, api.check_hotspots(k, boundary="nan"))
+    np.testing.assert_array_equal(z == 0, want == 0)
+    np.testing.assert_allclose(z, want, rtol=1e-9, atol=1e-12)
+    assert (want == 0).any() and (want != 0).any()
+
+
+@pytest.mark.parametrize("backend", backend_params(), indirect=True)
+def test_geodesic_hotspots_on_every_backend(clustered, backend):
+    k = clustered.focal.gaussian_kernel("700 km")
+    want = xf.hotspots(clustered.values, k)
+    cube = np.stack([clustered.values, -clustered.values])
+    got = backend.to_numpy(xf.hotspots(backend.to_backend(cube, chunks=(1, 5, 12)), k))
+    np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(got[1], -want)  # Gi* of -x is -Gi* of x
+
+
+def test_accessor_hotspots_validate_the_kernel_once(clustered, monkeypatch):
+    from xarray_focal import api
+
+    ds = xr.Dataset({"a": clustered, "b": -clustered, "c": clustered * 2})
+    k = clustered.focal.circle_kernel("2000 km")
+    calls = []
+    real = api.check_hotspots
+    monkeypatch.setattr(api, "check_hotspots", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    out = ds.focal.hotspots(k)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(out["a"].values, xf.hotspots(clustered.values, k))
+    np.testing.assert_array_equal(out["b"].values, -out["a"].values)
+    assert out["a"].attrs["flag_meanings"].startswith("cold_spot_99")
+    # A kernel of another grid is refused per variable, naming the grid.
+    other = global_grid(20.0).focal.circle_kernel("2000 km")
+    with pytest.raises(FocalValueError, match="built for another grid"):
+        ds.focal.hotspots(other)
 
 
 # --- found in review -------------------------------------------------------------------
@@ -526,3 +642,16 @@ def test_a_repeated_cyclic_column_is_refused_with_a_hint():
                           coords={"lat": lat, "lon": np.arange(0.0, 361, 10)})
     with pytest.raises(xf.FocalValueError, match="repeats the first"):
         cyclic.focal.circle_kernel("800 km")
+
+
+def test_an_accepted_grid_is_remembered_but_another_is_still_refused(field):
+    k = field.focal.circle_kernel("1234 km")
+    first = field.focal.mean(k)
+    np.testing.assert_array_equal(field.focal.mean(k).values, first.values)
+    shifted = field.assign_coords(lat=field.lat.values[::-1])  # same values, other order
+    with pytest.raises(FocalValueError, match="built for another grid"):
+        shifted.focal.mean(k)
+    swapped = field.assign_coords(lat=field.lat.assign_attrs(units="degrees_east"))
+    with pytest.raises(FocalValueError, match="built for another grid"):  # its attrs count
+        swapped.focal.mean(k, dims=("lat", "lon"))
+    assert len(k._grids_ok) == 1

@@ -632,8 +632,9 @@ class _FocalAccessor:
 
         Parameters
         ----------
-        kernel : array_like
-            2-D, odd sides, weights not summing to 0 (overlaid as given).
+        kernel : array_like or GeodesicKernel
+            2-D, odd sides, weights not summing to 0 (overlaid as given); or a kernel in
+            metres of this grid (``da.focal.circle_kernel("500 km")``).
         boundary : str
             As for :meth:`correlate` (default ``"nan"``).
         %(dims)s
@@ -665,9 +666,13 @@ class _FocalAccessor:
         if isinstance(obj, xr.Dataset) and name is not None:
             raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
 
+        call = api.check_hotspots(kernel, boundary=boundary)  # once, not per variable
+
         def one(da):
+            if call.geodesic:
+                _geodesic.check_grid(call.kernel, da, dims)
             result = xr.apply_ufunc(
-                lambda a: api.hotspots(a, kernel, boundary=boundary), da,
+                lambda a: api.apply_hotspots(a, call), da,
                 input_core_dims=[list(dims)], output_core_dims=[list(dims)], dask="allowed",
             ).transpose(*da.dims, transpose_coords=False)
             subject = da.attrs.get("long_name") or (str(da.name) if da.name is not None else None)

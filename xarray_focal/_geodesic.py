@@ -14,9 +14,12 @@ pole a footprint widens up to whole rows (every longitude once). On a global gri
 (longitude spanning 360 degrees) the longitude axis is periodic.
 
 Backends: numpy arrays (and dask chunks of them) take the per-row sweep of
-:mod:`xarray_focal._algorithms.geodesic` (:func:`tile_stack`); other chunk types (cupy) run
-:func:`band_stack`: each band of rows sharing a footprint as an ordinary tile through the
-backend's own tile functions -- correct, one launch per band, not yet fast.
+:mod:`xarray_focal._algorithms.geodesic` (:func:`tile_stack`); cupy arrays (and dask chunks
+of them) the per-row CUDA kernel of :mod:`xarray_focal._backends.cupy.geodesic`, one launch
+per tile with the run tables on the device once. :func:`band_stack` -- each band of rows
+sharing a footprint as an ordinary tile through a backend's own tile functions -- serves
+the numpy backend's unweighted order statistics and spreads, and :func:`rank_stack` the
+rank statistics on every backend.
 """
 
 from __future__ import annotations
@@ -107,6 +110,11 @@ class RowRuns:
         return np.array([(np.sum(n), np.sum(w * n), np.sum(np.abs(w) * n))
                          for w, n in zip(self.weight, self.length)], dtype=np.float64).reshape(-1, 3)
 
+    @functools.cached_property
+    def unit_weights(self) -> bool:
+        """Every run of every class weighs 1 (circles and annuli; asked by every GPU call)."""
+        return all(bool(np.all(w == 1.0)) for w in self.weight)
+
     def ntaps_per_row(self) -> np.ndarray:
         """Number of footprint cells of each output row."""
         return self._class_sums[self.row_class, 0].astype(np.int64)
@@ -126,6 +134,12 @@ class RowRuns:
                       self.ry, self.rx, self.key, self.start + start)
         sub.__dict__["_class_sums"] = self._class_sums  # the classes are the same
         return sub
+
+    def squared(self) -> RowRuns:
+        """The same footprints with every weight squared (the Gi* statistic's ``W2``)."""
+        return RowRuns(self.row_class, self.dy, self.dx, self.length,
+                       tuple(w * w for w in self.weight), self.ry, self.rx,
+                       self.key + b"^2", self.start)
 
     def for_row(self, i: int) -> KernelRuns:
         """Output row ``i``'s footprint as a :class:`KernelRuns` (bounding box ``2ry+1 x 2rx+1``)."""
@@ -404,6 +418,7 @@ class GeodesicKernel:
         self.truncate = truncate
         self.earth_radius = float(earth_radius)
         self._runs: RowRuns | None = None
+        self._grids_ok: set = set()  # grids check_grid accepted (by _grid_key)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -505,8 +520,38 @@ def make_kernel(kind: str, obj, dims: tuple, *, radius: float, inner: float | No
     return k
 
 
+def _grid_key(obj, dims: tuple):
+    """What :func:`check_grid` decides from: the two coordinates' values and role attrs."""
+    variables = obj.coords.variables  # Variables: no DataArray built per coordinate
+    digest = hashlib.blake2b(repr(tuple(dims)).encode(), digest_size=16)
+    for dim in dims:
+        v = variables.get(dim)
+        if v is None or v.dims != (dim,):
+            return None
+        values = np.asarray(v.values)
+        digest.update(values.dtype.str.encode() + values.tobytes())
+        digest.update(repr([v.attrs.get(a) for a in ("units", "standard_name", "axis")]).encode())
+    return digest.digest()
+
+
 def check_grid(kernel: GeodesicKernel, obj, dims: tuple) -> None:
-    """``obj``'s latitudes along ``dims`` must be those the kernel was built for."""
+    """``obj``'s latitudes along ``dims`` must be those the kernel was built for.
+
+    A grid once accepted is remembered by its coordinates (:func:`_grid_key`): repeated
+    calls on the same grid, as every GPU call of a loop makes, skip the checks.
+    """
+    key = _grid_key(obj, dims)
+    if key is not None and key in kernel._grids_ok:
+        return
+    _check_grid(kernel, obj, dims)
+    if key is not None:
+        with _RUNS_LOCK:
+            if len(kernel._grids_ok) >= 16:
+                kernel._grids_ok.clear()
+            kernel._grids_ok.add(key)
+
+
+def _check_grid(kernel: GeodesicKernel, obj, dims: tuple) -> None:
     coord = obj.coords[dims[0]] if dims[0] in obj.coords else None
     lat = None if coord is None or coord.dims != (dims[0],) else np.asarray(coord.values, dtype=np.float64)
     same = (lat is not None and lat.shape == kernel.latitudes.shape
@@ -670,7 +715,12 @@ def _linear_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
 
     if isinstance(tile.core, np.ndarray):
         return tile_stack(tile, runs, call, parallel=parallel)
-    return band_stack(tile, runs, call, chunk_backend_for(tile.core), parallel=parallel)
+    backend = chunk_backend_for(tile.core)
+    # The cupy backend's per-row kernel (one launch per tile); bands for any other.
+    per_row = getattr(backend, "geodesic_tile", None)
+    if per_row is not None:
+        return per_row(tile, runs, call)
+    return band_stack(tile, runs, call, backend, parallel=parallel)
 
 
 def rank_stack(tile, runs: RowRuns, call: GeodesicCall, *, parallel: bool):
@@ -898,17 +948,14 @@ def band_stack(tile, runs: RowRuns, call: GeodesicCall, backend, *, parallel: bo
     """All outputs of ``call`` for one tile through ``backend``'s own tile functions.
 
     Each band of :func:`footprint_bands` is one call of the backend's ``correlate_tile``
-    or ``reduce_tile``. This is how arrays without a per-row sweep of their own (cupy) run
-    geodesic kernels: correct everywhere, one launch per band. Area weights need the
-    per-row sweep and are refused here.
+    or ``reduce_tile``: the numpy backend's unweighted order statistics and spreads, and
+    a second implementation of the sums that the tests compare the per-row sweeps with. It has no area weights:
+    its callers send area-weighted statistics to the per-row sweeps.
     """
     from ._contract import Reduction
 
     if call.area_weighted:
-        raise FocalTypeError(
-            "area_weighted=True with a geodesic kernel has no GPU implementation yet: move "
-            "the data to the host (data.get()) for area-weighted statistics"
-        )
+        raise AssertionError("band_stack has no area weights: use the per-row sweeps")
     ho = tile.ymap.index.size - 2 * runs.ry
     wo = tile.xmap.index.size - 2 * runs.rx
     core = tile.core

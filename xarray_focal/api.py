@@ -438,15 +438,6 @@ def _check_q(q: object) -> float:
     return q
 
 
-def _refuse_geodesic(kernel: Any, what: str) -> None:
-    """Operations that take planar kernels only (yet): hotspots."""
-    if isinstance(kernel, GeodesicKernel):
-        raise FocalTypeError(
-            f"{what} with a geodesic kernel is not supported yet; use a planar kernel in "
-            "cells, e.g. xf.circle_kernel(1, 1, radius_in_cells)"
-        )
-
-
 def check_percentile(
     footprint: Any,
     q: float,
@@ -666,9 +657,12 @@ def hotspots(data: Any, kernel: Any, *, boundary: str | tuple[str, str] = "nan")
     ----------
     data : numpy.ndarray, dask.array.Array or cupy.ndarray
         At least 2-D, real numbers; each 2-D slice of the last two axes is one raster.
-    kernel : array_like
+    kernel : array_like or GeodesicKernel
         2-D, odd sides, finite weights whose sum is not 0; overlaid as given (as
-        :func:`correlate`). Zero weights are not part of the neighbourhood.
+        :func:`correlate`). Zero weights are not part of the neighbourhood. Or a geodesic
+        kernel (``da.focal.circle_kernel("500 km")`` on a latitude/longitude grid): ``W_i``
+        and ``W2_i`` are then the sums over each cell's own footprint, which widens towards
+        the poles, while ``mean``, ``std`` and ``n`` stay those of the slice's cells.
     boundary : str
         As for :func:`correlate` (default ``"nan"``).
 
@@ -696,14 +690,77 @@ def hotspots(data: Any, kernel: Any, *, boundary: str | tuple[str, str] = "nan")
            [  0,   0,  95,   0,   0],
            [-90,   0,   0,   0, -90]], dtype=int8)
     """
-    data = _check_data(data)
-    _refuse_geodesic(kernel, "hotspots")
+    data = _check_data(data)  # the data first, as every operation checks it
+    return _hotspots(data, check_hotspots(kernel, boundary=boundary))
+
+
+@dataclass(frozen=True, eq=False)
+class HotspotsCall:
+    """The validated options of :func:`hotspots`: the two weighted sums it runs.
+
+    ``weights`` sums ``w_ij x_j`` (and, over the valid mask, ``W_i``); ``squares`` sums
+    ``w_ij**2`` over the valid mask (``W2_i``). Both are a :class:`FocalCall`, or a
+    :class:`~xarray_focal._geodesic.GeodesicCall` for a geodesic kernel (``kernel``).
+    """
+
+    weights: Any
+    squares: Any
+    kernel: Any
+
+    @property
+    def geodesic(self) -> bool:
+        return isinstance(self.kernel, GeodesicKernel)
+
+
+def check_hotspots(kernel: Any, *, boundary: str | tuple[str, str] = "nan") -> HotspotsCall:
+    """Validate the kernel and boundary of :func:`hotspots`, once (the accessor reuses it).
+
+    Examples
+    --------
+    >>> call = check_hotspots(np.array([[0, 1, 0], [1, 2, 1], [0, 1, 0]]))
+    >>> call.squares.runs.kernel[1].tolist()
+    [1.0, 4.0, 1.0]
+    """
+    if isinstance(kernel, GeodesicKernel):
+        call = check_correlate(kernel, boundary=boundary)
+        runs = call.runs
+        squared = runs if runs.unit_weights else runs.squared()
+        return HotspotsCall(call, dataclasses.replace(call, runs=squared), kernel)
     weights = custom_kernel(kernel)
     if float(weights.sum()) == 0.0:
         raise FocalValueError(
             "hotspots needs a kernel whose weights do not sum to 0: the Gi* neighbourhood "
             "terms would be degenerate"
         )
+    return HotspotsCall(check_correlate(weights, boundary=boundary),
+                        check_correlate(weights * weights, boundary=boundary), weights)
+
+
+def apply_hotspots(data: Any, call: HotspotsCall) -> Any:
+    """:func:`hotspots` of ``data`` with a call of :func:`check_hotspots` (validated once).
+
+    Examples
+    --------
+    >>> call = check_hotspots(np.ones((3, 3)), boundary="nearest")
+    >>> data = np.zeros((5, 5))
+    >>> data[1:4, 1:4] = 10.0
+    >>> [apply_hotspots(d, call)[2, 2] for d in (data, -data)]
+    [np.int8(99), np.int8(-99)]
+    """
+    return _hotspots(_check_data(data), call)
+
+
+def _hotspots(data: Any, call: HotspotsCall) -> Any:
+    z = gistar_z(data, call)
+    az = np.abs(z)
+    lo, mid, hi = HOTSPOT_Z
+    confidence = 90 * (az > lo) + 5 * (az > mid) + 4 * (az > hi)
+    sign = (z > 0).astype(np.int8) - (z < 0).astype(np.int8)
+    return (sign * confidence).astype(np.int8)
+
+
+def gistar_z(data: Any, call: HotspotsCall) -> Any:
+    """The Gi* z score of every cell (0 where not finite), as :func:`hotspots` classifies it."""
     x = data.astype(np.float64)
     valid = ~np.isnan(x)
     filled = np.where(valid, x, 0.0)
@@ -720,18 +777,13 @@ def hotspots(data: Any, kernel: Any, *, boundary: str | tuple[str, str] = "nan")
     else:
         _check_gistar(std, n)
     ones = valid.astype(np.float64)
-    wsum = correlate(filled, weights, boundary=boundary)
-    w1 = correlate(ones, weights, boundary=boundary)
-    w2 = correlate(ones, weights * weights, boundary=boundary)
+    (wsum,) = _apply_checked(filled, call.weights)
+    (w1,) = _apply_checked(ones, call.weights)
+    (w2,) = (w1,) if call.squares is call.weights else _apply_checked(ones, call.squares)
     variance = (n * w2 - w1 * w1) / (n - 1)
     variance = np.where(variance > 0, variance, np.nan)
     z = (wsum - mean * w1) / (std * np.sqrt(variance))
-    z = np.where(np.isfinite(z), z, 0.0)
-    az = np.abs(z)
-    lo, mid, hi = HOTSPOT_Z
-    confidence = 90 * (az > lo) + 5 * (az > mid) + 4 * (az > hi)
-    sign = (z > 0).astype(np.int8) - (z < 0).astype(np.int8)
-    return (sign * confidence).astype(np.int8)
+    return np.where(np.isfinite(z), z, 0.0)
 
 
 def _check_gistar(std, n):

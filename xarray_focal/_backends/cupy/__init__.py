@@ -21,6 +21,9 @@ The package:
     correlation runs there wherever the kernel qualifies (bounded code size, one
     shared-memory band), reading a dask chunk's halo strips in place; the generated
     statistics kernels are behind ``launch.UNROLLED_STATS`` until timed.
+``geodesic.py``, ``geodesic.cu``
+    geodesic kernels (a footprint per output row): the per-row run tables on the device
+    once per kernel, every linear output of a tile in one launch (:func:`geodesic_tile`).
 ``correlate.cu``, ``reduce.cu``, ``common.cuh``, ``stats.cuh``
     the CUDA C: ``focal_correlate`` (weighted sums) and ``focal_reduce`` (NaN policies and
     focal statistics, with the semantics of :mod:`xarray_focal._algorithms.masked`), and
@@ -47,8 +50,9 @@ from ..._boundary import axis_modes
 from ..._tiles import Tile
 from . import launch
 from .launch import UPLOADS, device_map, launch_generated, launch_kernel, whole_axis_map
+from .geodesic import geodesic_tile
 
-__all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "UPLOADS"]
+__all__ = ["correlate", "correlate_tile", "reduce", "reduce_tile", "geodesic_tile", "UPLOADS"]
 
 
 def _whole_maps(data: Any, kernel: KernelRuns, boundary: str):
