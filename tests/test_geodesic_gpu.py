@@ -160,3 +160,17 @@ def test_every_work_layout_matches_numpy(field, kernels, backend, shared, parts,
         want = xf.focal_stats(host, k, ("mean", "var"), area_weighted=True)
         for name in ("mean", "var"):
             same(got[name], want[name])
+
+
+def test_the_polar_rows_here_are_whole_rows(kernels):
+    # The kernel sums a run that is a whole row of a global grid once per warp
+    # (geodesic.cu, warp_join): the circle's polar rows above must take that path, and
+    # the work list must count such a run as a 32nd of a lane's taps.
+    from xarray_focal._backends.cupy.geodesic import _work_taps
+
+    runs = kernels["circle"].row_runs
+    n360 = kernels["circle"]._grid.n360
+    whole = np.array([int(np.sum(n[n == n360])) for n in runs.length])[runs.row_class]
+    assert whole[0] == n360 and whole[-1] == n360 and whole[runs.nrows // 2] == 0
+    np.testing.assert_array_equal(_work_taps(runs, n360), runs.ntaps_per_row() - whole + whole // 32)
+    np.testing.assert_array_equal(_work_taps(runs, 0), runs.ntaps_per_row())

@@ -34,7 +34,10 @@
 // as on the CPU, and NaN and inf stay exact. Parts are independent sums: several in
 // flight keep one lane's long sum from being one chain of dependent additions. Source
 // columns inside the x map's plain shift are computed, not looked up: each run's taps
-// split into at most three warp-uniform stretches for that.
+// split into at most three warp-uniform stretches for that. A run that is a whole row of
+// a global grid (FOCAL nfull: every longitude once, the rows nearest a pole) is the same
+// set of cells for every output of the row: the warp sums it once, a 32nd per lane, and
+// joins the lanes' parts (warp_join) -- still only taps inside each window.
 
 typedef FOCAL_T T;
 #define K FOCAL_K
@@ -66,6 +69,7 @@ struct Args {
     int row0;
     int hs, ws, ho, wo;
     int xlo, xhi, xoff;
+    int nfull;
 };
 
 // One stretch j0 .. j1 - 1 of a run's taps into the parts; PLAIN: source column = padded
@@ -89,6 +93,35 @@ __device__ __forceinline__ void stretch(Part (&part)[KK * NP], const T* __restri
         }
     }
 }
+
+// The parts of the 32 lanes joined (lane order, a tree), the whole on every lane.
+__device__ __forceinline__ void warp_join(Part& p)
+{
+    constexpr unsigned all = 0xffffffffu;
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+        Part o;
+        o.n = __shfl_down_sync(all, p.n, off);
+        o.x = __shfl_down_sync(all, p.x, off);
+        o.xs = __shfl_down_sync(all, p.xs, off);
+        o.qs = __shfl_down_sync(all, p.qs, off);
+        o.s = __shfl_down_sync(all, p.s, off);
+        o.mx = __shfl_down_sync(all, p.mx, off);
+        o.mn = __shfl_down_sync(all, p.mn, off);
+        if ((threadIdx.x & 31) + off < 32) p.join(o);
+    }
+    p.n = __shfl_sync(all, p.n, 0);
+    p.x = __shfl_sync(all, p.x, 0);
+    p.xs = __shfl_sync(all, p.xs, 0);
+    p.qs = __shfl_sync(all, p.qs, 0);
+    p.s = __shfl_sync(all, p.s, 0);
+    p.mx = __shfl_sync(all, p.mx, 0);
+    p.mn = __shfl_sync(all, p.mn, 0);
+}
+
+// One tap at padded column px, plain or looked up as the column lies (a few taps a run).
+__device__ __forceinline__ double tap_at(const T* __restrict__ srow, const bool row_in,
+                                         const int px, const Args& a);
 
 // The outputs of one work item: KK per lane, each run's taps in NP parts per output.
 template <int KK, int NP>
@@ -115,6 +148,17 @@ __device__ __forceinline__ void item(const int y, const int first, const int lan
         double w = 1.0;
         if (FOCAL_WMODE == 1) w = __ldg(a.wts + i);
         if (FOCAL_WMODE == 2) w = __ldg(a.area + a.row0 + t);
+        if (rn.z == a.nfull) {
+            // A whole row of a global grid (near a pole): every output of the row reads
+            // every longitude once, so the warp sums the row once, each lane a 32nd.
+            Part p;
+            p.clear();
+            for (int j = lane; j < rn.z; j += 32) p.add(tap_at(srow, row_in, first + rn.y + j, a));
+            warp_join(p);
+#pragma unroll
+            for (int k = 0; k < KK; ++k) acc[k].merge(p, w);
+            continue;
+        }
         int px0[KK];
 #pragma unroll
         for (int k = 0; k < KK; ++k) px0[k] = xk[k] + rn.y;
@@ -151,7 +195,6 @@ __device__ __forceinline__ void item(const int y, const int first, const int lan
     }
 }
 
-// One tap at padded column px, plain or looked up as the column lies (a few taps a run).
 __device__ __forceinline__ double tap_at(const T* __restrict__ srow, const bool row_in,
                                          const int px, const Args& a)
 {
@@ -206,6 +249,15 @@ __device__ __forceinline__ void item_shared(const int y, const int first, const 
         if (FOCAL_WMODE == 1) w = __ldg(a.wts + i);
         if (FOCAL_WMODE == 2) w = __ldg(a.area + a.row0 + t);
         const int L = rn.z;
+        if (L == a.nfull) {  // a whole row of a global grid: summed once, as in item()
+            Part p;
+            p.clear();
+            for (int j = lane; j < L; j += 32) p.add(tap_at(srow, row_in, first + rn.y + j, a));
+            warp_join(p);
+#pragma unroll
+            for (int k = 0; k < KK; ++k) acc[k].merge(p, w);
+            continue;
+        }
         const int pbase = b + rn.y;  // padded column of tap 0 of output b
         if (L >= KK) {
             // Core taps j with pbase + j in [xlo, xhi) for every lane are plain.
@@ -278,7 +330,8 @@ focal_geodesic(const T* __restrict__ src, T* __restrict__ out,
                const long long codes, const int nstats, const long long stat_stride,
                const double fill, const int propagate, const double min_count,
                const int row0, const int hs, const int ws, const int ho, const int wo,
-               const int nbatch, const int xlo, const int xhi, const int xoff)
+               const int nbatch, const int xlo, const int xhi, const int xoff,
+               const int nfull)
 {
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
@@ -290,6 +343,7 @@ focal_geodesic(const T* __restrict__ src, T* __restrict__ out,
     a.codes = codes; a.stat_stride = stat_stride; a.fill = fill; a.min_count = min_count;
     a.nstats = nstats; a.propagate = propagate; a.row0 = row0;
     a.hs = hs; a.ws = ws; a.ho = ho; a.wo = wo; a.xlo = xlo; a.xhi = xhi; a.xoff = xoff;
+    a.nfull = nfull;
     // (output row, first column, outputs per lane, layout): layout 0 strided outputs, 1
     // consecutive outputs sharing run cores, 2 the same with FOCAL_NP parts per core.
     const int4 it = items[w];

@@ -94,7 +94,8 @@ def work_items(taps: np.ndarray, wo: int, shared: bool = False) -> np.ndarray:
     """The warps' work of a tile: ``(row, first column, outputs per lane, layout)``, heaviest
     first (``geodesic.cu`` says what the layouts are).
 
-    ``taps`` are the footprint sizes of the tile's output rows. Rows of more than
+    ``taps`` are the footprint sizes of the tile's output rows (the taps a lane sums
+    itself: whole-row runs are shared by the warp). Rows of more than
     :data:`HEAVY_TAPS` taps take one output a lane, or with ``shared`` (consecutive outputs
     sharing run cores, rows of at least :data:`ITEM_COLUMNS` columns) the layout with
     several parts per core.
@@ -124,15 +125,29 @@ def work_items(taps: np.ndarray, wo: int, shared: bool = False) -> np.ndarray:
     return items
 
 
-def _items(runs, ho: int, wo: int, device: int):
+def _whole_row(call) -> int:
+    """The length of a run that is a whole row (a global grid's longitudes), else 0."""
+    return call.kernel._grid.n360 if call.kernel.periodic else 0
+
+
+def _work_taps(runs, nfull: int) -> np.ndarray:
+    """Taps each output row's lanes sum themselves: a whole-row run costs a lane a 32nd."""
+    taps = runs.ntaps_per_row()
+    if not nfull:
+        return taps
+    whole = np.array([int(np.sum(n[n == nfull])) for n in runs.length], dtype=np.int64)
+    return taps - whole[runs.row_class] + whole[runs.row_class] // 32
+
+
+def _items(runs, ho: int, wo: int, device: int, nfull: int):
     def make():
         import cupy as cp
 
         with cp.cuda.Device(device):
-            return cp.asarray(work_items(runs.ntaps_per_row()[:ho], wo, SHARED_RUNS))
+            return cp.asarray(work_items(_work_taps(runs, nfull)[:ho], wo, SHARED_RUNS))
 
     return TABLES.get(("items", runs.key, runs.start, ho, wo, HEAVY_TAPS, ITEM_COLUMNS,
-                       SHARED_RUNS, device), make)
+                       SHARED_RUNS, nfull, device), make)
 
 
 def _codes(call) -> list[int]:
@@ -182,7 +197,7 @@ def geodesic_tile(tile, runs, call) -> Any:
             return out
         row_class, cls_ptr, table, wts, info = _kernel_tables(call.runs, device)
         areas = _area_table(call, device) if area else wts  # unread unless area-weighted
-        items = _items(runs, ho, wo, device)
+        items = _items(runs, ho, wo, device, _whole_row(call))
         nout = out.size // len(codes)
         nbatch = nout // (ho * wo)
         hs, ws = src.shape[-2:]
@@ -195,5 +210,5 @@ def geodesic_tile(tile, runs, call) -> Any:
               np.int64(nout), np.float64(call.fill), np.int32(call.policy == "propagate"),
               np.float64(min_count), np.int32(runs.start), np.int32(hs), np.int32(ws),
               np.int32(ho), np.int32(wo), np.int32(nbatch), np.int32(xmap.lo),
-              np.int32(xmap.hi), np.int32(xmap.offset)))
+              np.int32(xmap.hi), np.int32(xmap.offset), np.int32(_whole_row(call))))
     return out

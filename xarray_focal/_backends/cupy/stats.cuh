@@ -34,6 +34,24 @@ struct Part {
         if (kMX) mx = fmax(mx, v);
         if (kMN) mn = fmin(mn, v);
     }
+    // Another part's values added to this one's (the deviations moved to this part's
+    // reference, as Acc::merge does).
+    __device__ __forceinline__ void join(const Part& o) {
+        if (kQ) {
+            if (n == 0) {
+                s = o.s; xs = o.xs; qs = o.qs;
+            } else if (o.n != 0) {
+                const double d = o.s - s;
+                const double nd = double(o.n) * d;
+                qs += o.qs + d * (2.0 * o.xs + nd);
+                xs += o.xs + nd;
+            }
+        }
+        n += o.n;
+        if (kX) x += o.x;
+        if (kMX) mx = fmax(mx, o.mx);
+        if (kMN) mn = fmin(mn, o.mn);
+    }
 };
 
 // An output's accumulators: weighted sums over runs of the parts' channels.
