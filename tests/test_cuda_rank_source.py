@@ -35,7 +35,7 @@ HARNESS = r"""
 #include <vector>
 using std::floor; using std::isfinite; using std::isinf; using std::isnan;
 struct dim3_ { unsigned x, y, z; };
-static dim3_ blockIdx, threadIdx, blockDim;
+static dim3_ blockIdx, threadIdx, blockDim, gridDim;
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
     fread(qs.data(), sizeof(%(qtype)s), qs.size(), f);
     fclose(f);
     blockDim = {%(bx)d, %(by)d, 1};
-    for (unsigned z = 0; z < nb; ++z)
+    gridDim = {%(gx)d, %(gy)d, %(gz)d};
+    for (unsigned z = 0; z < %(gz)d; ++z)
     for (unsigned gy = 0; gy < %(gy)d; ++gy)
     for (unsigned gx = 0; gx < %(gx)d; ++gx)
     for (unsigned ty = 0; ty < %(by)d; ++ty)
@@ -87,9 +88,9 @@ def run_source_on_cpu(tmp_path, data, footprint, boundary, fill, qs, threshold, 
     source = kernel_source(ctype, tuple(taps.dy.tolist()), tuple(taps.dx.tolist()), qkey, tile)
     nb = int(np.prod(data.shape[:-2]))
     ho, wo = data.shape[-2:]
-    (gx, gy, _), (bx, by) = launch_grid(ho, wo, nb, tile)
+    (gx, gy, gz), (bx, by) = launch_grid(ho, wo, nb, tile)
     main = MAIN % dict(fh=ho, fw=wo, nb=nb, ho=ho, wo=wo, nq=len(qs), ny=t.ymap.index.size,
-                       nx=t.xmap.index.size, bx=bx, by=by, gx=gx, gy=gy, entry=entry,
+                       nx=t.xmap.index.size, bx=bx, by=by, gx=gx, gy=gy, gz=gz, entry=entry,
                        qtype="double" if entry == "order_stat" else "int",
                        fill="NAN" if np.isnan(fill) else repr(float(fill)), thr=threshold)
     (tmp_path / "k.cpp").write_text(HARNESS + source.replace('#line 1 "cupy_rank.cu"', "") + main)
@@ -152,4 +153,27 @@ def test_cuda_class_source_equals_the_cpu_engine(tmp_path, dtype, footprint, bou
     got, t, k = run_source_on_cpu(tmp_path, data, footprint, boundary, fill, [0, 1, 2],
                                   threshold, entry="class_stat")
     expected = RankReduction(names, threshold).run_tile(t, k, fill, parallel=False)
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("entry, tile", [("order_stat", None), ("order_stat", (2, 2)),
+                                         ("class_stat", None)])
+def test_slices_beyond_the_grid_z_limit_are_looped_over(tmp_path, monkeypatch, entry, tile):
+    # Found in review: more slices than a grid holds in z (65535) failed to launch. The
+    # kernels loop over slices by gridDim.z; with the limit at 1 both slices of these
+    # data go through that loop.
+    from xarray_focal._backends import cupy_rank
+
+    monkeypatch.setattr(cupy_rank, "MAX_GRID_Z", 1)
+    rng = np.random.default_rng(6)
+    data = rng.integers(0, 5, (2, 11, 13)).astype(np.float64)
+    data[1, 4, 4] = np.nan
+    qs = [np.nan, 25.0] if entry == "order_stat" else [0, 1, 2]
+    got, t, k = run_source_on_cpu(tmp_path, data, np.ones((3, 3)), "nearest", np.nan, qs, 1,
+                                  tile, entry=entry)
+    if entry == "order_stat":
+        expected = np.stack([RankReduction(("median",), 1).run_tile(t, k, np.nan, parallel=False)[0],
+                             RankReduction(("percentile",), 1, q=25.0).run_tile(t, k, np.nan, parallel=False)[0]])
+    else:
+        expected = RankReduction(("majority", "minority", "variety"), 1).run_tile(t, k, np.nan, parallel=False)
     np.testing.assert_array_equal(got, expected)

@@ -655,3 +655,38 @@ def test_an_accepted_grid_is_remembered_but_another_is_still_refused(field):
     with pytest.raises(FocalValueError, match="built for another grid"):  # its attrs count
         swapped.focal.mean(k, dims=("lat", "lon"))
     assert len(k._grids_ok) == 1
+
+
+def _two_grids_one_footprint():
+    # Found in review: regional 1-degree grids at other latitudes whose footprints in
+    # cells are the same (one row-runs key) but whose cell areas differ by about 10 %.
+    rng = np.random.default_rng(5)
+    lon = np.arange(0.5, 20.0)
+    grids = [xr.DataArray(rng.random((10, 20)), dims=("lat", "lon"),
+                          coords={"lat": np.arange(first, first + 10.0), "lon": lon})
+             for first in (0.5, 25.5)]
+    kernels = [g.focal.circle_kernel("120 km") for g in grids]
+    assert kernels[0].row_runs.key == kernels[1].row_runs.key
+    assert kernels[0].geometry != kernels[1].geometry
+    return grids, kernels
+
+
+@pytest.mark.parametrize("backend", backend_params("dask", "cupy", "dask+cupy"), indirect=True)
+def test_area_weights_of_grids_sharing_footprints_are_their_own(backend):
+    # Two calls whose footprints in cells agree are not the same computation: the dask
+    # token and the GPU's cached area table both carry the grid's geometry.
+    grids, kernels = _two_grids_one_footprint()
+    data = backend.to_backend(grids[0].values, chunks=(5, 7))
+    lazy = [xf.focal_sum(data, k, area_weighted=True) for k in kernels]
+    if backend.lazy:
+        import dask
+
+        assert lazy[0].name != lazy[1].name
+        # Together: with one name, one of them would have been computed for both.
+        got = [np.asarray(x.get() if hasattr(x, "get") else x) for x in dask.compute(*lazy)]
+    else:
+        got = [backend.to_numpy(x) for x in lazy]
+    want = [xf.focal_sum(grids[0].values, k, area_weighted=True) for k in kernels]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+    assert not np.allclose(want[0], want[1])

@@ -432,6 +432,18 @@ class GeodesicKernel:
     def latitudes(self) -> np.ndarray:
         return self._grid.lat.copy()
 
+    @functools.cached_property
+    def geometry(self) -> str:
+        """A digest of what the cell areas depend on beyond the footprints: the grid's
+        latitudes and steps and the sphere's radius. Footprints in cells (``row_runs.key``)
+        can be the same on grids of other latitudes or steps, whose areas differ."""
+        g = self._grid
+        h = hashlib.blake2b(digest_size=16)
+        h.update(np.ascontiguousarray(g.lat, dtype=np.float64).tobytes())
+        h.update(np.array([g.dlat, g.dlon, g.nx, g.periodic, self.earth_radius],
+                          dtype=np.float64).tobytes())
+        return h.hexdigest()
+
     @property
     def row_runs(self) -> RowRuns:
         """The footprint of every output row (built once, on first use)."""
@@ -600,8 +612,9 @@ class GeodesicCall:
 
     def __dask_tokenize__(self):
         rank = None if self.rank is None else self.rank.__dask_tokenize__()
-        return (type(self).__name__, self.runs.key, self.mode, self.fill, self.policy,
-                self.min_count, self.names, self.area_weighted, rank)
+        # The geometry too: area weights differ between grids of the same footprints.
+        return (type(self).__name__, self.runs.key, self.kernel.geometry, self.mode, self.fill,
+                self.policy, self.min_count, self.names, self.area_weighted, rank)
 
 
 def _geo_boundary(kernel: GeodesicKernel, boundary: object, cval: object):

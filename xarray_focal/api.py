@@ -724,16 +724,20 @@ def check_hotspots(kernel: Any, *, boundary: str | tuple[str, str] = "nan") -> H
     if isinstance(kernel, GeodesicKernel):
         call = check_correlate(kernel, boundary=boundary)
         runs = call.runs
-        squared = runs if runs.unit_weights else runs.squared()
-        return HotspotsCall(call, dataclasses.replace(call, runs=squared), kernel)
+        if runs.unit_weights:  # w**2 == w: W2 is W (gistar_z sums it once)
+            return HotspotsCall(call, call, kernel)
+        return HotspotsCall(call, dataclasses.replace(call, runs=runs.squared()), kernel)
     weights = custom_kernel(kernel)
     if float(weights.sum()) == 0.0:
         raise FocalValueError(
             "hotspots needs a kernel whose weights do not sum to 0: the Gi* neighbourhood "
             "terms would be degenerate"
         )
-    return HotspotsCall(check_correlate(weights, boundary=boundary),
-                        check_correlate(weights * weights, boundary=boundary), weights)
+    call = check_correlate(weights, boundary=boundary)
+    squares = weights * weights
+    if np.array_equal(squares, weights):  # weights of 0 and 1: W2 is W
+        return HotspotsCall(call, call, weights)
+    return HotspotsCall(call, check_correlate(squares, boundary=boundary), weights)
 
 
 def apply_hotspots(data: Any, call: HotspotsCall) -> Any:

@@ -114,13 +114,13 @@ __device__ void order_one(
     }
 }
 
-extern "C" __global__ void order_stat(
-    const T* __restrict__ frame, long long fh, long long fw,
+// One slice b of order_stat (the kernel loops over slices: a grid has at most 65535 in z).
+__device__ __forceinline__ void order_slice(
+    long long b, const T* __restrict__ frame, long long fh, long long fw,
     const int* __restrict__ yidx, const int* __restrict__ xidx, T fill,
     long long nb, long long ho, long long wo,
     const double* __restrict__ qs, int nq, long long thr, T* __restrict__ out)
 {
-    long long b = blockIdx.z;
     const T* slice = frame + b * fh * fw;
 #ifdef FAST
     long long x0 = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * TC;
@@ -152,18 +152,27 @@ extern "C" __global__ void order_stat(
 #endif
 }
 
+extern "C" __global__ void order_stat(
+    const T* __restrict__ frame, long long fh, long long fw,
+    const int* __restrict__ yidx, const int* __restrict__ xidx, T fill,
+    long long nb, long long ho, long long wo,
+    const double* __restrict__ qs, int nq, long long thr, T* __restrict__ out)
+{
+    for (long long b = blockIdx.z; b < nb; b += gridDim.z)
+        order_slice(b, frame, fh, fw, yidx, xidx, fill, nb, ho, wo, qs, nq, thr, out);
+}
+
 // Class statistics, one thread per output: the sorted window's runs of equal values are
 // its classes (ascending, so the first run of a tie is the smallest class). codes[s]:
 // 0 majority, 1 minority, 2 variety (xarray_focal/_algorithms/rank/classes.py).
-extern "C" __global__ void class_stat(
-    const T* __restrict__ frame, long long fh, long long fw,
+__device__ __forceinline__ void class_slice(
+    long long b, const T* __restrict__ frame, long long fh, long long fw,
     const int* __restrict__ yidx, const int* __restrict__ xidx, T fill,
     long long nb, long long ho, long long wo,
     const int* __restrict__ codes, int nq, long long thr, T* __restrict__ out)
 {
     long long x = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long y = (long long)blockIdx.y * blockDim.y + threadIdx.y;
-    long long b = blockIdx.z;
     if (x >= wo || y >= ho) return;
     const T* slice = frame + b * fh * fw;
     T v[NTAPS];
@@ -188,4 +197,14 @@ extern "C" __global__ void class_stat(
         int code = codes[s];
         *dst = code == 0 ? major : code == 1 ? minor : (T)variety;
     }
+}
+
+extern "C" __global__ void class_stat(
+    const T* __restrict__ frame, long long fh, long long fw,
+    const int* __restrict__ yidx, const int* __restrict__ xidx, T fill,
+    long long nb, long long ho, long long wo,
+    const int* __restrict__ codes, int nq, long long thr, T* __restrict__ out)
+{
+    for (long long b = blockIdx.z; b < nb; b += gridDim.z)
+        class_slice(b, frame, fh, fw, yidx, xidx, fill, nb, ho, wo, codes, nq, thr, out);
 }

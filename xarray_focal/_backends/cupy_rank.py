@@ -40,6 +40,9 @@ from . import cupy_rank_select
 
 __all__ = ["kernel_source", "order_tile", "class_tile", "choose_tile", "launch_grid"]
 
+#: Most blocks of a launch along z, the slices of the leading axes (CUDA's limit); the
+#: kernels loop over the slices beyond.
+MAX_GRID_Z = 65535
 #: Footprints of at most this many cells get an unrolled sorting network.
 NETWORK_MAX_CELLS = 64
 #: Footprints of at most this many cells get the selection network (a tile per thread).
@@ -202,10 +205,12 @@ def fast_tile(ctype: str, dy: tuple[int, ...], dx: tuple[int, ...], qs: tuple):
 
 def launch_grid(ho: int, wo: int, nb: int, tile) -> tuple[tuple, tuple]:
     """(grid, block) of ``order_stat`` (``tile`` None: ``class_stat`` too)."""
+    # The kernels loop over the slices of the leading axes: a grid holds 65535 in z.
+    nz = max(1, min(nb, MAX_GRID_Z))
     if tile is None:
-        return (-(-wo // BLOCK[0]), -(-ho // BLOCK[1]), nb), BLOCK
+        return (-(-wo // BLOCK[0]), -(-ho // BLOCK[1]), nz), BLOCK
     bx, by = FAST_BLOCK
-    return (-(-wo // (bx * tile[1])), -(-ho // (by * tile[0])), nb), FAST_BLOCK
+    return (-(-wo // (bx * tile[1])), -(-ho // (by * tile[0])), nz), FAST_BLOCK
 
 
 @functools.lru_cache(maxsize=64)

@@ -87,7 +87,9 @@ def _area_table(call, device: int):
         with cp.cuda.Device(device):
             return cp.asarray(area.astype(np.float64))
 
-    return TABLES.get(("area", runs.key, kernel.earth_radius, device), make)
+    # By the grid's geometry, not only the footprints: those can be the same on grids of
+    # other latitudes or steps, whose cell areas differ.
+    return TABLES.get(("area", runs.key, kernel.geometry, device), make)
 
 
 def work_items(taps: np.ndarray, wo: int, shared: bool = False) -> np.ndarray:
