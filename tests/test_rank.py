@@ -463,3 +463,61 @@ def test_a_plain_python_func_is_jitted_once():
         return v.max() - v.min()
 
     assert api._check_func(spread) is api._check_func(spread)
+
+
+# --- the shared-column median kernels of full boxes (boxnet) --------------------------------
+
+def test_generated_box_kernels_are_in_sync_with_their_generator():
+    from xarray_focal._algorithms.rank import boxnet
+
+    assert boxnet.GENERATED.read_text() == boxnet.module_source()
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (3, 5), (5, 3), (5, 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_box_median_kernels_match_nanmedian(shape, dtype):
+    # Rows 0-9 NaN-free (the generated kernels), a NaN at (14, 300) and a NaN run in row 20
+    # (the counting network for the rows whose windows reach them): both paths, one call.
+    # 600 columns: several strips; ties, +-inf and a large offset in every row.
+    assert rank_backend._box_code(_runs(np.ones(shape)), np.array([np.nan])) != 0
+    rng = np.random.default_rng(sum(shape))
+    data = (rng.integers(0, 6, (24, 600)) * 0.5 + 3e7).astype(dtype)
+    data[rng.random(data.shape) < 0.01] = np.inf
+    data[rng.random(data.shape) < 0.01] = -np.inf
+    data[14, 300] = np.nan
+    data[20, 40:90] = np.nan
+    fp = np.ones(shape)
+    for boundary in ("nearest", "nan", "wrap"):
+        got = xf.focal_median(data, fp, boundary=boundary)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, ref_order(data, fp, boundary=boundary).astype(dtype))
+
+
+def _runs(footprint):
+    from xarray_focal._algorithms.runs import kernel_runs
+
+    return kernel_runs(np.asarray(footprint, dtype=np.float64))
+
+
+def test_box_median_tiny_arrays_and_other_statistics_keep_the_general_network():
+    fp = np.ones((5, 5))
+    assert rank_backend._box_code(_runs(fp), np.array([50.0])) == 0  # a percentile
+    assert rank_backend._box_code(_runs(ANNULUS), np.array([np.nan])) == 0  # not a full box
+    assert rank_backend._box_code(_runs(np.ones((7, 5))), np.array([np.nan])) == 0  # 35 cells
+    for shape in [(1, 1), (1, 2), (2, 1), (3, 4), (6, 5)]:  # narrower than the box
+        data = np.random.default_rng(shape[1]).standard_normal(shape) - 1e9
+        for boundary in ("reflect", "nan"):
+            np.testing.assert_array_equal(xf.focal_median(data, fp, boundary=boundary),
+                                          ref_order(data, fp, boundary=boundary))
+
+
+@requires_dask
+def test_box_median_dask_is_numpy():
+    import dask.array as da
+
+    data = nan_data((2, 23, 31), seed=31, nan_fraction=0.02)
+    for chunks in [(1, 7, 9), (2, 23, 4)]:
+        lazy = xf.focal_median(da.from_array(data, chunks=chunks), np.ones((5, 5)),
+                               boundary="reflect")
+        np.testing.assert_array_equal(lazy.compute(),
+                                      xf.focal_median(data, np.ones((5, 5)), boundary="reflect"))

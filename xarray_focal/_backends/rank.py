@@ -110,8 +110,10 @@ class RankReduction:
         cls = [i for i, n in enumerate(self.names) if n in CLASS_STATS]
         if order:
             qs = np.array([np.nan if self.names[i] == "median" else self.q for i in order])
-            res = self._order(*maps, qs, (nb, ho, wo), parallel)
-            flat[order] = res
+            if len(order) == len(self.names):  # straight into the result: no 2nd copy
+                self._order(*maps, qs, (nb, ho, wo), parallel, out=flat)
+            else:
+                flat[order] = self._order(*maps, qs, (nb, ho, wo), parallel)
         if cls:
             codes = np.array([CLASS_STATS[self.names[i]] for i in cls], dtype=np.int64)
             flat[cls] = self._classes(*maps, codes, (nb, ho, wo), parallel)
@@ -129,10 +131,11 @@ class RankReduction:
                 "(data.get(), or data.map_blocks(cupy.asnumpy) for dask)"
             )
 
-    def _order(self, frame, dtype, yidx, xidx, xb, fill, kernel, qs, shape, parallel):
+    def _order(self, frame, dtype, yidx, xidx, xb, fill, kernel, qs, shape, parallel, out=None):
         frame = np.ascontiguousarray(frame, dtype=dtype)
         nb, ho, wo = shape
-        out = np.empty((qs.size, nb, ho, wo), dtype=dtype)
+        if out is None:
+            out = np.empty((qs.size, nb, ho, wo), dtype=dtype)
         engine = self.engine
         if engine == "auto":
             engine = "network" if kernel.ntaps <= NETWORK_MAX_CELLS else "bitset"
@@ -142,7 +145,7 @@ class RankReduction:
             strip = min(wo, NETWORK_STRIP)
             band = _band(nb, ho, -(-wo // strip), parallel, default=ho)
             args = (frame, yidx, xidx, xb, float(fill), taps.dy, taps.dx, kernel.ry, kernel.rx,
-                    moves, final, qs, self.threshold, out, band, strip)
+                    moves, final, qs, self.threshold, out, band, strip, _box_code(kernel, qs))
             ntasks = nb * -(-ho // band) * -(-wo // strip)
             threads.run_ranges(order_loops.order_network, args, ntasks, parallel=parallel)
         else:
@@ -190,6 +193,14 @@ class RankReduction:
                 kernel.rx, self.func, self.threshold, out, band)
         threads.run_ranges(custom_loops.apply_windows, args, nb * -(-ho // band), parallel=parallel)
         return out
+
+
+def _box_code(kernel: KernelRuns, qs: np.ndarray) -> int:
+    """The generated median kernel of a full box footprint, 0 for none (see order_network)."""
+    shape = (2 * kernel.ry + 1, 2 * kernel.rx + 1)
+    if kernel.ntaps != shape[0] * shape[1] or not np.all(np.isnan(qs)):
+        return 0
+    return order_loops.BOX_CODES.get(shape, 0)
 
 
 def _bitset_tasks(frame, yidx, xidx, xb, fill, kernel, qs, thr, out, band, strip, t0, t1):

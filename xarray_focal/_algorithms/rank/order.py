@@ -30,8 +30,15 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
 
-__all__ = ["network_pairs", "network_schedule", "order_network", "bitset_region", "bitset_ranks",
+from ._boxnet_kernels import box_median_3x3, box_median_3x5, box_median_5x3, box_median_5x5
+
+__all__ = ["BOX_CODES", "network_pairs", "network_schedule", "order_network", "bitset_region", "bitset_ranks",
            "bitset_windows"]
+
+
+#: ``box`` of :func:`order_network`: the full boxes ``(rows, columns)`` with a generated
+#: median kernel (:mod:`.boxnet`).
+BOX_CODES = {(3, 3): 1, (3, 5): 2, (5, 3): 3, (5, 5): 4}
 
 
 @functools.lru_cache(maxsize=64)
@@ -172,13 +179,15 @@ def _region(frame, b, yidx, xidx, xb, fill, py0, ph, px0, pw, reg):
 
 @njit(nogil=True, cache=True)
 def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, qs, thr, out,
-                  band, strip, t0, t1):
+                  band, strip, box, t0, t1):
     """Order statistics by a sorting network over strips of windows (tasks ``t0:t1``).
 
     ``frame`` is ``(slices, rows, cols)``; ``yidx``/``xidx`` map padded coordinates to
     frame rows/columns (-1: ``fill``); ``tdy``/``tdx`` are the footprint's cells;
     ``out`` is ``(len(qs), slices, ho, wo)``; a task is one band of ``band`` output rows
-    by one strip of ``strip`` output columns of one slice.
+    by one strip of ``strip`` output columns of one slice. ``box`` (see :data:`BOX_CODES`)
+    names the generated median kernel of a full box, 0 for none: a row of NaN-free windows
+    then goes to it (:mod:`.boxnet`).
     """
     nq, nb, ho, wo = out.shape
     n = tdy.shape[0]
@@ -188,6 +197,9 @@ def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, q
     v = np.empty((n + 2, strip), dtype=frame.dtype)
     cnt = np.empty(strip, dtype=np.int64)
     inf = np.full(1, np.inf, dtype=frame.dtype)[0]  # +inf in the data's own float type
+    rownan = np.empty(band + 2 * ry + 1, dtype=np.int64)
+    cs = np.empty((2 * ry + 1, strip + 2 * rx), dtype=frame.dtype)
+    pm = np.empty((4 * ry + 2, strip + 2 * rx), dtype=frame.dtype)
     for task in range(t0, t1):
         b = task // (nbands * nstrips)
         rest = task - b * nbands * nstrips
@@ -197,17 +209,33 @@ def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, q
         sw = min(strip, wo - x0)
         ph, pw = bh + 2 * ry, sw + 2 * rx
         _region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, reg)
-        # A region without NaN (the usual case) needs no counting: every window has n
-        # valid values, so each statistic reads the same sorted position in every column.
-        nans = 0
+        # A row of windows without NaN (the usual case) needs no counting: every window
+        # has n valid values, so each statistic reads the same sorted position in every
+        # column. rownan[i]: the NaN in region rows < i (a row of windows reads 2 ry + 1).
+        rownan[0] = 0
         for i in range(ph):
             row = reg[i, :pw]
+            nans = 0
             for j in range(pw):
                 nans += row[j] != row[j]
-        # ... but only if every window has enough cells: a geodesic band's footprint may
-        # hold fewer than min_count, and then the per-cell counts below give NaN.
-        clean = nans == 0 and n >= thr
+            rownan[i + 1] = rownan[i] + nans
         for yy in range(bh):
+            # ... but only if every window has enough cells: a geodesic band's footprint
+            # may hold fewer than min_count, and then the per-cell counts below give NaN.
+            clean = rownan[yy + 2 * ry + 1] == rownan[yy] and n >= thr
+            if clean and box != 0:
+                dst = out[0, b, y0 + yy, x0:x0 + sw]
+                if box == 1:
+                    box_median_3x3(reg, yy, sw, cs, pm, dst)
+                elif box == 2:
+                    box_median_3x5(reg, yy, sw, cs, pm, dst)
+                elif box == 3:
+                    box_median_5x3(reg, yy, sw, cs, pm, dst)
+                else:
+                    box_median_5x5(reg, yy, sw, cs, pm, dst)
+                for s in range(1, nq):
+                    out[s, b, y0 + yy, x0:x0 + sw] = dst
+                continue
             cv = cnt[:sw]
             if clean:
                 for t in range(n):
