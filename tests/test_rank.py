@@ -521,3 +521,127 @@ def test_box_median_dask_is_numpy():
                                boundary="reflect")
         np.testing.assert_array_equal(lazy.compute(),
                                       xf.focal_median(data, np.ones((5, 5)), boundary="reflect"))
+
+
+# --- percentiles in focal_stats (q=) ---------------------------------------------------------
+
+def test_focal_stats_percentiles_match_nanpercentile(engine):
+    data = nan_data((2, 12, 15), seed=40)
+    data[0, 3:6, :] = np.round(data[0, 3:6, :], -2)  # ties
+    fp = np.ones((3, 5))
+    qs = (0, 2.5, 50, 90, 100 / 3, 100)
+    out = xf.focal_stats(data, fp, ("mean", "percentile", "median"), q=qs, boundary="reflect")
+    names = ["percentile_0", "percentile_2.5", "percentile_50", "percentile_90",
+             "percentile_33.333333333333336", "percentile_100"]
+    assert list(out) == ["mean", *names, "median"]
+    for name, q in zip(names, qs):
+        np.testing.assert_array_equal(out[name], ref_order(data, fp, q, boundary="reflect"))
+    np.testing.assert_array_equal(out["median"], ref_order(data, fp, boundary="reflect"))
+    np.testing.assert_array_equal(out["mean"], xf.focal_mean(data, fp, boundary="reflect"))
+    # One q, min_count and propagate as for focal_percentile.
+    for policy, min_count in (("omit", 9), ("propagate", None)):
+        one = xf.focal_stats(data, fp, ("percentile",), q=np.float32(75), nan_policy=policy,
+                             min_count=min_count)
+        assert list(one) == ["percentile_75"]
+        np.testing.assert_array_equal(
+            one["percentile_75"], ref_order(data, fp, 75, policy=policy, min_count=min_count))
+
+
+@pytest.mark.parametrize("stats, q, error, match", [
+    (("mean",), 90, FocalValueError, "no \"percentile\""),
+    (("mean", "percentile"), None, FocalTypeError, "give its q="),
+    (("percentile",), (90, 90.0), FocalValueError, "twice"),
+    (("percentile",), (10, 101), FocalValueError, "between 0 and 100"),
+    (("percentile",), "90", FocalTypeError, "q must be"),
+    (("percentile",), (), FocalValueError, "q is empty"),
+    (("percentile",), (10, True), FocalTypeError, "q must be a real number"),
+])
+def test_focal_stats_q_is_checked(stats, q, error, match):
+    with pytest.raises(error, match=match):
+        xf.focal_stats(np.ones((5, 5)), np.ones((3, 3)), stats, q=q)
+
+
+@requires_dask
+def test_focal_stats_percentiles_dask_is_numpy():
+    import dask.array as da
+
+    data = nan_data((2, 17, 19), seed=41)
+    for fp in (np.ones((3, 3)), np.ones((9, 7))):  # network and bitset engines
+        eager = xf.focal_stats(data, fp, ("percentile", "variety"), q=(5, 95), boundary="wrap")
+        for chunks in [(1, 6, 7), (2, 17, 5)]:
+            lazy = xf.focal_stats(da.from_array(data, chunks=chunks), fp, ("percentile", "variety"),
+                                  q=(5, 95), boundary="wrap")
+            assert list(lazy) == list(eager)
+            for name in eager:
+                np.testing.assert_array_equal(lazy[name].compute(), eager[name])
+
+
+def test_accessor_stats_percentiles_dataarray_and_dataset():
+    data = nan_data((9, 11), seed=42)
+    attrs = {"units": "K", "standard_name": "air_temperature", "long_name": "temperature",
+             "cell_methods": "time: mean"}
+    da = xr.DataArray(data, dims=("y", "x"), name="t", attrs=attrs)
+    fp = np.ones((3, 3))
+    out = da.focal.stats(fp, ("median", "percentile"), q=(10, 90))
+    assert list(out.data_vars) == ["median", "percentile_10", "percentile_90"]
+    np.testing.assert_array_equal(out["percentile_10"].values, ref_order(data, fp, 10))
+    p90 = out["percentile_90"]
+    assert p90.attrs["long_name"] == "focal percentile q=90 of temperature"
+    assert p90.attrs["cell_methods"] == "time: mean"  # the input's; CF has no percentile
+    assert p90.attrs["units"] == "K" and p90.attrs["standard_name"] == "air_temperature"
+    assert out["median"].attrs["cell_methods"] == "time: mean y: x: median (focal footprint of 9 cells)"
+    ds = xr.Dataset({"a": da, "b": da * 2})
+    dout = ds.focal.stats(fp, ("percentile",), q=2.5)
+    assert list(dout.data_vars) == ["a_percentile_2.5", "b_percentile_2.5"]
+    np.testing.assert_array_equal(dout["b_percentile_2.5"].values, ref_order(data * 2, fp, 2.5))
+    assert dout["a_percentile_2.5"].attrs["long_name"] == "focal percentile q=2.5 of temperature"
+
+
+def test_statistics_without_a_cf_method_keep_the_inputs_cell_methods():
+    import numba
+
+    @numba.njit
+    def top(v):
+        return v.max()
+
+    data = np.round(nan_data((8, 9), seed=43) / 50)
+    da = xr.DataArray(data, dims=("y", "x"), name="c",
+                      attrs={"cell_methods": "time: mean (interval: 1 day)", "units": "1"})
+    fp = np.ones((3, 3))
+    results = {
+        "percentile": da.focal.percentile(fp, 30),
+        "minority": da.focal.minority(fp),
+        "variety": da.focal.variety(fp),
+        "apply": da.focal.apply(fp, top),
+        "stats variety": da.focal.stats(fp, ("variety", "minority"))["variety"],
+        "dataset minority": xr.Dataset({"c": da}).focal.minority(fp)["c"],
+    }
+    for what, r in results.items():
+        assert r.attrs.get("cell_methods") == "time: mean (interval: 1 day)", what
+    np.testing.assert_array_equal(results["minority"].values, ref_classes(data, fp, "minority"))
+    # The ones CF names still append their focal entry.
+    assert da.focal.majority(fp).attrs["cell_methods"] == (
+        "time: mean (interval: 1 day) y: x: mode (focal footprint of 9 cells)")
+
+
+def test_several_percentiles_are_split_for_the_gpu_engine():
+    red = rank_backend.RankReduction(("median", "percentile_10", "percentile_90"), 1, q=(10, 90))
+    parts = red.gpu_parts()
+    assert [names for _, names in parts] == [("median",), ("percentile_10",), ("percentile_90",)]
+    assert [p.names for p, _ in parts] == [("median",), ("percentile",), ("percentile",)]
+    assert [p.q for p, _ in parts] == [None, 10.0, 90.0]
+    one = rank_backend.RankReduction(("percentile",), 1, q=90)
+    assert one.gpu_parts() == [(one, ("percentile",))]
+
+
+def test_focal_stats_percentiles_on_every_backend(backend):
+    data = nan_data((2, 13, 14), seed=44).astype(np.float32)
+    fp = np.ones((5, 5))
+    out = xf.focal_stats(backend.to_backend(data), fp, ("median", "percentile"), q=(10, 90),
+                         boundary="reflect")
+    got = backend.to_numpy_all(out)
+    ref = data.astype(np.float64)
+    np.testing.assert_array_equal(got["median"], ref_order(ref, fp, boundary="reflect").astype(np.float32))
+    for q in (10, 90):
+        np.testing.assert_array_equal(got[f"percentile_{q}"],
+                                      ref_order(ref, fp, q, boundary="reflect").astype(np.float32))

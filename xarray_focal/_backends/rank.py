@@ -25,7 +25,7 @@ from .._tiles import Tile
 from ..errors import FocalTypeError, FocalValueError
 from . import is_cupy_array, is_dask_array, threads
 
-__all__ = ["ORDER_STATS", "CLASS_STATS", "RankReduction", "class_ids", "run"]
+__all__ = ["ORDER_STATS", "CLASS_STATS", "RankReduction", "class_ids", "is_percentile", "run"]
 
 #: Order statistics and class statistics by name (``percentile`` carries its q).
 ORDER_STATS = ("median", "percentile")
@@ -41,32 +41,71 @@ NETWORK_STRIP = 256
 BITSET_BAND, BITSET_STRIP = 64, 512
 
 
+def is_percentile(name: str) -> bool:
+    """Whether output ``name`` is a percentile: ``"percentile"`` or ``"percentile_<q>"``."""
+    return name == "percentile" or name.startswith("percentile_")
+
+
 class RankReduction:
     """What the rank engines compute for one call: one output per name.
 
     Parameters
     ----------
     names : tuple of str
-        Output names: ``"median"``, ``"percentile"``, ``"majority"``, ``"minority"``,
-        ``"variety"`` or ``"apply"``.
+        Output names: ``"median"``, ``"percentile"``, ``"percentile_<q>"`` (several
+        percentiles, :func:`~xarray_focal.api.percentile_name`), ``"majority"``,
+        ``"minority"``, ``"variety"`` or ``"apply"``.
     threshold : int
         Fewest valid footprint cells that give a value (fewer give NaN).
-    q : float, optional
-        The percentile of ``"percentile"`` (0..100).
+    q : float or tuple of float, optional
+        The percentile (0..100) of each percentile name, in the order of ``names``: one
+        float for a lone ``"percentile"``.
     func : numba dispatcher, optional
         The window function of ``"apply"``.
     engine : {"auto", "network", "bitset"}
         Order-statistic engine (tests pin each; both are exact).
     """
 
-    __slots__ = ("names", "threshold", "q", "func", "engine")
+    __slots__ = ("names", "threshold", "q", "func", "engine", "quantiles")
 
     def __init__(self, names, threshold, *, q=None, func=None, engine="auto"):
         self.names = tuple(names)
         self.threshold = int(threshold)
-        self.q = None if q is None else float(q)
+        self.q = None if q is None else (tuple(float(v) for v in q) if isinstance(q, tuple)
+                                         else float(q))
         self.func = func
         self.engine = engine
+        pct = [n for n in self.names if is_percentile(n)]
+        qs = () if q is None else (self.q if isinstance(self.q, tuple) else (self.q,))
+        if len(qs) != len(pct):
+            raise ValueError(f"{len(qs)} q for the percentiles {pct}")  # internal misuse
+        #: The percentile of each percentile name.
+        self.quantiles = dict(zip(pct, qs))
+
+    def is_order(self, name: str) -> bool:
+        """Whether output ``name`` is an order statistic (median or a percentile)."""
+        return name == "median" or name in self.quantiles
+
+    def order_qs(self, names) -> np.ndarray:
+        """The ``qs`` of the order engines for ``names``: NaN for the median."""
+        return np.array([np.nan if n == "median" else self.quantiles[n] for n in names],
+                        dtype=np.float64)
+
+    def gpu_parts(self) -> list:
+        """This reduction as parts the GPU engine takes: each percentile on its own.
+
+        ``(reduction, names)`` pairs, ``names`` the outputs of this reduction each part
+        gives. The CUDA kernel's entry computes the median and one ``"percentile"``.
+        """
+        multi = [n for n in self.names if n in self.quantiles and n != "percentile"]
+        if not multi:
+            return [(self, self.names)]
+        rest = tuple(n for n in self.names if n not in multi)
+        parts = [(RankReduction(rest, self.threshold, q=self.quantiles.get("percentile"),
+                                func=self.func, engine=self.engine), rest)] if rest else []
+        parts += [(RankReduction(("percentile",), self.threshold, q=self.quantiles[n],
+                                 engine=self.engine), (n,)) for n in multi]
+        return parts
 
     def __repr__(self) -> str:
         return f"RankReduction({self.names}, threshold={self.threshold}, q={self.q})"
@@ -76,6 +115,7 @@ class RankReduction:
             getattr(self.func, "__module__", None), getattr(self.func, "__qualname__", None),
             id(self.func))
         return (type(self).__name__, self.names, self.threshold, self.q, func, self.engine)
+
 
     def run_tile(self, tile: Tile, kernel: KernelRuns, fill: float, *,
                  parallel: bool) -> np.ndarray:
@@ -106,10 +146,10 @@ class RankReduction:
         yidx, xidx = tile.ymap.index, tile.xmap.index
         xb = np.array([tile.xmap.lo, tile.xmap.hi, tile.xmap.offset], dtype=np.int64)
         maps = (frame, dtype, yidx, xidx, xb, fill, kernel)
-        order = [i for i, n in enumerate(self.names) if n in ORDER_STATS]
+        order = [i for i, n in enumerate(self.names) if self.is_order(n)]
         cls = [i for i, n in enumerate(self.names) if n in CLASS_STATS]
         if order:
-            qs = np.array([np.nan if self.names[i] == "median" else self.q for i in order])
+            qs = self.order_qs([self.names[i] for i in order])
             if len(order) == len(self.names):  # straight into the result: no 2nd copy
                 self._order(*maps, qs, (nb, ho, wo), parallel, out=flat)
             else:
@@ -318,7 +358,14 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
 def run(data, kernel: KernelRuns, boundary: str, fill: float, reduction: RankReduction) -> list:
     """The statistics of ``reduction`` over ``data`` (numpy or dask): one array per name."""
     if is_cupy_array(data._meta if is_dask_array(data) else data):
-        reduction.check_gpu()  # now, not at compute time
+        parts = reduction.gpu_parts()
+        for part, _ in parts:
+            part.check_gpu()  # now, not at compute time
+        if len(parts) > 1:
+            results = {}
+            for part, names in parts:
+                results.update(zip(names, run(data, kernel, boundary, fill, part)))
+            return [results[n] for n in reduction.names]
     if is_dask_array(data):
         from . import dask_backend
 
