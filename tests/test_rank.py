@@ -645,3 +645,17 @@ def test_focal_stats_percentiles_on_every_backend(backend):
     for q in (10, 90):
         np.testing.assert_array_equal(got[f"percentile_{q}"],
                                       ref_order(ref, fp, q, boundary="reflect").astype(np.float32))
+
+
+def test_bitset_dense_windows_every_rank_position():
+    # 21 x 21 windows in a small task region: many window bits per 64-bit word, so the
+    # pivot word's popcounts and the in-word selection (halves of 32, 16, 8 bits) all run;
+    # q 0 and 100 select the lowest and highest set bit, 50 the middle pair (even counts).
+    data = nan_data((45, 47), seed=45, nan_fraction=0.1)
+    data[10:14, :] = np.round(data[10:14, :], -2)  # ties
+    fp = np.ones((21, 21))
+    fp[3, 4] = 0
+    for q in (0, 1, 50, 99, 100):
+        got = xf.focal_percentile(data, fp, q, boundary="mirror")
+        np.testing.assert_array_equal(got, ref_order(data, fp, q, boundary="mirror"))
+    np.testing.assert_array_equal(xf.focal_median(data, fp, boundary="nan"), ref_order(data, fp))

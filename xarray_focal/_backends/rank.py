@@ -37,8 +37,10 @@ CLASS_STATS = {"majority": class_loops.MAJORITY, "minority": class_loops.MINORIT
 NETWORK_MAX_CELLS = 40
 #: Output columns per network strip: ``n`` rows of this many values stay in L1/L2.
 NETWORK_STRIP = 256
-#: Output rows and columns of a bitset task: the region rank-transformed at once.
-BITSET_BAND, BITSET_STRIP = 64, 512
+#: Output rows and columns of a bitset task: the region rank-transformed at once. A small
+#: region keeps each window's bits dense, so the pivot moves by few words (measured on
+#: the 2-core box: docs/performance.md).
+BITSET_BAND, BITSET_STRIP = 64, 64
 
 
 def is_percentile(name: str) -> bool:

@@ -11,12 +11,15 @@ linear interpolation between two of them):
     LLVM vectorises. Cost per window: about ``n log^2 n / 4`` min/max pairs spread over
     the SIMD lanes, no data-dependent branches.
 ``bitset``
-    For large footprints. The values of a task's region (its band of output rows plus the
-    halo) are rank-transformed once by a sort; a window is then a set of distinct ranks,
-    kept as a bitset with per-word and per-block counts. Sliding the window one column
-    removes the first cell of each footprint run and adds the cell after its end (two
-    bit flips per run), and the k-th smallest valid value is found by walking the block
-    counts, the word counts and the bits of one word.
+    For large footprints. The values of a task's region (its band of output rows and
+    strip of columns plus the halo) are rank-transformed once by a sort; a window is then
+    a set of distinct ranks, kept as a bitset. Sliding the window one column removes the
+    first cell of each footprint run and adds the cell after its end (two bit flips per
+    run), and the k-th smallest valid value is found by moving a pivot word by popcounts
+    and selecting the bit inside its word.
+    For full boxes of up to 5 x 5 cells the median of NaN-free rows comes from the
+    generated kernels of :mod:`.boxnet` instead, which share sorted columns between
+    neighbouring windows.
 
 Both take the statistics as ``qs``: one entry per output, a percentile in [0, 100], or
 NaN for the median (numpy's median: the mean of the two middle values for an even count).
@@ -28,7 +31,7 @@ import functools
 
 import numpy as np
 from numba import njit
-from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._boxnet_kernels import box_median_3x3, box_median_3x5, box_median_5x3, box_median_5x5
 
@@ -285,59 +288,35 @@ def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, q
 
 
 @njit(nogil=True, cache=True)
-def _next_set(words, summ, r):
-    """Smallest set position >= r (one exists). ``summ`` has a bit per nonzero word."""
-    j = r >> 6
-    w = words[j] & ~((np.uint64(1) << np.uint64(r & 63)) - np.uint64(1))
-    if w != 0:
-        return j * 64 + int(trailing_zeros(w))
-    j += 1
-    sj = j >> 6
-    sw = summ[sj] & ~((np.uint64(1) << np.uint64(j & 63)) - np.uint64(1))
-    while sw == 0:
-        sj += 1
-        sw = summ[sj]
-    j = sj * 64 + int(trailing_zeros(sw))
-    return j * 64 + int(trailing_zeros(words[j]))
+def _popcount(w):
+    """Set bits of a uint64 (LLVM turns this into one ``popcnt``)."""
+    w = w - ((w >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    w = (w & np.uint64(0x3333333333333333)) + ((w >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    w = (w + (w >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((w * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
 @njit(nogil=True, cache=True)
-def _prev_set(words, summ, r):
-    """Largest set position < r (one exists)."""
-    r -= 1
-    j = r >> 6
-    w = words[j] & ((np.uint64(2) << np.uint64(r & 63)) - np.uint64(1))
-    if w != 0:
-        return j * 64 + 63 - int(leading_zeros(w))
-    j -= 1
-    sj = j >> 6
-    sw = summ[sj] & ((np.uint64(2) << np.uint64(j & 63)) - np.uint64(1))
-    while sw == 0:
-        sj -= 1
-        sw = summ[sj]
-    j = sj * 64 + 63 - int(leading_zeros(sw))
-    return j * 64 + 63 - int(leading_zeros(words[j]))
+def _select(w, t):
+    """Position of the ``t``-th (from 0) set bit of ``w`` (it has more than ``t``)."""
+    pos = 0
+    for half in (32, 16, 8):
+        mask = (np.uint64(1) << np.uint64(half)) - np.uint64(1)
+        c = _popcount(w & mask)
+        if t >= c:
+            t -= c
+            w >>= np.uint64(half)
+            pos += half
+    for _ in range(t):
+        w &= w - np.uint64(1)
+    return pos + np.int64(trailing_zeros(w))
 
 
 @njit(nogil=True, cache=True)
-def _set(words, summ, r):
+def _toggle(words, r):
     # Unsigned indices: numba then emits no wrap-around code for negative ones.
     u = np.uint64(r)
-    j = u >> np.uint64(6)
-    words[j] |= np.uint64(1) << (u & np.uint64(63))
-    summ[j >> np.uint64(6)] |= np.uint64(1) << (j & np.uint64(63))
-
-
-@njit(nogil=True, cache=True)
-def _clear(words, summ, r):
-    u = np.uint64(r)
-    j = u >> np.uint64(6)
-    w = words[j] & ~(np.uint64(1) << (u & np.uint64(63)))
-    words[j] = w
-    # Branch-free: whether a word empties is unpredictable for small windows.
-    bit = np.uint64(1) << (j & np.uint64(63))
-    sj = j >> np.uint64(6)
-    summ[sj] = (summ[sj] & ~bit) | (bit * np.uint64(w != 0))
+    words[u >> np.uint64(6)] ^= np.uint64(1) << (u & np.uint64(63))
 
 
 @njit(nogil=True, cache=True)
@@ -375,17 +354,18 @@ def bitset_ranks(order, flat, pos, m, size):
 def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh, sw):
     """Statistic ``q`` of one task's windows from its region's ranks (:func:`bitset_ranks`).
 
-    Rank ``r`` is bit ``r`` of ``words`` (ranks start at 64: a spare word on each side lets
-    the scans stop without bounds checks); ``summ`` marks the nonzero words, so a scan
-    skips 4096 empty positions at a time. A pivot position ``p`` and the number of window
-    ranks below it are moved to the k-th smallest after each step: the window changes by
-    a few cells per step, so the pivot moves by a few set bits. One statistic per call
-    keeps the pivot in registers.
+    Rank ``r`` is bit ``r`` of ``words`` (ranks start at 64, so word 0 stays empty). A
+    cell enters or leaves the window by flipping its bit: ranks are distinct, so a flip
+    needs no test. The k-th smallest is found from a pivot word ``pj`` and the number
+    ``cb`` of window ranks in the words below it: the window changes by a few cells per
+    step, so the pivot moves by a word or two, counted with popcounts, and the bit is
+    then selected inside its word. A task's region is small (see ``BITSET_STRIP``), so
+    the window's bits are dense enough that no summary level is needed. One statistic
+    per call keeps the pivot in registers.
     """
     nruns = rdy.shape[0]
-    nw = (m >> 6) + 3
+    nw = (m + 127) // 64 + 1
     words = np.zeros(nw, dtype=np.uint64)
-    summ = np.zeros((nw >> 6) + 2, dtype=np.uint64)
     first = np.empty(nruns, dtype=np.int64)
     for yy in range(bh):
         nv = 0
@@ -394,10 +374,10 @@ def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh,
             for j in range(rdx[k], rdx[k] + rlen[k]):
                 r = rank[base + j]
                 if r >= 0:
-                    _set(words, summ, r)
+                    _toggle(words, r)
                     nv += 1
-        piv = 64
-        below = 0
+        pj = 0
+        cb = 0
         dst = out[b, y0 + yy, x0:x0 + sw]
         for k in range(nruns):  # where each run's first cell sits in ``rank`` at x = 0
             first[k] = (yy + rdy[k]) * pw + rdx[k]
@@ -407,35 +387,40 @@ def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh,
                     base = first[k] + x - 1
                     r = rank[np.uint64(base)]
                     if r >= 0:
-                        _clear(words, summ, r)
+                        _toggle(words, r)
                         nv -= 1
-                        below -= r < piv  # branch-free: unpredictable
+                        cb -= (r >> 6) < pj  # branch-free: unpredictable
                     r = rank[np.uint64(base + rlen[k])]
                     if r >= 0:
-                        _set(words, summ, r)
+                        _toggle(words, r)
                         nv += 1
-                        below += r < piv
+                        cb += (r >> 6) < pj
             if nv < thr or nv == 0:
                 dst[x] = np.nan
                 continue
             i, j, w = _positions(nv, q)
-            p = piv
-            c = below
-            while c > i:
-                p = _prev_set(words, summ, p)
-                c -= 1
-            r = _next_set(words, summ, p)
-            while c < i:
-                c += 1
-                r = _next_set(words, summ, r + 1)
-            piv = r
-            below = c
-            a = srt[r]
-            hi = a if j == i else srt[_next_set(words, summ, r + 1)]
+            while cb > i:
+                pj -= 1
+                cb -= _popcount(words[pj])
+            c = _popcount(words[pj])
+            while cb + c <= i:
+                cb += c
+                pj += 1
+                c = _popcount(words[pj])
+            a = srt[pj * 64 + _select(words[pj], i - cb)]
+            if j == i:
+                hi = a
+            elif i + 1 - cb < c:
+                hi = srt[pj * 64 + _select(words[pj], i + 1 - cb)]
+            else:
+                nxt = pj + 1
+                while words[nxt] == 0:
+                    nxt += 1
+                hi = srt[nxt * 64 + np.int64(trailing_zeros(words[nxt]))]
             dst[x] = _value(a, hi, w, q)
         for k in range(nruns):
             base = (yy + rdy[k]) * pw
             for j in range(sw - 1 + rdx[k], sw - 1 + rdx[k] + rlen[k]):
                 r = rank[base + j]
                 if r >= 0:
-                    _clear(words, summ, r)
+                    _toggle(words, r)
