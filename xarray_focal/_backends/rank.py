@@ -192,10 +192,10 @@ class RankReduction:
             threads.run_ranges(order_loops.order_network, args, ntasks, parallel=parallel)
         else:
             strip = min(wo, BITSET_STRIP)
-            band = min(_band(nb, ho, -(-wo // strip), parallel, default=ho), BITSET_BAND)
+            band = min(_band(nb, ho, 1, parallel, default=ho), BITSET_BAND)
             args = (frame, yidx, xidx, xb, float(fill), kernel, qs, self.threshold, out, band,
                     strip)
-            ntasks = nb * -(-ho // band) * -(-wo // strip)
+            ntasks = nb * -(-ho // band)
             threads.run_ranges(_bitset_tasks, args, ntasks, parallel=parallel)
         return out
 
@@ -246,27 +246,27 @@ def _box_code(kernel: KernelRuns, qs: np.ndarray) -> int:
 
 
 def _bitset_tasks(frame, yidx, xidx, xb, fill, kernel, qs, thr, out, band, strip, t0, t1):
-    """Tasks ``t0:t1`` of the bitset engine: gather, rank (numpy's sort), sweep.
+    """Tasks ``t0:t1`` (bands of output rows) of the bitset engine: gather, sort, sweep.
 
-    The rank transform is numpy's argsort (SIMD-accelerated, and it releases the GIL):
-    several times faster than numba's, and it is most of the cost of a small window.
+    One task is a band of rows across the whole width: its strips' regions are gathered
+    as the rows of one array and ranked by one call of numpy's argsort along them
+    (SIMD-accelerated, it releases the GIL, several times faster than numba's), so the
+    Python work per task does not grow with the number of strips.
     """
     nq, nb, ho, wo = out.shape
     nbands, nstrips = -(-ho // band), -(-wo // strip)
-    ph_max, pw_max = band + 2 * kernel.ry, strip + 2 * kernel.rx
-    flat = np.empty(ph_max * pw_max, dtype=np.float64)
-    pos = np.empty(ph_max * pw_max, dtype=np.int64)
+    ry, rx = kernel.ry, kernel.rx
+    vert = kernel.transposed()  # runs down the footprint's columns: the window's steps down
+    vals = np.empty((nstrips, (band + 2 * ry) * (min(strip, wo) + 2 * rx)), dtype=np.float64)
     for task in range(t0, t1):
-        b, rest = divmod(task, nbands * nstrips)
-        y0, x0 = (rest // nstrips) * band, (rest % nstrips) * strip
-        bh, sw = min(band, ho - y0), min(strip, wo - x0)
-        ph, pw = bh + 2 * kernel.ry, sw + 2 * kernel.rx
-        m = order_loops.bitset_region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, flat, pos)
-        order = np.argsort(flat[:m])
-        srt, rank = order_loops.bitset_ranks(order, flat, pos, m, ph * pw)
-        for s in range(nq):
-            order_loops.bitset_windows(srt, rank, m, pw, kernel.dy, kernel.dx, kernel.length,
-                                       float(qs[s]), thr, out[s], b, y0, x0, bh, sw)
+        b, bi = divmod(task, nbands)
+        y0 = bi * band
+        bh = min(band, ho - y0)
+        ph = bh + 2 * ry
+        order_loops.bitset_gather(frame, b, yidx, xidx, fill, y0, ph, strip, rx, wo, vals)
+        order = np.argsort(vals, axis=1)
+        order_loops.bitset_band(vals, order, ph, strip, rx, kernel.dy, kernel.dx, kernel.length,
+                                vert.dy, vert.dx, vert.length, qs, thr, out, b, y0, bh)
 
 
 def _band(nb: int, ho: int, per_band_row: int, parallel: bool, *, default: int) -> int:

@@ -35,8 +35,8 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._boxnet_kernels import box_median_3x3, box_median_3x5, box_median_5x3, box_median_5x5
 
-__all__ = ["BOX_CODES", "network_pairs", "network_schedule", "order_network", "bitset_region", "bitset_ranks",
-           "bitset_windows"]
+__all__ = ["BOX_CODES", "network_pairs", "network_schedule", "order_network", "bitset_gather",
+           "bitset_band", "bitset_windows"]
 
 
 #: ``box`` of :func:`order_network`: the full boxes ``(rows, columns)`` with a generated
@@ -320,77 +320,128 @@ def _toggle(words, r):
 
 
 @njit(nogil=True, cache=True)
-def bitset_region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, flat, pos):
-    """The valid values of a task's region and their positions ``i * pw + j``; their count."""
-    m = 0
-    for i in range(ph):
-        sy = yidx[y0 + i]
-        for j in range(pw):
-            sx = xidx[x0 + j]
-            if sy < 0 or sx < 0:
-                val = fill
-            else:
-                val = frame[b, sy, sx]
-            if val == val:
-                flat[m] = val
-                pos[m] = i * pw + j
-                m += 1
-    return m
+def bitset_gather(frame, b, yidx, xidx, fill, y0, ph, strip, rx, wo, vals):
+    """The regions of one band's strips, one per row of ``vals``, row-major, NaN past each.
+
+    Strip ``s`` covers output columns ``s * strip`` on; its region is ``ph`` rows by
+    ``sw + 2 rx`` padded columns. A NaN (missing) value stays NaN: numpy's sort puts them
+    last, where :func:`bitset_band` leaves them out.
+    """
+    nstrips, size = vals.shape
+    for s in range(nstrips):
+        x0 = s * strip
+        pw = min(strip, wo - x0) + 2 * rx
+        row = vals[s]
+        for i in range(ph):
+            sy = yidx[y0 + i]
+            for j in range(pw):
+                sx = xidx[x0 + j]
+                row[i * pw + j] = frame[b, sy, sx] if sy >= 0 and sx >= 0 else fill
+        row[ph * pw:] = np.nan
 
 
 @njit(nogil=True, cache=True)
-def bitset_ranks(order, flat, pos, m, size):
-    """Sorted values ``srt[r + 64]`` and the rank ``+ 64`` of each region cell (-1: NaN)."""
-    srt = np.empty(m + 64, dtype=np.float64)
-    rank = np.full(size, -1, dtype=np.int64)
-    for r in range(m):
-        o = order[r]
-        srt[r + 64] = flat[o]
-        rank[pos[o]] = r + 64
-    return srt, rank
+def bitset_band(vals, order, ph, strip, rx, rdy, rdx, rlen, vcol, vrow, vlen, qs, thr, out, b,
+                y0, bh):
+    """Every statistic of one band from its strips' sorted regions (:func:`bitset_gather`).
+
+    ``order[s]`` sorts ``vals[s]`` (NaN last); the rank of a region cell is its position
+    in that order ``+ 64`` (-1: NaN), and :func:`bitset_windows` runs each statistic.
+    """
+    nstrips, size = vals.shape
+    nq, nb, ho, wo = out.shape
+    srt = np.empty(size + 64, dtype=np.float64)
+    rank = np.empty(size, dtype=np.int64)
+    for s in range(nstrips):
+        x0 = s * strip
+        sw = min(strip, wo - x0)
+        pw = sw + 2 * rx
+        row = vals[s]
+        m = 0
+        for r in range(ph * pw):
+            m += row[r] == row[r]
+        rank[:ph * pw] = -1
+        srow = order[s]
+        for r in range(m):
+            o = srow[r]
+            srt[r + 64] = row[o]
+            rank[o] = r + 64
+        for k in range(nq):
+            bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, vcol, vrow, vlen, qs[k], thr, out[k],
+                           b, y0, x0, bh, sw)
 
 
 @njit(nogil=True, cache=True)
-def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh, sw):
-    """Statistic ``q`` of one task's windows from its region's ranks (:func:`bitset_ranks`).
+def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, vcol, vrow, vlen, q, thr, out, b, y0, x0,
+                   bh, sw):
+    """Statistic ``q`` of one task's windows from its region's ranks (:func:`bitset_band`).
 
     Rank ``r`` is bit ``r`` of ``words`` (ranks start at 64, so word 0 stays empty). A
     cell enters or leaves the window by flipping its bit: ranks are distinct, so a flip
-    needs no test. The k-th smallest is found from a pivot word ``pj`` and the number
-    ``cb`` of window ranks in the words below it: the window changes by a few cells per
-    step, so the pivot moves by a word or two, counted with popcounts, and the bit is
-    then selected inside its word. A task's region is small (see ``BITSET_STRIP``), so
-    the window's bits are dense enough that no summary level is needed. One statistic
-    per call keeps the pivot in registers.
+    needs no test. The window snakes through the task: along a row by the footprint's
+    runs (``rdy``, ``rdx``, ``rlen``: the first cell of each leaves, the one after its end
+    enters), then down one row by its vertical runs (``vcol``, ``vrow``, ``vlen``), then
+    back along the next row -- two flips per run and step, never a rebuild. The k-th
+    smallest is found from a pivot word ``pj`` and the number ``cb`` of window ranks in
+    the words below it: the window changes by a few cells per step, so the pivot moves
+    by a word or two, counted with popcounts, and the bit is then selected inside its
+    word. A task's region is small (see ``BITSET_STRIP``), so the window's bits are dense
+    enough that no summary level is needed. One statistic per call keeps the pivot in
+    registers.
     """
     nruns = rdy.shape[0]
+    nvert = vcol.shape[0]
     nw = (m + 127) // 64 + 1
     words = np.zeros(nw, dtype=np.uint64)
-    first = np.empty(nruns, dtype=np.int64)
+    leave = np.empty(nruns, dtype=np.int64)
+    enter = np.empty(nruns, dtype=np.int64)
+    nv = 0
+    for k in range(nruns):
+        base = rdy[k] * pw
+        for j in range(rdx[k], rdx[k] + rlen[k]):
+            r = rank[base + j]
+            if r >= 0:
+                _toggle(words, r)
+                nv += 1
+    pj = 0
+    cb = 0
+    x = 0
+    step = 1
     for yy in range(bh):
-        nv = 0
-        for k in range(nruns):
-            base = (yy + rdy[k]) * pw
-            for j in range(rdx[k], rdx[k] + rlen[k]):
-                r = rank[base + j]
+        if yy > 0:  # down one row at column x
+            for k in range(nvert):
+                col = x + vcol[k]
+                r = rank[np.uint64((yy - 1 + vrow[k]) * pw + col)]
+                if r >= 0:
+                    _toggle(words, r)
+                    nv -= 1
+                    cb -= (r >> 6) < pj  # branch-free: unpredictable
+                r = rank[np.uint64((yy - 1 + vrow[k] + vlen[k]) * pw + col)]
                 if r >= 0:
                     _toggle(words, r)
                     nv += 1
-        pj = 0
-        cb = 0
+                    cb += (r >> 6) < pj
         dst = out[b, y0 + yy, x0:x0 + sw]
-        for k in range(nruns):  # where each run's first cell sits in ``rank`` at x = 0
-            first[k] = (yy + rdy[k]) * pw + rdx[k]
-        for x in range(sw):
-            if x > 0:
+        # Where each run's leaving and entering cells sit in ``rank`` at step 0 of the row:
+        # the left end and the cell after the right end going right, swapped going left.
+        for k in range(nruns):
+            base = (yy + rdy[k]) * pw + rdx[k] + x
+            if step > 0:
+                leave[k], enter[k] = base, base + rlen[k]
+            else:
+                leave[k], enter[k] = base - 1 + rlen[k], base - 1
+        for n in range(sw):
+            if n > 0:
+                x += step
                 for k in range(nruns):
-                    base = first[k] + x - 1
-                    r = rank[np.uint64(base)]
+                    r = rank[np.uint64(leave[k])]
+                    leave[k] += step
                     if r >= 0:
                         _toggle(words, r)
                         nv -= 1
-                        cb -= (r >> 6) < pj  # branch-free: unpredictable
-                    r = rank[np.uint64(base + rlen[k])]
+                        cb -= (r >> 6) < pj
+                    r = rank[np.uint64(enter[k])]
+                    enter[k] += step
                     if r >= 0:
                         _toggle(words, r)
                         nv += 1
@@ -418,9 +469,4 @@ def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh,
                     nxt += 1
                 hi = srt[nxt * 64 + np.int64(trailing_zeros(words[nxt]))]
             dst[x] = _value(a, hi, w, q)
-        for k in range(nruns):
-            base = (yy + rdy[k]) * pw
-            for j in range(sw - 1 + rdx[k], sw - 1 + rdx[k] + rlen[k]):
-                r = rank[base + j]
-                if r >= 0:
-                    _toggle(words, r)
+        step = -step
