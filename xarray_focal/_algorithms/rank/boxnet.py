@@ -13,6 +13,10 @@ no stores between compare-exchanges.
 
 Only NaN-free windows take this path (min/max on NaN are not order statistics); the
 sorting-network engine of :mod:`.order` handles the others.
+
+After regenerating, clear the package's ``__pycache__``: numba's on-disk cache of
+:func:`.order.order_network`, which calls these kernels, is keyed by ``order.py`` only
+and would keep the old ones.
 """
 
 from __future__ import annotations
