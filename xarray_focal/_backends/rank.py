@@ -14,6 +14,8 @@ statistics; the class statistics and ``apply`` are refused on the GPU up front.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .._algorithms.rank import classes as class_loops
@@ -189,14 +191,14 @@ class RankReduction:
             args = (frame, yidx, xidx, xb, float(fill), taps.dy, taps.dx, kernel.ry, kernel.rx,
                     moves, final, qs, self.threshold, out, band, strip, _box_code(kernel, qs))
             ntasks = nb * -(-ho // band) * -(-wo // strip)
-            threads.run_ranges(order_loops.order_network, args, ntasks, parallel=parallel)
+            _run_tasks(order_loops.order_network, args, ntasks, parallel=parallel)
         else:
             strip = min(wo, BITSET_STRIP)
             band = min(_band(nb, ho, 1, parallel, default=ho), BITSET_BAND)
             args = (frame, yidx, xidx, xb, float(fill), kernel, qs, self.threshold, out, band,
                     strip)
             ntasks = nb * -(-ho // band)
-            threads.run_ranges(_bitset_tasks, args, ntasks, parallel=parallel)
+            _run_tasks(_bitset_tasks, args, ntasks, parallel=parallel)
         return out
 
     def _classes(self, frame, dtype, yidx, xidx, xb, fill, kernel, codes, shape, parallel):
@@ -214,7 +216,7 @@ class RankReduction:
             args = (ids, yidx, xidx, xb, fill_id, kernel.dy, kernel.dx, kernel.length,
                     lengths.astype(np.int64), run_len_slot.astype(np.int64).reshape(-1),
                     kernel.ry, kernel.rx, self.threshold, out, slot, vband)
-            threads.run_ranges(class_loops.variety_bits, args, nb * -(-ho // vband),
+            _run_tasks(class_loops.variety_bits, args, nb * -(-ho // vband),
                                parallel=parallel)
             counting = codes[codes != class_loops.VARIETY]
         if counting.size:
@@ -222,7 +224,7 @@ class RankReduction:
             sub = np.empty((counting.size, nb, ho, wo), dtype=dtype)
             args = (ids, yidx, xidx, xb, fill_id, kernel.dy, kernel.dx, kernel.length, kernel.ry,
                     kernel.rx, values.size, values, counting, self.threshold, sub, band)
-            threads.run_ranges(class_loops.class_windows, args, ntasks, parallel=parallel)
+            _run_tasks(class_loops.class_windows, args, ntasks, parallel=parallel)
             out[rest] = sub
         return out
 
@@ -233,7 +235,7 @@ class RankReduction:
         band = _band(nb, ho, 1, parallel, default=ho)
         args = (frame, yidx, xidx, xb, float(fill), kernel.dy, kernel.dx, kernel.length, kernel.ry,
                 kernel.rx, self.func, self.threshold, out, band)
-        threads.run_ranges(custom_loops.apply_windows, args, nb * -(-ho // band), parallel=parallel)
+        _run_tasks(custom_loops.apply_windows, args, nb * -(-ho // band), parallel=parallel)
         return out
 
 
@@ -269,11 +271,37 @@ def _bitset_tasks(frame, yidx, xidx, xb, fill, kernel, qs, thr, out, band, strip
                                 vert.dy, vert.dx, vert.length, qs, thr, out, b, y0, bh)
 
 
+#: Tasks per thread of a whole-array call. Threads take them one at a time
+#: (:func:`_run_tasks`), so a core slowed by other work does fewer of them; with a fixed
+#: range per thread the call would wait for the slowest range.
+TASKS_PER_THREAD = 16
+
+
+def _run_tasks(kernel, args: tuple, ntasks: int, *, parallel: bool) -> None:
+    """``kernel(*args, t, t + 1)`` for every task, each thread taking the next free one.
+
+    Uses the shared pool of :func:`.threads.run_ranges` (one range per thread, each
+    running this loop); a dask task (``parallel=False``) runs them all in its thread.
+    """
+    nthreads = min(threads.num_threads(), ntasks) if parallel else 1
+    if nthreads <= 1:
+        kernel(*args, 0, ntasks)
+        return
+    counter = itertools.count()  # next() on it is atomic under the GIL
+
+    def worker(w0, w1):
+        while (task := next(counter)) < ntasks:
+            kernel(*args, task, task + 1)
+
+    threads.run_ranges(worker, (), nthreads, parallel=True)
+
+
 def _band(nb: int, ho: int, per_band_row: int, parallel: bool, *, default: int) -> int:
-    """Band height: the whole tile in a dask task, about four tasks per thread otherwise."""
+    """Band height: the whole tile in a dask task, :data:`TASKS_PER_THREAD` per thread
+    otherwise."""
     if not parallel:
         return max(1, default)
-    wanted = 4 * threads.num_threads()
+    wanted = TASKS_PER_THREAD * threads.num_threads()
     return max(1, min(ho, -(-ho * nb * per_band_row // wanted)))
 
 
