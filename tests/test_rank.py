@@ -659,3 +659,16 @@ def test_bitset_dense_windows_every_rank_position():
         got = xf.focal_percentile(data, fp, q, boundary="mirror")
         np.testing.assert_array_equal(got, ref_order(data, fp, q, boundary="mirror"))
     np.testing.assert_array_equal(xf.focal_median(data, fp, boundary="nan"), ref_order(data, fp))
+
+
+def test_focal_stats_percentiles_with_a_geodesic_kernel_are_the_single_percentiles():
+    lat, lon = np.arange(-60.0, 61, 10), np.arange(0.0, 360, 15)
+    data = nan_data((lat.size, lon.size), seed=46, nan_fraction=0.1)
+    da = xr.DataArray(data, dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+    kernel = da.focal.circle_kernel("1500 km")
+    out = da.focal.stats(kernel, ("median", "percentile"), q=(10, 90))
+    assert list(out.data_vars) == ["median", "percentile_10", "percentile_90"]
+    for q in (10, 90):
+        np.testing.assert_array_equal(out[f"percentile_{q}"].values,
+                                      da.focal.percentile(kernel, q).values)
+    np.testing.assert_array_equal(out["median"].values, da.focal.median(kernel).values)
