@@ -299,6 +299,10 @@ def _popcount(w):
 @njit(nogil=True, cache=True)
 def _select(w, t):
     """Position of the ``t``-th (from 0) set bit of ``w`` (it has more than ``t``)."""
+    if t < 4:  # the usual case (a few window bits per word): clear the lower ones
+        for _ in range(t):
+            w &= w - np.uint64(1)
+        return np.int64(trailing_zeros(w))
     pos = 0
     for half in (32, 16, 8):
         mask = (np.uint64(1) << np.uint64(half)) - np.uint64(1)
