@@ -367,8 +367,8 @@ def bitset_gather(frame, b, yidx, xidx, fill, y0, ph, strip, rx, wo, vals, keys,
 def _exact_runs(key, bits, m, ib, idx):
     """``idx[r]``: the cell of sorted key ``r``, with runs of equal keys put in value order.
 
-    Keys that agree above their ``ib`` position bits hold values within a relative 2**-40
-    or so of each other; such runs (rare, short in data that is not adversarial) are
+    Keys that agree above their ``ib`` position bits hold values that differ only in
+    their last ``ib`` bits; such runs (rare, short in data that is not adversarial) are
     sorted by the exact order: insertion for short runs, numba's argsort for long ones.
     """
     low = (np.uint64(1) << np.uint64(ib)) - np.uint64(1)
