@@ -160,7 +160,10 @@ class RankReduction:
                 flat[order] = self._order(*maps, qs, (nb, ho, wo), parallel)
         if cls:
             codes = np.array([CLASS_STATS[self.names[i]] for i in cls], dtype=np.int64)
-            flat[cls] = self._classes(*maps, codes, (nb, ho, wo), parallel)
+            if len(cls) == len(self.names):  # straight into the result: no 2nd copy
+                self._classes(*maps, codes, (nb, ho, wo), parallel, out=flat)
+            else:
+                flat[cls] = self._classes(*maps, codes, (nb, ho, wo), parallel)
         if "apply" in self.names:
             flat[self.names.index("apply")] = self._apply(*maps, (nb, ho, wo), parallel)[0]
         return out
@@ -201,10 +204,12 @@ class RankReduction:
             _run_tasks(_bitset_tasks, args, ntasks, parallel=parallel)
         return out
 
-    def _classes(self, frame, dtype, yidx, xidx, xb, fill, kernel, codes, shape, parallel):
+    def _classes(self, frame, dtype, yidx, xidx, xb, fill, kernel, codes, shape, parallel,
+                 out=None):
         nb, ho, wo = shape
         ids, fill_id, values = class_ids(frame, fill)
-        out = np.empty((codes.size, nb, ho, wo), dtype=dtype)
+        if out is None:
+            out = np.empty((codes.size, nb, ho, wo), dtype=dtype)
         band = _band(nb, ho, 1, parallel, default=ho)
         ntasks = nb * -(-ho // band)
         counting = codes
@@ -357,7 +362,9 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
         # Offsets from the smallest class, then renumbered densely by a table of the
         # classes present (np.bincount: no sort).
         base = int(lo)
-        offsets = (frame if valid is None else vals).astype(np.int64) - base
+        offsets = (frame if valid is None else vals).astype(np.int64, copy=False)
+        if base != 0:  # int64 classes from 0 (the usual labels) are their own offsets
+            offsets = offsets - base
         if hi - lo < 64:  # already few enough for the variety bitsets: no table needed
             values = np.arange(base, int(hi) + 1, dtype=np.float64)
             fill_id = int(extra[0]) - base if extra else -1
