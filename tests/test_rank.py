@@ -453,3 +453,237 @@ def test_a_plain_python_func_is_jitted_once():
         return v.max() - v.min()
 
     assert api._check_func(spread) is api._check_func(spread)
+
+
+# --- the shared-column median kernels of full boxes (boxnet) --------------------------------
+
+def test_generated_box_kernels_are_in_sync_with_their_generator():
+    from xarray_focal._algorithms.rank import boxnet
+
+    assert boxnet.GENERATED.read_text() == boxnet.module_source()
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (3, 5), (5, 3), (5, 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_box_median_kernels_match_nanmedian(shape, dtype):
+    # Rows 0-9 NaN-free (the generated kernels), a NaN at (14, 300) and a NaN run in row 20
+    # (the counting network for the rows whose windows reach them): both paths, one call.
+    # 600 columns: several strips; ties, +-inf and a large offset in every row.
+    assert rank_backend._box_code(_runs(np.ones(shape)), np.array([np.nan])) != 0
+    rng = np.random.default_rng(sum(shape))
+    data = (rng.integers(0, 6, (24, 600)) * 0.5 + 3e7).astype(dtype)
+    data[rng.random(data.shape) < 0.01] = np.inf
+    data[rng.random(data.shape) < 0.01] = -np.inf
+    data[14, 300] = np.nan
+    data[20, 40:90] = np.nan
+    fp = np.ones(shape)
+    for boundary in ("nearest", "nan", "wrap"):
+        got = xf.focal_median(data, fp, boundary=boundary)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, ref_order(data, fp, boundary=boundary).astype(dtype))
+
+
+def _runs(footprint):
+    from xarray_focal._algorithms.runs import kernel_runs
+
+    return kernel_runs(np.asarray(footprint, dtype=np.float64))
+
+
+def test_box_median_tiny_arrays_and_other_statistics_keep_the_general_network():
+    fp = np.ones((5, 5))
+    assert rank_backend._box_code(_runs(fp), np.array([50.0])) == 0  # a percentile
+    assert rank_backend._box_code(_runs(ANNULUS), np.array([np.nan])) == 0  # not a full box
+    assert rank_backend._box_code(_runs(np.ones((7, 5))), np.array([np.nan])) == 0  # 35 cells
+    for shape in [(1, 1), (1, 2), (2, 1), (3, 4), (6, 5)]:  # narrower than the box
+        data = np.random.default_rng(shape[1]).standard_normal(shape) - 1e9
+        for boundary in ("reflect", "nan"):
+            np.testing.assert_array_equal(xf.focal_median(data, fp, boundary=boundary),
+                                          ref_order(data, fp, boundary=boundary))
+
+
+@requires_dask
+def test_box_median_dask_is_numpy():
+    import dask.array as da
+
+    data = nan_data((2, 23, 31), seed=31, nan_fraction=0.02)
+    for chunks in [(1, 7, 9), (2, 23, 4)]:
+        lazy = xf.focal_median(da.from_array(data, chunks=chunks), np.ones((5, 5)),
+                               boundary="reflect")
+        np.testing.assert_array_equal(lazy.compute(),
+                                      xf.focal_median(data, np.ones((5, 5)), boundary="reflect"))
+
+
+# --- percentiles in focal_stats (q=) ---------------------------------------------------------
+
+def test_focal_stats_percentiles_match_nanpercentile(engine):
+    data = nan_data((2, 12, 15), seed=40)
+    data[0, 3:6, :] = np.round(data[0, 3:6, :], -2)  # ties
+    fp = np.ones((3, 5))
+    qs = (0, 2.5, 50, 90, 100 / 3, 100)
+    out = xf.focal_stats(data, fp, ("mean", "percentile", "median"), q=qs, boundary="reflect")
+    names = ["percentile_0", "percentile_2.5", "percentile_50", "percentile_90",
+             "percentile_33.333333333333336", "percentile_100"]
+    assert list(out) == ["mean", *names, "median"]
+    for name, q in zip(names, qs):
+        np.testing.assert_array_equal(out[name], ref_order(data, fp, q, boundary="reflect"))
+    np.testing.assert_array_equal(out["median"], ref_order(data, fp, boundary="reflect"))
+    np.testing.assert_array_equal(out["mean"], xf.focal_mean(data, fp, boundary="reflect"))
+    # One q, min_count and propagate as for focal_percentile.
+    for policy, min_count in (("omit", 9), ("propagate", None)):
+        one = xf.focal_stats(data, fp, ("percentile",), q=np.float32(75), nan_policy=policy,
+                             min_count=min_count)
+        assert list(one) == ["percentile_75"]
+        np.testing.assert_array_equal(
+            one["percentile_75"], ref_order(data, fp, 75, policy=policy, min_count=min_count))
+
+
+@pytest.mark.parametrize("stats, q, error, match", [
+    (("mean",), 90, FocalValueError, "no \"percentile\""),
+    (("mean", "percentile"), None, FocalTypeError, "give its q="),
+    (("percentile",), (90, 90.0), FocalValueError, "twice"),
+    (("percentile",), (10, 101), FocalValueError, "between 0 and 100"),
+    (("percentile",), "90", FocalTypeError, "q must be"),
+    (("percentile",), (), FocalValueError, "q is empty"),
+    (("percentile",), (10, True), FocalTypeError, "q must be a real number"),
+])
+def test_focal_stats_q_is_checked(stats, q, error, match):
+    with pytest.raises(error, match=match):
+        xf.focal_stats(np.ones((5, 5)), np.ones((3, 3)), stats, q=q)
+
+
+@requires_dask
+def test_focal_stats_percentiles_dask_is_numpy():
+    import dask.array as da
+
+    data = nan_data((2, 17, 19), seed=41)
+    for fp in (np.ones((3, 3)), np.ones((9, 7))):  # network and bitset engines
+        eager = xf.focal_stats(data, fp, ("percentile", "variety"), q=(5, 95), boundary="wrap")
+        for chunks in [(1, 6, 7), (2, 17, 5)]:
+            lazy = xf.focal_stats(da.from_array(data, chunks=chunks), fp, ("percentile", "variety"),
+                                  q=(5, 95), boundary="wrap")
+            assert list(lazy) == list(eager)
+            for name in eager:
+                np.testing.assert_array_equal(lazy[name].compute(), eager[name])
+
+
+def test_accessor_stats_percentiles_dataarray_and_dataset():
+    data = nan_data((9, 11), seed=42)
+    attrs = {"units": "K", "standard_name": "air_temperature", "long_name": "temperature",
+             "cell_methods": "time: mean"}
+    da = xr.DataArray(data, dims=("y", "x"), name="t", attrs=attrs)
+    fp = np.ones((3, 3))
+    out = da.focal.stats(fp, ("median", "percentile"), q=(10, 90))
+    assert list(out.data_vars) == ["median", "percentile_10", "percentile_90"]
+    np.testing.assert_array_equal(out["percentile_10"].values, ref_order(data, fp, 10))
+    p90 = out["percentile_90"]
+    assert p90.attrs["long_name"] == "focal percentile q=90 of temperature"
+    assert p90.attrs["cell_methods"] == "time: mean"  # the input's; CF has no percentile
+    assert p90.attrs["units"] == "K" and p90.attrs["standard_name"] == "air_temperature"
+    assert out["median"].attrs["cell_methods"] == "time: mean y: x: median (focal footprint of 9 cells)"
+    ds = xr.Dataset({"a": da, "b": da * 2})
+    dout = ds.focal.stats(fp, ("percentile",), q=2.5)
+    assert list(dout.data_vars) == ["a_percentile_2.5", "b_percentile_2.5"]
+    np.testing.assert_array_equal(dout["b_percentile_2.5"].values, ref_order(data * 2, fp, 2.5))
+    assert dout["a_percentile_2.5"].attrs["long_name"] == "focal percentile q=2.5 of temperature"
+
+
+def test_statistics_without_a_cf_method_keep_the_inputs_cell_methods():
+    import numba
+
+    @numba.njit
+    def top(v):
+        return v.max()
+
+    data = np.round(nan_data((8, 9), seed=43) / 50)
+    da = xr.DataArray(data, dims=("y", "x"), name="c",
+                      attrs={"cell_methods": "time: mean (interval: 1 day)", "units": "1"})
+    fp = np.ones((3, 3))
+    results = {
+        "percentile": da.focal.percentile(fp, 30),
+        "minority": da.focal.minority(fp),
+        "variety": da.focal.variety(fp),
+        "apply": da.focal.apply(fp, top),
+        "stats variety": da.focal.stats(fp, ("variety", "minority"))["variety"],
+        "dataset minority": xr.Dataset({"c": da}).focal.minority(fp)["c"],
+    }
+    for what, r in results.items():
+        assert r.attrs.get("cell_methods") == "time: mean (interval: 1 day)", what
+    np.testing.assert_array_equal(results["minority"].values, ref_classes(data, fp, "minority"))
+    # The ones CF names still append their focal entry.
+    assert da.focal.majority(fp).attrs["cell_methods"] == (
+        "time: mean (interval: 1 day) y: x: mode (focal footprint of 9 cells)")
+
+
+def test_several_percentiles_are_split_for_the_gpu_engine():
+    red = rank_backend.RankReduction(("median", "percentile_10", "percentile_90"), 1, q=(10, 90))
+    parts = red.gpu_parts()
+    assert [names for _, names in parts] == [("median",), ("percentile_10",), ("percentile_90",)]
+    assert [p.names for p, _ in parts] == [("median",), ("percentile",), ("percentile",)]
+    assert [p.q for p, _ in parts] == [None, 10.0, 90.0]
+    one = rank_backend.RankReduction(("percentile",), 1, q=90)
+    assert one.gpu_parts() == [(one, ("percentile",))]
+
+
+def test_focal_stats_percentiles_on_every_backend(backend):
+    data = nan_data((2, 13, 14), seed=44).astype(np.float32)
+    fp = np.ones((5, 5))
+    out = xf.focal_stats(backend.to_backend(data), fp, ("median", "percentile"), q=(10, 90),
+                         boundary="reflect")
+    got = backend.to_numpy_all(out)
+    ref = data.astype(np.float64)
+    np.testing.assert_array_equal(got["median"], ref_order(ref, fp, boundary="reflect").astype(np.float32))
+    for q in (10, 90):
+        np.testing.assert_array_equal(got[f"percentile_{q}"],
+                                      ref_order(ref, fp, q, boundary="reflect").astype(np.float32))
+
+
+def test_bitset_dense_windows_every_rank_position():
+    # 21 x 21 windows in a small task region: many window bits per 64-bit word, so the
+    # pivot word's popcounts and the in-word selection (halves of 32, 16, 8 bits) all run;
+    # q 0 and 100 select the lowest and highest set bit, 50 the middle pair (even counts).
+    data = nan_data((45, 47), seed=45, nan_fraction=0.1)
+    data[10:14, :] = np.round(data[10:14, :], -2)  # ties
+    fp = np.ones((21, 21))
+    fp[3, 4] = 0
+    for q in (0, 1, 50, 99, 100):
+        got = xf.focal_percentile(data, fp, q, boundary="mirror")
+        np.testing.assert_array_equal(got, ref_order(data, fp, q, boundary="mirror"))
+    np.testing.assert_array_equal(xf.focal_median(data, fp, boundary="nan"), ref_order(data, fp))
+
+
+def test_focal_stats_percentiles_with_a_geodesic_kernel_are_the_single_percentiles():
+    lat, lon = np.arange(-60.0, 61, 10), np.arange(0.0, 360, 15)
+    data = nan_data((lat.size, lon.size), seed=46, nan_fraction=0.1)
+    da = xr.DataArray(data, dims=("lat", "lon"), coords={"lat": lat, "lon": lon})
+    kernel = da.focal.circle_kernel("1500 km")
+    out = da.focal.stats(kernel, ("median", "percentile"), q=(10, 90))
+    assert list(out.data_vars) == ["median", "percentile_10", "percentile_90"]
+    for q in (10, 90):
+        np.testing.assert_array_equal(out[f"percentile_{q}"].values,
+                                      da.focal.percentile(kernel, q).values)
+    np.testing.assert_array_equal(out["median"].values, da.focal.median(kernel).values)
+
+
+@pytest.mark.parametrize("cluster", [4, 10**6])
+def test_bitset_values_apart_only_in_their_last_bits(cluster):
+    # The bitset engine sorts keys that drop a value's last mantissa bits: values that
+    # differ only there must still come out in exact order (short runs: insertion; a
+    # whole region in one run: the fallback sort). Negative values, -0.0 and +-inf too.
+    rng = np.random.default_rng(47)
+    shape = (30, 33)
+    k = rng.permutation(shape[0] * shape[1]) % cluster
+    base = np.where(rng.random(shape) < 0.5, -(2.0 ** 30), 2.0 ** 30)
+    if cluster > 10:
+        base[:] = 2.0 ** 30
+    data = base + k.reshape(shape) * np.spacing(2.0 ** 30)
+    if cluster <= 10:
+        data += np.round(rng.standard_normal(shape) * 3) * 1024  # clusters of near-equal values
+        data[0, :5] = [-0.0, 0.0, np.inf, -np.inf, np.nan]
+    fp = np.ones((9, 9))
+    for q in (0, 37, 50, 100):
+        got = xf.focal_percentile(data, fp, q, boundary="reflect")
+        expected = ref_order(data, fp, q, boundary="reflect")
+        finite = np.isfinite(expected)  # numpy gives NaN between a finite and an inf value
+        np.testing.assert_array_equal(got[finite], expected[finite])
+    np.testing.assert_array_equal(xf.focal_median(data, fp, boundary="reflect"),
+                                  ref_order(data, fp, boundary="reflect"))

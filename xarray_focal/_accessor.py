@@ -78,7 +78,9 @@ def _stats(da: xr.DataArray, call: api.FocalCall, dims: tuple) -> list[xr.DataAr
     cells = getattr(call, "cells_label", None) or call.runs.ntaps
     for stat, r in zip(call.outputs, results):
         r.attrs = stat_attrs(da.attrs, da.name, stat, dims, cells)  # not da's dict
-        if getattr(call, "area_weighted", False) and r.attrs.get("cell_methods", "").endswith(")"):
+        appended = r.attrs.get("cell_methods") != da.attrs.get("cell_methods")  # not kept as is
+        if (getattr(call, "area_weighted", False) and appended
+                and r.attrs.get("cell_methods", "").endswith(")")):
             # Inside the CF comment of this method: "(focal footprint of ..., area-weighted)".
             r.attrs["cell_methods"] = r.attrs["cell_methods"][:-1] + ", area-weighted)"
             if stat == "sum":
@@ -546,8 +548,9 @@ class _FocalAccessor:
         -------
         DataArray or Dataset
             Like the input; ``units``, ``standard_name`` and ``valid_*`` kept, ``long_name``
-            ``"focal percentile q=<q> of <long_name or name>"``, no ``cell_methods`` (CF
-            has no method name for a percentile).
+            ``"focal percentile q=<q> of <long_name or name>"``; the input's
+            ``cell_methods`` kept as they are, nothing appended (CF has no method name for
+            a percentile).
 
         Examples
         --------
@@ -595,9 +598,9 @@ class _FocalAccessor:
         Returns
         -------
         DataArray or Dataset
-            Like the input; no ``units``, ``standard_name`` or ``cell_methods`` (the
-            function's result is another quantity), ``long_name``
-            ``"focal <func name> of <long_name or name>"``.
+            Like the input; no ``units`` or ``standard_name`` (the function's result is
+            another quantity), the input's ``cell_methods`` kept as they are (nothing
+            appended), ``long_name`` ``"focal <func name> of <long_name or name>"``.
 
         Examples
         --------
@@ -708,6 +711,7 @@ class _FocalAccessor:
         method: str = "auto",
         dims: Sequence[Hashable] | None = None,
         area_weighted: bool = False,
+        q: float | Sequence[float] | None = None,
     ) -> xr.Dataset:
         """Several focal statistics in one pass, as a Dataset with one variable per statistic.
 
@@ -720,7 +724,7 @@ class _FocalAccessor:
         stats : sequence of str
             Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
             ``"std"``, ``"var"``, ``"median"``, ``"majority"``, ``"minority"``,
-            ``"variety"``.
+            ``"variety"``, and ``"percentile"`` with ``q``.
         %(stat_options)s
         min_count : int, optional
             Fewer valid cells than this give NaN (not applied to ``count``).
@@ -729,6 +733,10 @@ class _FocalAccessor:
         area_weighted : bool
             With a geodesic kernel: weight cells by their area (``mean``, ``sum``, ``std``,
             ``var`` only; see :meth:`mean`).
+        q : float or sequence of float, optional
+            The percentiles (0 to 100) of ``"percentile"`` in ``stats``, each a variable
+            ``"percentile_<q>"`` (``"<variable>_percentile_<q>"`` for a Dataset), as
+            :func:`xarray_focal.focal_stats` names them; required with ``"percentile"``.
 
         Returns
         -------
@@ -752,13 +760,16 @@ class _FocalAccessor:
         ('m2', '1')
         >>> ds["mean"].attrs["long_name"], ds["mean"].attrs["cell_methods"]
         ('focal mean of elevation', 'y: x: mean (focal footprint of 3 cells)')
+        >>> p = da.focal.stats(np.ones((1, 3)), ("percentile",), q=(10, 90), boundary="nearest")
+        >>> sorted(p.data_vars), p["percentile_90"].attrs["long_name"]
+        (['percentile_10', 'percentile_90'], 'focal percentile q=90 of elevation')
         """
         obj = self._obj
         dims = resolve_dims(obj, dims)
         boundary = _axis_boundary(obj, dims, boundary)
         call = api.check_stats(
             footprint, stats, size=size, boundary=boundary, nan_policy=nan_policy,
-            min_count=min_count, method=method, area_weighted=area_weighted,
+            min_count=min_count, method=method, area_weighted=area_weighted, q=q,
         )
         if isinstance(obj, xr.Dataset):
             per_var = _each_variable(obj, dims, lambda v: _stats(v, call, dims))

@@ -15,8 +15,8 @@ from collections.abc import Hashable
 __all__ = ["stat_attrs", "labels_doc"]
 
 # CF cell_methods method names (CF conventions, appendix E). count, variety, minority,
-# percentile and a user's function have none, so their results carry no cell_methods;
-# the majority is CF's "mode".
+# percentile and a user's function have none, so no focal entry is appended for them; the
+# majority is CF's "mode".
 _CF_METHODS = {
     "mean": "mean", "sum": "sum", "min": "minimum", "max": "maximum", "range": "range",
     "std": "standard_deviation", "var": "variance", "median": "median", "majority": "mode",
@@ -43,6 +43,10 @@ _INPUT_ONLY_ATTRS = {
     "flag_values", "flag_masks", "flag_meanings",
 }
 _VALID_RANGE_ATTRS = {"valid_range", "valid_min", "valid_max"}
+# Statistics without a CF method that keep the input's cell_methods as they are: how the
+# input was made (say "time: mean") is still true of the data they were computed from.
+# count (owned by the linear statistics) still drops them.
+_KEEP_INPUT_METHODS = {"percentile", "minority", "variety", "apply"}
 _UNIT_POWER = re.compile(r"([A-Za-z_]+)(-?\d+)?")
 
 
@@ -66,7 +70,15 @@ def stat_attrs(attrs: dict, name: Hashable | None, stat: str, dims: tuple, cells
     --------
     >>> stat_attrs({"units": "m", "long_name": "elevation"}, "z", "var", ("y", "x"), 9)
     {'units': 'm2', 'long_name': 'focal variance of elevation', 'cell_methods': 'y: x: variance (focal footprint of 9 cells)'}
+
+    A percentile of :func:`~xarray_focal.focal_stats` is named ``"percentile_<q>"``:
+
+    >>> stat_attrs({"cell_methods": "time: mean"}, "t", "percentile_90", ("y", "x"), 9)
+    {'cell_methods': 'time: mean', 'long_name': 'focal percentile q=90 of t'}
     """
+    what = None
+    if stat.startswith("percentile_"):
+        stat, what = "percentile", f"percentile q={stat[len('percentile_'):]}"
     out = {
         key: value for key, value in attrs.items()
         if (key not in _INPUT_ONLY_ATTRS or (stat in _CLASS_VALUED and key in _FLAG_ATTRS))
@@ -75,7 +87,7 @@ def stat_attrs(attrs: dict, name: Hashable | None, stat: str, dims: tuple, cells
     if stat not in _SAME_QUANTITY:
         out.pop("standard_name", None)
     subject = attrs.get("long_name") or (str(name) if name is not None else None)
-    out["long_name"] = f"focal {_LONG_NAMES[stat]}" + (f" of {subject}" if subject else "")
+    out["long_name"] = f"focal {what or _LONG_NAMES[stat]}" + (f" of {subject}" if subject else "")
     unit = str(attrs.get("units", "")).strip()
     if stat in _COUNTS:
         out["units"] = "1"
@@ -90,7 +102,9 @@ def stat_attrs(attrs: dict, name: Hashable | None, stat: str, dims: tuple, cells
             out.pop("units", None)
     if stat in ("std", "var", "range") and str(out.get("units_metadata", "")).startswith("temperature"):
         out["units_metadata"] = "temperature: difference"  # a spread, not a point on the scale
-    if stat not in _CF_METHODS:
+    if stat in _KEEP_INPUT_METHODS:
+        pass  # the input's, if any, as they are
+    elif stat not in _CF_METHODS:
         out.pop("cell_methods", None)
     else:
         method = f"{dims[0]}: {dims[1]}: {_CF_METHODS[stat]} (focal footprint of {cells} cells)"
@@ -111,7 +125,10 @@ def labels_doc(stat: str) -> str:
         "``standard_name`` and ``valid_*`` kept (the same quantity)" if stat in _SAME_QUANTITY
         else "no ``standard_name`` or ``valid_*`` (another quantity)"
     )
-    if stat not in _CF_METHODS:
+    if stat in _KEEP_INPUT_METHODS:
+        methods = ("the input's ``cell_methods`` kept as they are, nothing appended (CF has "
+                   "no method name for it)")
+    elif stat not in _CF_METHODS:
         methods = "no ``cell_methods`` (CF has no method name for it)"
     else:
         methods = (

@@ -291,14 +291,57 @@ def _check_stats(stats: object) -> tuple[str, ...]:
         stats = (stats,)
     if not isinstance(stats, Sequence) or not stats:
         raise FocalTypeError(f"stats must be a non-empty sequence of names from {STATISTICS}")
-    unknown = [s for s in stats if s not in STATISTICS + RANK_STATISTICS]
+    known = STATISTICS + RANK_STATISTICS + ("percentile",)
+    unknown = [s for s in stats if s not in known]
     if unknown:
-        raise FocalValueError(
-            f"unknown statistic(s) {unknown}; choose from {STATISTICS + RANK_STATISTICS}"
-        )
+        raise FocalValueError(f"unknown statistic(s) {unknown}; choose from {known}")
     if len(set(stats)) != len(stats):
         raise FocalValueError(f"stats lists a statistic twice: {list(stats)}")
     return tuple(stats)
+
+
+def percentile_name(q: float) -> str:
+    """The output name of percentile ``q`` in :func:`focal_stats`: ``"percentile_<q>"``.
+
+    Integral ``q`` without a decimal point, others as Python writes the float (exact, so
+    two different ``q`` never share a name).
+
+    Examples
+    --------
+    >>> percentile_name(90), percentile_name(2.5), percentile_name(100 / 3)
+    ('percentile_90', 'percentile_2.5', 'percentile_33.333333333333336')
+    """
+    q = float(q)
+    return f"percentile_{int(q)}" if q.is_integer() else f"percentile_{q!r}"
+
+
+def _expand_percentiles(names: tuple[str, ...], q: object) -> tuple[tuple[str, ...], tuple]:
+    """``names`` with ``"percentile"`` replaced by one name per ``q``; the checked ``q``s."""
+    if "percentile" not in names:
+        if q is not None:
+            raise FocalValueError(
+                f"q={q!r} is given but stats has no \"percentile\"; add it, e.g. "
+                "stats=(\"mean\", \"percentile\"), q=90"
+            )
+        return names, ()
+    if q is None:
+        raise FocalTypeError(
+            'stats has "percentile": give its q= (a percentile 0 to 100, or a sequence of '
+            "them, e.g. q=(10, 50, 90))"
+        )
+    if isinstance(q, (str, bytes)) or not isinstance(q, (Sequence, np.ndarray, numbers.Real)):
+        raise FocalTypeError(f"q must be a percentile (0 to 100) or a sequence of them; got {q!r}")
+    qs = tuple(_check_q(v) for v in np.ravel(np.asarray(q, dtype=object)).tolist())
+    if not qs:
+        raise FocalValueError("q is empty: give at least one percentile (0 to 100)")
+    pnames = tuple(percentile_name(v) for v in qs)
+    if len(set(pnames)) != len(pnames):
+        raise FocalValueError(f"q lists a percentile twice: {list(qs)}")
+    clash = [n for n in pnames if n in names]
+    if clash:  # cannot happen with the names above, but a result must never be overwritten
+        raise FocalValueError(f"q gives output names {clash} that stats already has")
+    i = names.index("percentile")
+    return names[:i] + pnames + names[i + 1:], qs
 
 
 def focal_stats(
@@ -312,6 +355,7 @@ def focal_stats(
     min_count: int | None = None,
     method: str = "auto",
     area_weighted: bool = False,
+    q: float | Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Several focal statistics over the footprint, computed in one pass over the data.
 
@@ -326,7 +370,8 @@ def focal_stats(
         Any of ``"mean"``, ``"sum"``, ``"count"``, ``"min"``, ``"max"``, ``"range"``,
         ``"std"``, ``"var"`` (population: ``ddof=0``), and the rank and class statistics
         ``"median"``, ``"majority"``, ``"minority"``, ``"variety"`` (see
-        :func:`focal_median`, :func:`focal_majority`...), which run in their own engine.
+        :func:`focal_median`, :func:`focal_majority`...) and ``"percentile"`` (with
+        ``q``), which run in their own engine.
     size : int or (int, int), optional
         Instead of ``footprint``: a box of ``size`` x ``size`` (or ``(rows, cols)``) cells,
         odd sides, as ``scipy.ndimage``'s ``size=``. Its statistics cost the same whatever
@@ -346,6 +391,13 @@ def focal_stats(
         With a geodesic kernel (:class:`~xarray_focal.GeodesicKernel`): weight each cell by
         its area, so ``mean``, ``std`` and ``var`` are area means and ``sum`` is the
         area integral (value times m^2). Refused with other kernels.
+    q : float or sequence of float, optional
+        The percentiles (0 to 100, numpy's "linear" method, as :func:`focal_percentile`)
+        of ``"percentile"`` in ``stats``; required with it, refused without it. Each gives
+        one output, ``"percentile_<q>"`` (``q=(10, 2.5)``: ``"percentile_10"``,
+        ``"percentile_2.5"``: integral ``q`` without a decimal point, others as Python
+        writes the float), in the place of ``"percentile"`` in ``stats``. All come from
+        one sort of each window.
 
     Returns
     -------
@@ -367,11 +419,15 @@ def focal_stats(
     >>> xf.focal_stats(data, stats=("max",), size=(1, 3), boundary="nan")["max"]
     array([[2., 2., 2.],
            [5., 6., 6.]])
+    >>> p = xf.focal_stats(data, np.ones((1, 3)), ("median", "percentile"), q=(25, 90))
+    >>> list(p), p["percentile_90"]
+    (['median', 'percentile_25', 'percentile_90'], array([[1.9, 1.9, 2. ],
+           [4.9, 5.8, 5.9]]))
     """
     data = _check_data(data)
     call = check_stats(
         footprint, stats, size=size, boundary=boundary, nan_policy=nan_policy,
-        min_count=min_count, method=method, area_weighted=area_weighted,
+        min_count=min_count, method=method, area_weighted=area_weighted, q=q,
     )
     return dict(zip(call.outputs, _apply_checked(data, call)))
 
@@ -939,6 +995,7 @@ def check_stats(
     min_count: int | None = None,
     method: str = "auto",
     area_weighted: bool = False,
+    q: float | Sequence[float] | None = None,
 ) -> FocalCall:
     """Validate the options of :func:`focal_stats`, once, for :func:`apply`.
 
@@ -948,7 +1005,7 @@ def check_stats(
     >>> call.outputs, call.runs.ntaps
     (('mean', 'count'), 9)
     """
-    names = _check_stats(stats)
+    names, qs = _expand_percentiles(_check_stats(stats), q)
     footprint = _size_footprint(footprint, size)
     if isinstance(footprint, GeodesicKernel):
         check_method(method)
@@ -958,7 +1015,7 @@ def check_stats(
             from ._backends.rank import RankReduction
 
             # A template: each band of rows sharing a footprint gets its own threshold.
-            rank = RankReduction(ranked, 0)
+            rank = RankReduction(ranked, 0, q=qs or None)
         return _geodesic.check_call(
             footprint, flip=False, boundary=boundary, cval=0.0,
             nan_policy=_check_policy(nan_policy, NAN_POLICIES[:2]), min_count=min_count,
@@ -990,7 +1047,7 @@ def check_stats(
     if ranked:
         from ._backends.rank import RankReduction
 
-        rank = RankReduction(ranked, threshold)
+        rank = RankReduction(ranked, threshold, q=qs or None)
     return FocalCall(runs, method, mode, fill, reduction, names, rank)
 
 

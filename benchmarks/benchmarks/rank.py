@@ -19,8 +19,8 @@ def _classes(n):
 
 
 class Median:
-    """``focal_median`` with a box footprint: the sorting network (5x5, 25 cells) and the
-    bitset of ranks (15x15, 225 cells); float32 and float64."""
+    """``focal_median`` with a box footprint: the generated shared-column kernel (5x5, 25
+    cells) and the bitset of ranks (15x15, 225 cells); float32 and float64."""
 
     params = (("numpy", "dask"), (5, 15), ("float32", "float64"))
     param_names = ("backend", "size", "dtype")
@@ -34,6 +34,25 @@ class Median:
 
     def time_median(self, backend, size, dtype):
         finish(xf.focal_median(self.data, self.footprint, boundary="reflect"))
+
+
+class Percentiles:
+    """``focal_stats`` with ``"percentile"`` and three ``q`` (one sort per window): the
+    sorting network (circle r=3, 37 cells) and the bitset of ranks (15x15)."""
+
+    params = (("numpy", "dask"), ("circle3", "box15"))
+    param_names = ("backend", "footprint")
+    number = 1
+
+    def setup(self, backend, footprint):
+        self.footprint = xf.circle_kernel(1, 1, 3) if footprint == "circle3" else np.ones((15, 15))
+        small = as_backend(random_raster(64), backend, chunks=32)
+        finish(xf.focal_stats(small, self.footprint, ("percentile",), q=(10, 50, 90))["percentile_90"])
+        self.data = as_backend(random_raster(2000), backend)
+
+    def time_percentiles(self, backend, footprint):
+        out = xf.focal_stats(self.data, self.footprint, ("percentile",), q=(10, 50, 90))
+        finish(out["percentile_90"])  # dask: each chunk's one task computes all three
 
 
 class ClassStatistic:

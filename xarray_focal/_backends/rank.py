@@ -14,6 +14,8 @@ statistics); ``apply`` is refused on the GPU up front.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .._algorithms.rank import classes as class_loops
@@ -25,7 +27,7 @@ from .._tiles import Tile
 from ..errors import FocalTypeError, FocalValueError
 from . import is_cupy_array, is_dask_array, threads
 
-__all__ = ["ORDER_STATS", "CLASS_STATS", "RankReduction", "class_ids", "run"]
+__all__ = ["ORDER_STATS", "CLASS_STATS", "RankReduction", "class_ids", "is_percentile", "run"]
 
 #: Order statistics and class statistics by name (``percentile`` carries its q).
 ORDER_STATS = ("median", "percentile")
@@ -37,8 +39,15 @@ CLASS_STATS = {"majority": class_loops.MAJORITY, "minority": class_loops.MINORIT
 NETWORK_MAX_CELLS = 40
 #: Output columns per network strip: ``n`` rows of this many values stay in L1/L2.
 NETWORK_STRIP = 256
-#: Output rows and columns of a bitset task: the region rank-transformed at once.
-BITSET_BAND, BITSET_STRIP = 64, 512
+#: Output rows and columns of a bitset task: the region rank-transformed at once. A small
+#: region keeps each window's bits dense, so the pivot moves by few words (measured on
+#: the 2-core box: docs/performance.md).
+BITSET_BAND, BITSET_STRIP = 64, 64
+
+
+def is_percentile(name: str) -> bool:
+    """Whether output ``name`` is a percentile: ``"percentile"`` or ``"percentile_<q>"``."""
+    return name == "percentile" or name.startswith("percentile_")
 
 
 class RankReduction:
@@ -47,26 +56,60 @@ class RankReduction:
     Parameters
     ----------
     names : tuple of str
-        Output names: ``"median"``, ``"percentile"``, ``"majority"``, ``"minority"``,
-        ``"variety"`` or ``"apply"``.
+        Output names: ``"median"``, ``"percentile"``, ``"percentile_<q>"`` (several
+        percentiles, :func:`~xarray_focal.api.percentile_name`), ``"majority"``,
+        ``"minority"``, ``"variety"`` or ``"apply"``.
     threshold : int
         Fewest valid footprint cells that give a value (fewer give NaN).
-    q : float, optional
-        The percentile of ``"percentile"`` (0..100).
+    q : float or tuple of float, optional
+        The percentile (0..100) of each percentile name, in the order of ``names``: one
+        float for a lone ``"percentile"``.
     func : numba dispatcher, optional
         The window function of ``"apply"``.
     engine : {"auto", "network", "bitset"}
         Order-statistic engine (tests pin each; both are exact).
     """
 
-    __slots__ = ("names", "threshold", "q", "func", "engine")
+    __slots__ = ("names", "threshold", "q", "func", "engine", "quantiles")
 
     def __init__(self, names, threshold, *, q=None, func=None, engine="auto"):
         self.names = tuple(names)
         self.threshold = int(threshold)
-        self.q = None if q is None else float(q)
+        self.q = None if q is None else (tuple(float(v) for v in q) if isinstance(q, tuple)
+                                         else float(q))
         self.func = func
         self.engine = engine
+        pct = [n for n in self.names if is_percentile(n)]
+        qs = () if q is None else (self.q if isinstance(self.q, tuple) else (self.q,))
+        if len(qs) != len(pct):
+            raise ValueError(f"{len(qs)} q for the percentiles {pct}")  # internal misuse
+        #: The percentile of each percentile name.
+        self.quantiles = dict(zip(pct, qs))
+
+    def is_order(self, name: str) -> bool:
+        """Whether output ``name`` is an order statistic (median or a percentile)."""
+        return name == "median" or name in self.quantiles
+
+    def order_qs(self, names) -> np.ndarray:
+        """The ``qs`` of the order engines for ``names``: NaN for the median."""
+        return np.array([np.nan if n == "median" else self.quantiles[n] for n in names],
+                        dtype=np.float64)
+
+    def gpu_parts(self) -> list:
+        """This reduction as parts the GPU engine takes: each percentile on its own.
+
+        ``(reduction, names)`` pairs, ``names`` the outputs of this reduction each part
+        gives. The CUDA kernel's entry computes the median and one ``"percentile"``.
+        """
+        multi = [n for n in self.names if n in self.quantiles and n != "percentile"]
+        if not multi:
+            return [(self, self.names)]
+        rest = tuple(n for n in self.names if n not in multi)
+        parts = [(RankReduction(rest, self.threshold, q=self.quantiles.get("percentile"),
+                                func=self.func, engine=self.engine), rest)] if rest else []
+        parts += [(RankReduction(("percentile",), self.threshold, q=self.quantiles[n],
+                                 engine=self.engine), (n,)) for n in multi]
+        return parts
 
     def __repr__(self) -> str:
         return f"RankReduction({self.names}, threshold={self.threshold}, q={self.q})"
@@ -76,6 +119,7 @@ class RankReduction:
             getattr(self.func, "__module__", None), getattr(self.func, "__qualname__", None),
             id(self.func))
         return (type(self).__name__, self.names, self.threshold, self.q, func, self.engine)
+
 
     def run_tile(self, tile: Tile, kernel: KernelRuns, fill: float, *,
                  parallel: bool) -> np.ndarray:
@@ -122,15 +166,20 @@ class RankReduction:
         yidx, xidx = tile.ymap.index, tile.xmap.index
         xb = np.array([tile.xmap.lo, tile.xmap.hi, tile.xmap.offset], dtype=np.int64)
         maps = (frame, dtype, yidx, xidx, xb, fill, kernel)
-        order = [i for i, n in enumerate(self.names) if n in ORDER_STATS]
+        order = [i for i, n in enumerate(self.names) if self.is_order(n)]
         cls = [i for i, n in enumerate(self.names) if n in CLASS_STATS]
         if order:
-            qs = np.array([np.nan if self.names[i] == "median" else self.q for i in order])
-            res = self._order(*maps, qs, (nb, ho, wo), parallel)
-            flat[order] = res
+            qs = self.order_qs([self.names[i] for i in order])
+            if len(order) == len(self.names):  # straight into the result: no 2nd copy
+                self._order(*maps, qs, (nb, ho, wo), parallel, out=flat)
+            else:
+                flat[order] = self._order(*maps, qs, (nb, ho, wo), parallel)
         if cls:
             codes = np.array([CLASS_STATS[self.names[i]] for i in cls], dtype=np.int64)
-            flat[cls] = self._classes(*maps, codes, (nb, ho, wo), parallel)
+            if len(cls) == len(self.names):  # straight into the result: no 2nd copy
+                self._classes(*maps, codes, (nb, ho, wo), parallel, out=flat)
+            else:
+                flat[cls] = self._classes(*maps, codes, (nb, ho, wo), parallel)
         if "apply" in self.names:
             flat[self.names.index("apply")] = self._apply(*maps, (nb, ho, wo), parallel)[0]
         return out
@@ -145,10 +194,11 @@ class RankReduction:
                 "data.map_blocks(cupy.asnumpy) for dask)"
             )
 
-    def _order(self, frame, dtype, yidx, xidx, xb, fill, kernel, qs, shape, parallel):
+    def _order(self, frame, dtype, yidx, xidx, xb, fill, kernel, qs, shape, parallel, out=None):
         frame = np.ascontiguousarray(frame, dtype=dtype)
         nb, ho, wo = shape
-        out = np.empty((qs.size, nb, ho, wo), dtype=dtype)
+        if out is None:
+            out = np.empty((qs.size, nb, ho, wo), dtype=dtype)
         engine = self.engine
         if engine == "auto":
             engine = "network" if kernel.ntaps <= NETWORK_MAX_CELLS else "bitset"
@@ -158,22 +208,24 @@ class RankReduction:
             strip = min(wo, NETWORK_STRIP)
             band = _band(nb, ho, -(-wo // strip), parallel, default=ho)
             args = (frame, yidx, xidx, xb, float(fill), taps.dy, taps.dx, kernel.ry, kernel.rx,
-                    moves, final, qs, self.threshold, out, band, strip)
+                    moves, final, qs, self.threshold, out, band, strip, _box_code(kernel, qs))
             ntasks = nb * -(-ho // band) * -(-wo // strip)
-            threads.run_ranges(order_loops.order_network, args, ntasks, parallel=parallel)
+            _run_tasks(order_loops.order_network, args, ntasks, parallel=parallel)
         else:
             strip = min(wo, BITSET_STRIP)
-            band = min(_band(nb, ho, -(-wo // strip), parallel, default=ho), BITSET_BAND)
+            band = min(_band(nb, ho, 1, parallel, default=ho), BITSET_BAND)
             args = (frame, yidx, xidx, xb, float(fill), kernel, qs, self.threshold, out, band,
                     strip)
-            ntasks = nb * -(-ho // band) * -(-wo // strip)
-            threads.run_ranges(_bitset_tasks, args, ntasks, parallel=parallel)
+            ntasks = nb * -(-ho // band)
+            _run_tasks(_bitset_tasks, args, ntasks, parallel=parallel)
         return out
 
-    def _classes(self, frame, dtype, yidx, xidx, xb, fill, kernel, codes, shape, parallel):
+    def _classes(self, frame, dtype, yidx, xidx, xb, fill, kernel, codes, shape, parallel,
+                 out=None):
         nb, ho, wo = shape
         ids, fill_id, values = class_ids(frame, fill)
-        out = np.empty((codes.size, nb, ho, wo), dtype=dtype)
+        if out is None:
+            out = np.empty((codes.size, nb, ho, wo), dtype=dtype)
         band = _band(nb, ho, 1, parallel, default=ho)
         ntasks = nb * -(-ho // band)
         counting = codes
@@ -185,7 +237,7 @@ class RankReduction:
             args = (ids, yidx, xidx, xb, fill_id, kernel.dy, kernel.dx, kernel.length,
                     lengths.astype(np.int64), run_len_slot.astype(np.int64).reshape(-1),
                     kernel.ry, kernel.rx, self.threshold, out, slot, vband)
-            threads.run_ranges(class_loops.variety_bits, args, nb * -(-ho // vband),
+            _run_tasks(class_loops.variety_bits, args, nb * -(-ho // vband),
                                parallel=parallel)
             counting = codes[codes != class_loops.VARIETY]
         if counting.size:
@@ -193,7 +245,7 @@ class RankReduction:
             sub = np.empty((counting.size, nb, ho, wo), dtype=dtype)
             args = (ids, yidx, xidx, xb, fill_id, kernel.dy, kernel.dx, kernel.length, kernel.ry,
                     kernel.rx, values.size, values, counting, self.threshold, sub, band)
-            threads.run_ranges(class_loops.class_windows, args, ntasks, parallel=parallel)
+            _run_tasks(class_loops.class_windows, args, ntasks, parallel=parallel)
             out[rest] = sub
         return out
 
@@ -204,39 +256,79 @@ class RankReduction:
         band = _band(nb, ho, 1, parallel, default=ho)
         args = (frame, yidx, xidx, xb, float(fill), kernel.dy, kernel.dx, kernel.length, kernel.ry,
                 kernel.rx, self.func, self.threshold, out, band)
-        threads.run_ranges(custom_loops.apply_windows, args, nb * -(-ho // band), parallel=parallel)
+        _run_tasks(custom_loops.apply_windows, args, nb * -(-ho // band), parallel=parallel)
         return out
 
 
-def _bitset_tasks(frame, yidx, xidx, xb, fill, kernel, qs, thr, out, band, strip, t0, t1):
-    """Tasks ``t0:t1`` of the bitset engine: gather, rank (numpy's sort), sweep.
+def _box_code(kernel: KernelRuns, qs: np.ndarray) -> int:
+    """The generated median kernel of a full box footprint, 0 for none (see order_network)."""
+    shape = (2 * kernel.ry + 1, 2 * kernel.rx + 1)
+    if kernel.ntaps != shape[0] * shape[1] or not np.all(np.isnan(qs)):
+        return 0
+    return order_loops.BOX_CODES.get(shape, 0)
 
-    The rank transform is numpy's argsort (SIMD-accelerated, and it releases the GIL):
-    several times faster than numba's, and it is most of the cost of a small window.
+
+def _bitset_tasks(frame, yidx, xidx, xb, fill, kernel, qs, thr, out, band, strip, t0, t1):
+    """Tasks ``t0:t1`` (bands of output rows) of the bitset engine: gather, sort, sweep.
+
+    One task is a band of rows across the whole width: its strips' regions are gathered
+    as the rows of one array of uint64 keys (value order above cell position) and ranked
+    by one call of numpy's sort along them (SIMD-accelerated, it releases the GIL; about 4
+    times faster than an argsort of the values, measured), so the Python work per task
+    does not grow with the number of strips.
     """
     nq, nb, ho, wo = out.shape
     nbands, nstrips = -(-ho // band), -(-wo // strip)
-    ph_max, pw_max = band + 2 * kernel.ry, strip + 2 * kernel.rx
-    flat = np.empty(ph_max * pw_max, dtype=np.float64)
-    pos = np.empty(ph_max * pw_max, dtype=np.int64)
+    ry, rx = kernel.ry, kernel.rx
+    vert = kernel.transposed()  # runs down the footprint's columns: the window's steps down
+    size = (band + 2 * ry) * (min(strip, wo) + 2 * rx)
+    vals = np.empty((nstrips, size), dtype=np.float64)
+    keys = np.empty((nstrips, size), dtype=np.uint64)
+    ib = max(1, (size - 1).bit_length())  # bits of a cell's position in its key
     for task in range(t0, t1):
-        b, rest = divmod(task, nbands * nstrips)
-        y0, x0 = (rest // nstrips) * band, (rest % nstrips) * strip
-        bh, sw = min(band, ho - y0), min(strip, wo - x0)
-        ph, pw = bh + 2 * kernel.ry, sw + 2 * kernel.rx
-        m = order_loops.bitset_region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, flat, pos)
-        order = np.argsort(flat[:m])
-        srt, rank = order_loops.bitset_ranks(order, flat, pos, m, ph * pw)
-        for s in range(nq):
-            order_loops.bitset_windows(srt, rank, m, pw, kernel.dy, kernel.dx, kernel.length,
-                                       float(qs[s]), thr, out[s], b, y0, x0, bh, sw)
+        b, bi = divmod(task, nbands)
+        y0 = bi * band
+        bh = min(band, ho - y0)
+        ph = bh + 2 * ry
+        order_loops.bitset_gather(frame, b, yidx, xidx, fill, y0, ph, strip, rx, wo, vals, keys,
+                                  ib)
+        keys.sort(axis=1)
+        order_loops.bitset_band(vals, keys, ib, ph, strip, rx, kernel.dy, kernel.dx,
+                                kernel.length, vert.dy, vert.dx, vert.length, qs, thr, out, b, y0,
+                                bh)
+
+
+#: Tasks per thread of a whole-array call. Threads take them one at a time
+#: (:func:`_run_tasks`), so a core slowed by other work does fewer of them; with a fixed
+#: range per thread the call would wait for the slowest range.
+TASKS_PER_THREAD = 16
+
+
+def _run_tasks(kernel, args: tuple, ntasks: int, *, parallel: bool) -> None:
+    """``kernel(*args, t, t + 1)`` for every task, each thread taking the next free one.
+
+    Uses the shared pool of :func:`.threads.run_ranges` (one range per thread, each
+    running this loop); a dask task (``parallel=False``) runs them all in its thread.
+    """
+    nthreads = min(threads.num_threads(), ntasks) if parallel else 1
+    if nthreads <= 1:
+        kernel(*args, 0, ntasks)
+        return
+    counter = itertools.count()  # next() on it is atomic under the GIL
+
+    def worker(w0, w1):
+        while (task := next(counter)) < ntasks:
+            kernel(*args, task, task + 1)
+
+    threads.run_ranges(worker, (), nthreads, parallel=True)
 
 
 def _band(nb: int, ho: int, per_band_row: int, parallel: bool, *, default: int) -> int:
-    """Band height: the whole tile in a dask task, about four tasks per thread otherwise."""
+    """Band height: the whole tile in a dask task, :data:`TASKS_PER_THREAD` per thread
+    otherwise."""
     if not parallel:
         return max(1, default)
-    wanted = 4 * threads.num_threads()
+    wanted = TASKS_PER_THREAD * threads.num_threads()
     return max(1, min(ho, -(-ho * nb * per_band_row // wanted)))
 
 
@@ -286,7 +378,9 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
         # Offsets from the smallest class, then renumbered densely by a table of the
         # classes present (np.bincount: no sort).
         base = int(lo)
-        offsets = (frame if valid is None else vals).astype(np.int64) - base
+        offsets = (frame if valid is None else vals).astype(np.int64, copy=False)
+        if base != 0:  # int64 classes from 0 (the usual labels) are their own offsets
+            offsets = offsets - base
         if hi - lo < 64:  # already few enough for the variety bitsets: no table needed
             values = np.arange(base, int(hi) + 1, dtype=np.float64)
             fill_id = int(extra[0]) - base if extra else -1
@@ -323,7 +417,14 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
 def run(data, kernel: KernelRuns, boundary: str, fill: float, reduction: RankReduction) -> list:
     """The statistics of ``reduction`` over ``data`` (numpy or dask): one array per name."""
     if is_cupy_array(data._meta if is_dask_array(data) else data):
-        reduction.check_gpu()  # now, not at compute time
+        parts = reduction.gpu_parts()
+        for part, _ in parts:
+            part.check_gpu()  # now, not at compute time
+        if len(parts) > 1:
+            results = {}
+            for part, names in parts:
+                results.update(zip(names, run(data, kernel, boundary, fill, part)))
+            return [results[n] for n in reduction.names]
     if is_dask_array(data):
         from . import dask_backend
 

@@ -11,12 +11,15 @@ linear interpolation between two of them):
     LLVM vectorises. Cost per window: about ``n log^2 n / 4`` min/max pairs spread over
     the SIMD lanes, no data-dependent branches.
 ``bitset``
-    For large footprints. The values of a task's region (its band of output rows plus the
-    halo) are rank-transformed once by a sort; a window is then a set of distinct ranks,
-    kept as a bitset with per-word and per-block counts. Sliding the window one column
-    removes the first cell of each footprint run and adds the cell after its end (two
-    bit flips per run), and the k-th smallest valid value is found by walking the block
-    counts, the word counts and the bits of one word.
+    For large footprints. The values of a task's region (its band of output rows and
+    strip of columns plus the halo) are rank-transformed once by a sort; a window is then
+    a set of distinct ranks, kept as a bitset. Sliding the window one column removes the
+    first cell of each footprint run and adds the cell after its end (two bit flips per
+    run), and the k-th smallest valid value is found by moving a pivot word by popcounts
+    and selecting the bit inside its word.
+    For full boxes of up to 5 x 5 cells the median of NaN-free rows comes from the
+    generated kernels of :mod:`.boxnet` instead, which share sorted columns between
+    neighbouring windows.
 
 Both take the statistics as ``qs``: one entry per output, a percentile in [0, 100], or
 NaN for the median (numpy's median: the mean of the two middle values for an even count).
@@ -28,10 +31,17 @@ import functools
 
 import numpy as np
 from numba import njit
-from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+from numba.cpython.unsafe.numbers import trailing_zeros
 
-__all__ = ["network_pairs", "network_schedule", "order_network", "bitset_region", "bitset_ranks",
-           "bitset_windows"]
+from ._boxnet_kernels import box_median_3x3, box_median_3x5, box_median_5x3, box_median_5x5
+
+__all__ = ["BOX_CODES", "network_pairs", "network_schedule", "order_network", "bitset_gather",
+           "bitset_band", "bitset_windows"]
+
+
+#: ``box`` of :func:`order_network`: the full boxes ``(rows, columns)`` with a generated
+#: median kernel (:mod:`.boxnet`).
+BOX_CODES = {(3, 3): 1, (3, 5): 2, (5, 3): 3, (5, 5): 4}
 
 
 @functools.lru_cache(maxsize=64)
@@ -172,13 +182,15 @@ def _region(frame, b, yidx, xidx, xb, fill, py0, ph, px0, pw, reg):
 
 @njit(nogil=True, cache=True)
 def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, qs, thr, out,
-                  band, strip, t0, t1):
+                  band, strip, box, t0, t1):
     """Order statistics by a sorting network over strips of windows (tasks ``t0:t1``).
 
     ``frame`` is ``(slices, rows, cols)``; ``yidx``/``xidx`` map padded coordinates to
     frame rows/columns (-1: ``fill``); ``tdy``/``tdx`` are the footprint's cells;
     ``out`` is ``(len(qs), slices, ho, wo)``; a task is one band of ``band`` output rows
-    by one strip of ``strip`` output columns of one slice.
+    by one strip of ``strip`` output columns of one slice. ``box`` (see :data:`BOX_CODES`)
+    names the generated median kernel of a full box, 0 for none: a row of NaN-free windows
+    then goes to it (:mod:`.boxnet`).
     """
     nq, nb, ho, wo = out.shape
     n = tdy.shape[0]
@@ -188,6 +200,9 @@ def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, q
     v = np.empty((n + 2, strip), dtype=frame.dtype)
     cnt = np.empty(strip, dtype=np.int64)
     inf = np.full(1, np.inf, dtype=frame.dtype)[0]  # +inf in the data's own float type
+    rownan = np.empty(band + 2 * ry + 1, dtype=np.int64)
+    cs = np.empty((2 * ry + 1, strip + 2 * rx), dtype=frame.dtype)
+    pm = np.empty((4 * ry + 2, strip + 2 * rx), dtype=frame.dtype)
     for task in range(t0, t1):
         b = task // (nbands * nstrips)
         rest = task - b * nbands * nstrips
@@ -197,17 +212,33 @@ def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, q
         sw = min(strip, wo - x0)
         ph, pw = bh + 2 * ry, sw + 2 * rx
         _region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, reg)
-        # A region without NaN (the usual case) needs no counting: every window has n
-        # valid values, so each statistic reads the same sorted position in every column.
-        nans = 0
+        # A row of windows without NaN (the usual case) needs no counting: every window
+        # has n valid values, so each statistic reads the same sorted position in every
+        # column. rownan[i]: the NaN in region rows < i (a row of windows reads 2 ry + 1).
+        rownan[0] = 0
         for i in range(ph):
             row = reg[i, :pw]
+            nans = 0
             for j in range(pw):
                 nans += row[j] != row[j]
-        # ... but only if every window has enough cells: a geodesic band's footprint may
-        # hold fewer than min_count, and then the per-cell counts below give NaN.
-        clean = nans == 0 and n >= thr
+            rownan[i + 1] = rownan[i] + nans
         for yy in range(bh):
+            # ... but only if every window has enough cells: a geodesic band's footprint
+            # may hold fewer than min_count, and then the per-cell counts below give NaN.
+            clean = rownan[yy + 2 * ry + 1] == rownan[yy] and n >= thr
+            if clean and box != 0:
+                dst = out[0, b, y0 + yy, x0:x0 + sw]
+                if box == 1:
+                    box_median_3x3(reg, yy, sw, cs, pm, dst)
+                elif box == 2:
+                    box_median_3x5(reg, yy, sw, cs, pm, dst)
+                elif box == 3:
+                    box_median_5x3(reg, yy, sw, cs, pm, dst)
+                else:
+                    box_median_5x5(reg, yy, sw, cs, pm, dst)
+                for s in range(1, nq):
+                    out[s, b, y0 + yy, x0:x0 + sw] = dst
+                continue
             cv = cnt[:sw]
             if clean:
                 for t in range(n):
@@ -257,157 +288,247 @@ def order_network(frame, yidx, xidx, xb, fill, tdy, tdx, ry, rx, moves, final, q
 
 
 @njit(nogil=True, cache=True)
-def _next_set(words, summ, r):
-    """Smallest set position >= r (one exists). ``summ`` has a bit per nonzero word."""
-    j = r >> 6
-    w = words[j] & ~((np.uint64(1) << np.uint64(r & 63)) - np.uint64(1))
-    if w != 0:
-        return j * 64 + int(trailing_zeros(w))
-    j += 1
-    sj = j >> 6
-    sw = summ[sj] & ~((np.uint64(1) << np.uint64(j & 63)) - np.uint64(1))
-    while sw == 0:
-        sj += 1
-        sw = summ[sj]
-    j = sj * 64 + int(trailing_zeros(sw))
-    return j * 64 + int(trailing_zeros(words[j]))
+def _popcount(w):
+    """Set bits of a uint64 (LLVM turns this into one ``popcnt``)."""
+    w = w - ((w >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    w = (w & np.uint64(0x3333333333333333)) + ((w >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    w = (w + (w >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((w * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
 @njit(nogil=True, cache=True)
-def _prev_set(words, summ, r):
-    """Largest set position < r (one exists)."""
-    r -= 1
-    j = r >> 6
-    w = words[j] & ((np.uint64(2) << np.uint64(r & 63)) - np.uint64(1))
-    if w != 0:
-        return j * 64 + 63 - int(leading_zeros(w))
-    j -= 1
-    sj = j >> 6
-    sw = summ[sj] & ((np.uint64(2) << np.uint64(j & 63)) - np.uint64(1))
-    while sw == 0:
-        sj -= 1
-        sw = summ[sj]
-    j = sj * 64 + 63 - int(leading_zeros(sw))
-    return j * 64 + 63 - int(leading_zeros(words[j]))
+def _select(w, t):
+    """Position of the ``t``-th (from 0) set bit of ``w`` (it has more than ``t``)."""
+    if t < 4:  # the usual case (a few window bits per word): clear the lower ones
+        for _ in range(t):
+            w &= w - np.uint64(1)
+        return np.int64(trailing_zeros(w))
+    pos = 0
+    for half in (32, 16, 8):
+        mask = (np.uint64(1) << np.uint64(half)) - np.uint64(1)
+        c = _popcount(w & mask)
+        if t >= c:
+            t -= c
+            w >>= np.uint64(half)
+            pos += half
+    for _ in range(t):
+        w &= w - np.uint64(1)
+    return pos + np.int64(trailing_zeros(w))
 
 
 @njit(nogil=True, cache=True)
-def _set(words, summ, r):
+def _toggle(words, r):
     # Unsigned indices: numba then emits no wrap-around code for negative ones.
     u = np.uint64(r)
-    j = u >> np.uint64(6)
-    words[j] |= np.uint64(1) << (u & np.uint64(63))
-    summ[j >> np.uint64(6)] |= np.uint64(1) << (j & np.uint64(63))
+    words[u >> np.uint64(6)] ^= np.uint64(1) << (u & np.uint64(63))
 
 
 @njit(nogil=True, cache=True)
-def _clear(words, summ, r):
-    u = np.uint64(r)
-    j = u >> np.uint64(6)
-    w = words[j] & ~(np.uint64(1) << (u & np.uint64(63)))
-    words[j] = w
-    # Branch-free: whether a word empties is unpredictable for small windows.
-    bit = np.uint64(1) << (j & np.uint64(63))
-    sj = j >> np.uint64(6)
-    summ[sj] = (summ[sj] & ~bit) | (bit * np.uint64(w != 0))
+def _ordered(bits):
+    """float64 bits -> uint64 in the same order as the values (IEEE sign-magnitude flip)."""
+    sign = bits >> np.uint64(63)
+    return bits ^ ((np.uint64(0) - sign) | (np.uint64(1) << np.uint64(63)))
 
 
 @njit(nogil=True, cache=True)
-def bitset_region(frame, b, yidx, xidx, xb, fill, y0, ph, x0, pw, flat, pos):
-    """The valid values of a task's region and their positions ``i * pw + j``; their count."""
-    m = 0
-    for i in range(ph):
-        sy = yidx[y0 + i]
-        for j in range(pw):
-            sx = xidx[x0 + j]
-            if sy < 0 or sx < 0:
-                val = fill
-            else:
-                val = frame[b, sy, sx]
-            if val == val:
-                flat[m] = val
-                pos[m] = i * pw + j
-                m += 1
-    return m
+def bitset_gather(frame, b, yidx, xidx, fill, y0, ph, strip, rx, wo, vals, keys, ib):
+    """The regions of one band's strips, one per row of ``vals``, and their sort keys.
+
+    Strip ``s`` covers output columns ``s * strip`` on; its region is ``ph`` rows by
+    ``sw + 2 rx`` padded columns, row-major in ``vals[s]`` (NaN past the end). ``keys[s]``
+    packs each cell's value order (:func:`_ordered`, its low ``ib`` bits dropped) above
+    the cell's position (``ib`` bits), so sorting the uint64 keys -- several times faster
+    than an argsort -- orders the cells; NaN cells get the largest key and sort last.
+    :func:`bitset_band` then puts cells whose dropped bits differ in exact order.
+    """
+    nstrips, size = vals.shape
+    low = (np.uint64(1) << np.uint64(ib)) - np.uint64(1)
+    top = ~low
+    for s in range(nstrips):
+        x0 = s * strip
+        pw = min(strip, wo - x0) + 2 * rx
+        row = vals[s]
+        key = keys[s]
+        bits = row.view(np.uint64)
+        for i in range(ph):
+            sy = yidx[y0 + i]
+            for j in range(pw):
+                sx = xidx[x0 + j]
+                row[i * pw + j] = frame[b, sy, sx] if sy >= 0 and sx >= 0 else fill
+        n = ph * pw
+        for c in range(n):
+            v = row[c]
+            key[c] = ((_ordered(bits[c]) & top) | np.uint64(c)) if v == v else ~np.uint64(0)
+        row[n:] = np.nan
+        key[n:] = ~np.uint64(0)
 
 
 @njit(nogil=True, cache=True)
-def bitset_ranks(order, flat, pos, m, size):
-    """Sorted values ``srt[r + 64]`` and the rank ``+ 64`` of each region cell (-1: NaN)."""
-    srt = np.empty(m + 64, dtype=np.float64)
-    rank = np.full(size, -1, dtype=np.int64)
+def _exact_runs(key, bits, m, ib, idx):
+    """``idx[r]``: the cell of sorted key ``r``, with runs of equal keys put in value order.
+
+    Keys that agree above their ``ib`` position bits hold values that differ only in
+    their last ``ib`` bits; such runs (rare, short in data that is not adversarial) are
+    sorted by the exact order: insertion for short runs, numba's argsort for long ones.
+    """
+    low = (np.uint64(1) << np.uint64(ib)) - np.uint64(1)
     for r in range(m):
-        o = order[r]
-        srt[r + 64] = flat[o]
-        rank[pos[o]] = r + 64
-    return srt, rank
+        idx[r] = np.int64(key[r] & low)
+    r0 = 0
+    while r0 < m:
+        hi = key[r0] & ~low
+        r1 = r0 + 1
+        while r1 < m and (key[r1] & ~low) == hi:
+            r1 += 1
+        if r1 - r0 > 1:
+            if r1 - r0 <= 32:
+                for r in range(r0 + 1, r1):
+                    c = idx[r]
+                    kc = _ordered(bits[c])
+                    t = r
+                    while t > r0 and _ordered(bits[idx[t - 1]]) > kc:
+                        idx[t] = idx[t - 1]
+                        t -= 1
+                    idx[t] = c
+            else:
+                run = idx[r0:r1].copy()
+                full = np.empty(r1 - r0, dtype=np.uint64)
+                for t in range(r1 - r0):
+                    full[t] = _ordered(bits[run[t]])
+                o = np.argsort(full)
+                for t in range(r1 - r0):
+                    idx[r0 + t] = run[o[t]]
+        r0 = r1
 
 
 @njit(nogil=True, cache=True)
-def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, q, thr, out, b, y0, x0, bh, sw):
-    """Statistic ``q`` of one task's windows from its region's ranks (:func:`bitset_ranks`).
+def bitset_band(vals, keys, ib, ph, strip, rx, rdy, rdx, rlen, vcol, vrow, vlen, qs, thr, out,
+                b, y0, bh):
+    """Every statistic of one band from its strips' sorted keys (:func:`bitset_gather`).
 
-    Rank ``r`` is bit ``r`` of ``words`` (ranks start at 64: a spare word on each side lets
-    the scans stop without bounds checks); ``summ`` marks the nonzero words, so a scan
-    skips 4096 empty positions at a time. A pivot position ``p`` and the number of window
-    ranks below it are moved to the k-th smallest after each step: the window changes by
-    a few cells per step, so the pivot moves by a few set bits. One statistic per call
-    keeps the pivot in registers.
+    The rank of a region cell is its position in the sorted order ``+ 64`` (-1: NaN), and
+    :func:`bitset_windows` runs each statistic.
+    """
+    nstrips, size = vals.shape
+    nq, nb, ho, wo = out.shape
+    srt = np.empty(size + 64, dtype=np.float64)
+    rank = np.empty(size, dtype=np.int64)
+    idx = np.empty(size, dtype=np.int64)
+    for s in range(nstrips):
+        x0 = s * strip
+        sw = min(strip, wo - x0)
+        pw = sw + 2 * rx
+        row = vals[s]
+        m = 0
+        for r in range(ph * pw):
+            m += row[r] == row[r]
+        _exact_runs(keys[s], row.view(np.uint64), m, ib, idx)
+        rank[:ph * pw] = -1
+        for r in range(m):
+            o = idx[r]
+            srt[r + 64] = row[o]
+            rank[o] = r + 64
+        for k in range(nq):
+            bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, vcol, vrow, vlen, qs[k], thr, out[k],
+                           b, y0, x0, bh, sw)
+
+
+@njit(nogil=True, cache=True)
+def bitset_windows(srt, rank, m, pw, rdy, rdx, rlen, vcol, vrow, vlen, q, thr, out, b, y0, x0,
+                   bh, sw):
+    """Statistic ``q`` of one task's windows from its region's ranks (:func:`bitset_band`).
+
+    Rank ``r`` is bit ``r`` of ``words`` (ranks start at 64, so word 0 stays empty). A
+    cell enters or leaves the window by flipping its bit: ranks are distinct, so a flip
+    needs no test. The window snakes through the task: along a row by the footprint's
+    runs (``rdy``, ``rdx``, ``rlen``: the first cell of each leaves, the one after its end
+    enters), then down one row by its vertical runs (``vcol``, ``vrow``, ``vlen``), then
+    back along the next row -- two flips per run and step, never a rebuild. The k-th
+    smallest is found from a pivot word ``pj`` and the number ``cb`` of window ranks in
+    the words below it: the window changes by a few cells per step, so the pivot moves
+    by a word or two, counted with popcounts, and the bit is then selected inside its
+    word. A task's region is small (see ``BITSET_STRIP``), so the window's bits are dense
+    enough that no summary level is needed. One statistic per call keeps the pivot in
+    registers.
     """
     nruns = rdy.shape[0]
-    nw = (m >> 6) + 3
+    nvert = vcol.shape[0]
+    nw = (m + 127) // 64 + 1
     words = np.zeros(nw, dtype=np.uint64)
-    summ = np.zeros((nw >> 6) + 2, dtype=np.uint64)
-    first = np.empty(nruns, dtype=np.int64)
+    leave = np.empty(nruns, dtype=np.int64)
+    enter = np.empty(nruns, dtype=np.int64)
+    nv = 0
+    for k in range(nruns):
+        base = rdy[k] * pw
+        for j in range(rdx[k], rdx[k] + rlen[k]):
+            r = rank[base + j]
+            if r >= 0:
+                _toggle(words, r)
+                nv += 1
+    pj = 0
+    cb = 0
+    x = 0
+    step = 1
     for yy in range(bh):
-        nv = 0
-        for k in range(nruns):
-            base = (yy + rdy[k]) * pw
-            for j in range(rdx[k], rdx[k] + rlen[k]):
-                r = rank[base + j]
+        if yy > 0:  # down one row at column x
+            for k in range(nvert):
+                col = x + vcol[k]
+                r = rank[np.uint64((yy - 1 + vrow[k]) * pw + col)]
                 if r >= 0:
-                    _set(words, summ, r)
+                    _toggle(words, r)
+                    nv -= 1
+                    cb -= (r >> 6) < pj  # branch-free: unpredictable
+                r = rank[np.uint64((yy - 1 + vrow[k] + vlen[k]) * pw + col)]
+                if r >= 0:
+                    _toggle(words, r)
                     nv += 1
-        piv = 64
-        below = 0
+                    cb += (r >> 6) < pj
         dst = out[b, y0 + yy, x0:x0 + sw]
-        for k in range(nruns):  # where each run's first cell sits in ``rank`` at x = 0
-            first[k] = (yy + rdy[k]) * pw + rdx[k]
-        for x in range(sw):
-            if x > 0:
+        # Where each run's leaving and entering cells sit in ``rank`` at step 0 of the row:
+        # the left end and the cell after the right end going right, swapped going left.
+        for k in range(nruns):
+            base = (yy + rdy[k]) * pw + rdx[k] + x
+            if step > 0:
+                leave[k], enter[k] = base, base + rlen[k]
+            else:
+                leave[k], enter[k] = base - 1 + rlen[k], base - 1
+        for n in range(sw):
+            if n > 0:
+                x += step
                 for k in range(nruns):
-                    base = first[k] + x - 1
-                    r = rank[np.uint64(base)]
+                    r = rank[np.uint64(leave[k])]
+                    leave[k] += step
                     if r >= 0:
-                        _clear(words, summ, r)
+                        _toggle(words, r)
                         nv -= 1
-                        below -= r < piv  # branch-free: unpredictable
-                    r = rank[np.uint64(base + rlen[k])]
+                        cb -= (r >> 6) < pj
+                    r = rank[np.uint64(enter[k])]
+                    enter[k] += step
                     if r >= 0:
-                        _set(words, summ, r)
+                        _toggle(words, r)
                         nv += 1
-                        below += r < piv
+                        cb += (r >> 6) < pj
             if nv < thr or nv == 0:
                 dst[x] = np.nan
                 continue
             i, j, w = _positions(nv, q)
-            p = piv
-            c = below
-            while c > i:
-                p = _prev_set(words, summ, p)
-                c -= 1
-            r = _next_set(words, summ, p)
-            while c < i:
-                c += 1
-                r = _next_set(words, summ, r + 1)
-            piv = r
-            below = c
-            a = srt[r]
-            hi = a if j == i else srt[_next_set(words, summ, r + 1)]
+            while cb > i:
+                pj -= 1
+                cb -= _popcount(words[pj])
+            c = _popcount(words[pj])
+            while cb + c <= i:
+                cb += c
+                pj += 1
+                c = _popcount(words[pj])
+            a = srt[pj * 64 + _select(words[pj], i - cb)]
+            if j == i:
+                hi = a
+            elif i + 1 - cb < c:
+                hi = srt[pj * 64 + _select(words[pj], i + 1 - cb)]
+            else:
+                nxt = pj + 1
+                while words[nxt] == 0:
+                    nxt += 1
+                hi = srt[nxt * 64 + np.int64(trailing_zeros(words[nxt]))]
             dst[x] = _value(a, hi, w, q)
-        for k in range(nruns):
-            base = (yy + rdy[k]) * pw
-            for j in range(sw - 1 + rdx[k], sw - 1 + rdx[k] + rlen[k]):
-                r = rank[base + j]
-                if r >= 0:
-                    _clear(words, summ, r)
+        step = -step
