@@ -174,3 +174,17 @@ def test_the_polar_rows_here_are_whole_rows(kernels):
     assert whole[0] == n360 and whole[-1] == n360 and whole[runs.nrows // 2] == 0
     np.testing.assert_array_equal(_work_taps(runs, n360), runs.ntaps_per_row() - whole + whole // 32)
     np.testing.assert_array_equal(_work_taps(runs, 0), runs.ntaps_per_row())
+
+
+@pytest.mark.parametrize("backend", backend_params("cupy", "dask+cupy"), indirect=True)
+def test_several_percentiles_and_classes_of_a_geodesic_kernel(field, kernels, backend):
+    # Found at merge: the GPU branch of the rank engines took only "median" and
+    # "percentile" as order statistics, so "percentile_<q>" outputs (focal_stats with
+    # several q, the geodesic bands call the engines directly) were never written.
+    k = kernels["circle"]
+    stats = ("median", "percentile", "variety")
+    data = backend.to_backend(np.round(field.values, 1), chunks=(5, 12))
+    got = backend.to_numpy_all(xf.focal_stats(data, k, stats, q=(10, 90)))
+    want = xf.focal_stats(np.round(field.values, 1), k, stats, q=(10, 90))
+    for name in ("median", "percentile_10", "percentile_90", "variety"):
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)

@@ -614,16 +614,6 @@ def test_statistics_without_a_cf_method_keep_the_inputs_cell_methods():
         "time: mean (interval: 1 day) y: x: mode (focal footprint of 9 cells)")
 
 
-def test_several_percentiles_are_split_for_the_gpu_engine():
-    red = rank_backend.RankReduction(("median", "percentile_10", "percentile_90"), 1, q=(10, 90))
-    parts = red.gpu_parts()
-    assert [names for _, names in parts] == [("median",), ("percentile_10",), ("percentile_90",)]
-    assert [p.names for p, _ in parts] == [("median",), ("percentile",), ("percentile",)]
-    assert [p.q for p, _ in parts] == [None, 10.0, 90.0]
-    one = rank_backend.RankReduction(("percentile",), 1, q=90)
-    assert one.gpu_parts() == [(one, ("percentile",))]
-
-
 def test_focal_stats_percentiles_on_every_backend(backend):
     data = nan_data((2, 13, 14), seed=44).astype(np.float32)
     fp = np.ones((5, 5))

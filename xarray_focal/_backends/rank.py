@@ -95,22 +95,6 @@ class RankReduction:
         return np.array([np.nan if n == "median" else self.quantiles[n] for n in names],
                         dtype=np.float64)
 
-    def gpu_parts(self) -> list:
-        """This reduction as parts the GPU engine takes: each percentile on its own.
-
-        ``(reduction, names)`` pairs, ``names`` the outputs of this reduction each part
-        gives. The CUDA kernel's entry computes the median and one ``"percentile"``.
-        """
-        multi = [n for n in self.names if n in self.quantiles and n != "percentile"]
-        if not multi:
-            return [(self, self.names)]
-        rest = tuple(n for n in self.names if n not in multi)
-        parts = [(RankReduction(rest, self.threshold, q=self.quantiles.get("percentile"),
-                                func=self.func, engine=self.engine), rest)] if rest else []
-        parts += [(RankReduction(("percentile",), self.threshold, q=self.quantiles[n],
-                                 engine=self.engine), (n,)) for n in multi]
-        return parts
-
     def __repr__(self) -> str:
         return f"RankReduction({self.names}, threshold={self.threshold}, q={self.q})"
 
@@ -133,11 +117,12 @@ class RankReduction:
             from . import cupy_rank
 
             self.check_gpu()
-            order = [i for i, n in enumerate(self.names) if n in ORDER_STATS]
+            order = [i for i, n in enumerate(self.names) if self.is_order(n)]
             cls = [i for i, n in enumerate(self.names) if n in CLASS_STATS]
             parts = []
             if order:
-                qs = np.array([np.nan if self.names[i] == "median" else self.q for i in order])
+                # One launch for the median and every percentile (the kernel's qs).
+                qs = self.order_qs([self.names[i] for i in order])
                 parts.append((order, cupy_rank.order_tile(tile, kernel, fill, qs, self.threshold)))
             if cls:
                 codes = np.array([CLASS_STATS[self.names[i]] for i in cls], dtype=np.int32)
@@ -417,14 +402,7 @@ def class_ids(frame: np.ndarray, fill: float) -> tuple[np.ndarray, int, np.ndarr
 def run(data, kernel: KernelRuns, boundary: str, fill: float, reduction: RankReduction) -> list:
     """The statistics of ``reduction`` over ``data`` (numpy or dask): one array per name."""
     if is_cupy_array(data._meta if is_dask_array(data) else data):
-        parts = reduction.gpu_parts()
-        for part, _ in parts:
-            part.check_gpu()  # now, not at compute time
-        if len(parts) > 1:
-            results = {}
-            for part, names in parts:
-                results.update(zip(names, run(data, kernel, boundary, fill, part)))
-            return [results[n] for n in reduction.names]
+        reduction.check_gpu()  # now, not at compute time
     if is_dask_array(data):
         from . import dask_backend
 
