@@ -207,79 +207,121 @@ def _hbox(v, dst, pre, nq, ws, w, a, op):
 
 # --- horizontal sums: a tree of power-of-four window sums (vectorised) -----------------
 # The prefix / suffix scans above are chains of dependent scalar operations; a sum has a
-# second way that is all whole-row, vectorised passes. Level k holds the sums of 4**k
-# adjacent cells, ``T_k[x] = T_{k-1}[x] + T_{k-1}[x + d] + T_{k-1}[x + 2d] + T_{k-1}[x + 3d]``
-# (d = 4**(k - 1)), and a window of w cells is the sum of the terms of w's base-4 digits,
+# second way made only of whole-row, vectorised passes. Level k holds the sums of 4**k
+# adjacent cells, ``L_k[x] = L_{k-1}[x] + L_{k-1}[x + d] + L_{k-1}[x + 2d] + L_{k-1}[x + 3d]``
+# (d = 4**(k - 1)), and a window of w cells is the sum of the terms of w's base-4 digits
 # laid end to end: ``c_k`` sums of level k for digit ``c_k``. Every term is a sum of cells
-# of the window itself (the same property as the block scans: nothing is subtracted), the
-# shape of the tree depends only on w, not on where a strip or a chunk starts, and a
-# window costs about ``1 + 4/3 log4(w)`` loads per level-pass instead of the scans' chains.
+# of the window itself (as with the block scans, nothing is subtracted, so nothing from
+# outside the window can leave a residue), and the tree's shape depends only on w, not on
+# where a strip or a dask chunk starts. A window costs log4(w) level passes of four loads
+# plus one pass over its few terms.
 
 
 @njit(nogil=True, cache=True)
-def _digit_terms(dst, src, off, d, c, ws, first):
-    """dst[x] (= | +=) src[x + off] + ... + src[x + off + (c - 1) d], x < ws."""
-    t0 = src[off:off + ws]
-    if c == 1:
-        if first:
-            for x in range(ws):
-                dst[x] = t0[x]
-        else:
-            for x in range(ws):
-                dst[x] += t0[x]
-        return
-    t1 = src[off + d:off + d + ws]
-    if c == 2:
-        if first:
-            for x in range(ws):
-                dst[x] = t0[x] + t1[x]
-        else:
-            for x in range(ws):
-                dst[x] += t0[x] + t1[x]
-        return
-    t2 = src[off + 2 * d:off + 2 * d + ws]
-    if first:
-        for x in range(ws):
-            dst[x] = (t0[x] + t1[x]) + t2[x]
-    else:
-        for x in range(ws):
-            dst[x] += (t0[x] + t1[x]) + t2[x]
-
-
-@njit(nogil=True, cache=True)
-def _hsum(v, dst, lv, ws, w):
-    """dst[x] = v[x] + ... + v[x + w - 1], x < ws, from the levels of the base-4 tree.
-
-    ``v`` holds at least ``ws + w - 1`` cells; ``lv`` is two scratch rows of that length
-    (the levels, in turn).
-    """
-    cur = v
-    d = 1
-    off = 0
-    first = True
-    k = 0
-    rest = w
-    while True:
-        c = rest % 4
-        if c:
-            _digit_terms(dst, cur, off, d, c, ws, first)
-            first = False
-            off += c * d
-        rest //= 4
-        if rest == 0:
-            return
-        # The next level: sums of 4d cells, wherever a later digit may read them.
-        m = ws + w - 4 * d
-        nxt = lv[k % 2, :m]
-        a0 = cur[:m]
-        a1 = cur[d:d + m]
-        a2 = cur[2 * d:2 * d + m]
-        a3 = cur[3 * d:3 * d + m]
-        for x in range(m):
-            nxt[x] = (a0[x] + a1[x]) + (a2[x] + a3[x])
-        cur = lv[k % 2]
+def _levels(ww):
+    """Number of levels above the row itself: the k >= 1 with 4**k <= ww."""
+    k, d = 0, 4
+    while d <= ww:
         k += 1
         d *= 4
+    return k
+
+
+@njit(nogil=True, cache=True)
+def _add_terms(dst, lev, ws, n, k0, o0, k1, o1, k2, o2, k3, o3, first, scale):
+    """dst[x] (= | +=) the sum of n <= 4 terms lev[k_i, x + o_i], times ``scale``."""
+    t0 = lev[k0, o0:o0 + ws]
+    t1 = lev[k1, o1:o1 + ws]
+    t2 = lev[k2, o2:o2 + ws]
+    t3 = lev[k3, o3:o3 + ws]
+    if n == 1:
+        if first:
+            for x in range(ws):
+                dst[x] = t0[x] * scale
+        else:
+            for x in range(ws):
+                dst[x] = (dst[x] + t0[x]) * scale
+    elif n == 2:
+        if first:
+            for x in range(ws):
+                dst[x] = (t0[x] + t1[x]) * scale
+        else:
+            for x in range(ws):
+                dst[x] = (dst[x] + (t0[x] + t1[x])) * scale
+    elif n == 3:
+        if first:
+            for x in range(ws):
+                dst[x] = ((t0[x] + t1[x]) + t2[x]) * scale
+        else:
+            for x in range(ws):
+                dst[x] = (dst[x] + ((t0[x] + t1[x]) + t2[x])) * scale
+    else:
+        if first:
+            for x in range(ws):
+                dst[x] = ((t0[x] + t1[x]) + (t2[x] + t3[x])) * scale
+        else:
+            for x in range(ws):
+                dst[x] = (dst[x] + ((t0[x] + t1[x]) + (t2[x] + t3[x]))) * scale
+
+
+@njit(nogil=True, cache=True)
+def _hsum(lev, dst, ws, w, scale):
+    """dst[x] = scale * (lev[0, x] + ... + lev[0, x + w - 1]), x < ws.
+
+    ``lev[0]`` holds the row (at least ``ws + w - 1`` cells); the levels of the tree are
+    built in ``lev[1:]`` (:func:`_levels` rows). The terms are then added in groups of up
+    to four per pass, lowest level first; ``scale`` multiplies the finished sum only (the
+    passes before the last one carry 1.0, an exact product).
+    """
+    d = 1
+    k = 0
+    while 4 * d <= w:
+        m = ws + w - 4 * d
+        src = lev[k]
+        nxt = lev[k + 1, :m]
+        a0 = src[:m]
+        a1 = src[d:d + m]
+        a2 = src[2 * d:2 * d + m]
+        a3 = src[3 * d:3 * d + m]
+        for x in range(m):
+            nxt[x] = (a0[x] + a1[x]) + (a2[x] + a3[x])
+        k += 1
+        d *= 4
+    # How many terms in all (to know which group is the last, the one that scales).
+    total = 0
+    rest = w
+    while rest:
+        total += rest % 4
+        rest //= 4
+    n = 0
+    done = 0
+    first = True
+    k0 = o0 = k1 = o1 = k2 = o2 = k3 = o3 = 0
+    off = 0
+    d = 1
+    k = 0
+    rest = w
+    while rest:
+        for _ in range(rest % 4):
+            if n == 0:
+                k0, o0 = k, off
+            elif n == 1:
+                k1, o1 = k, off
+            elif n == 2:
+                k2, o2 = k, off
+            else:
+                k3, o3 = k, off
+            n += 1
+            off += d
+            if n == 4 or done + n == total:
+                done += n
+                _add_terms(dst, lev, ws, n, k0, o0, k1, o1, k2, o2, k3, o3, first,
+                           scale if done == total else 1.0)
+                first = False
+                n = 0
+        rest //= 4
+        d *= 4
+        k += 1
 
 
 @njit(nogil=True, cache=True)
@@ -648,15 +690,19 @@ def _emit_row(stats, out, b, y, x0, ws, nq, ww, a, w_box, plain, need_sum, need_
               need_var, need_mx, need_mn, full, s0, bufs):
     """Output row y: vertical windows of each channel, their horizontal windows, finished."""
     ring, pref, vrow, tmp, accs = bufs.ring, bufs.pref, bufs.vrow, bufs.tmp, bufs.accs
+    lev = bufs.lev
     if need_sum:
-        _vertical(ring, 0, s0, pref, vrow, full, nq, _SUM)
-        _hsum(vrow[0], accs[0], tmp, ws, ww)
-    if plain:
-        orow = out[0, b, y, x0:x0 + ws]
-        a0 = accs[0]
-        for x in range(ws):
-            orow[x] = w_box * a0[x]
-        return
+        _join(lev[0], ring[0, s0], pref[0], nq, -1 if full else _SUM)
+        if plain:
+            _hsum(lev, out[0, b, y, x0:x0 + ws], ws, ww, w_box)
+            return
+        if (not need_count and not need_var and not need_mx and not need_mn
+                and stats.codes.shape[0] == 1 and stats.codes[0] == _MEAN_CODE):
+            # Every window is full: the mean straight into the output row, as
+            # _finish_box would make it (the sum times 1 / ntaps).
+            _hsum(lev, out[0, b, y, x0:x0 + ws], ws, ww, 1.0 / stats.ntaps)
+            return
+        _hsum(lev, accs[0], ws, ww, 1.0)
     if need_var:
         sn, s1, s2, ss = ring[1, s0], ring[5, s0], ring[6, s0], ring[4, s0]
         pn, p1, p2, ps = pref[1], pref[5], pref[6], pref[4]
@@ -670,8 +716,8 @@ def _emit_row(stats, out, b, y, x0, ws, nq, ww, a, w_box, plain, need_sum, need_
                                                     pn[x], p1[x], p2[x], ps[x])
         _hbox_var(vn, v1, v2, vs, accs[1], accs[6], accs[3], accs[7], tmp, nq, ws, ww, a)
     elif need_count:
-        _vertical(ring, 1, s0, pref, vrow, full, nq, _SUM)
-        _hsum(vrow[1], accs[1], tmp, ws, ww)
+        _join(lev[0], ring[1, s0], pref[1], nq, -1 if full else _SUM)
+        _hsum(lev, accs[1], ws, ww, 1.0)
     if need_mx:
         _vertical(ring, 2, s0, pref, vrow, full, nq, _MAX)
         _hbox(vrow[2], accs[4], tmp[0], nq, ws, ww, a, _MAX)
@@ -723,7 +769,7 @@ def _finish_box(stats, out, b, y, x0, ws, accs, counted):
 #: A thread's buffers: the ring of two blocks of rows per channel, the running prefix of
 #: each channel, the gathered row, the vertical windows of one output row per channel,
 #: scratch rows (the horizontal prefixes) and the accumulator rows of an output row.
-Buffers = namedtuple("Buffers", "ring pref p vrow tmp accs")
+Buffers = namedtuple("Buffers", "ring pref p vrow tmp accs lev")
 
 
 @njit(nogil=True, cache=True)
@@ -735,7 +781,8 @@ def _buffers(plain, strip, hh, ww):
                    np.zeros(width, dtype=np.float64),
                    np.zeros((nchan, width), dtype=np.float64),
                    np.zeros((4, width), dtype=np.float64),
-                   np.zeros((8, strip), dtype=np.float64))
+                   np.zeros((8, strip), dtype=np.float64),
+                   np.zeros((1 + _levels(ww), width), dtype=np.float64))
 
 
 @njit(nogil=True, cache=True)
