@@ -369,6 +369,28 @@ def test_a_first_nan_late_in_the_task_starts_the_counts_right():
                                  k, "nearest")
 
 
+@pytest.mark.parametrize("row", [20, 21, 23, 24, 40])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_first_nan_late_in_a_block_of_a_sums_only_task(row, value):
+    """Mean, sum and count alone take the sums-only loop, which folds each row into its
+    block's prefix as it gathers it: a first NaN (or inf) at any row of a block -- its
+    first, its last, in between -- rebuilds that prefix without it."""
+    data = awkward_data((48, 37), seed=31)
+    data[row, 5] = value
+    data[row + 3, 20:] = value
+    k = np.ones((5, 7))
+    for stat in ("mean", "sum", "count"):
+        got = xf.focal_stats(data, k, (stat,), boundary="nearest", method="box")[stat]
+        with np.errstate(invalid="ignore"):
+            assert_stat_accuracy(got, reference_stat(data, k, stat, "nearest"), data, stat, k,
+                                 "nearest")
+    if np.isnan(value):  # (the policy helper measures finite errors only)
+        assert_policy_accuracy(
+            xf.correlate(data, k, boundary="nearest", nan_policy="omit", method="box"),
+            reference_nan_policy(data, k, "omit", "nearest", 0.0, None), data, k, "omit",
+            "nearest", 0.0)
+
+
 @pytest.mark.parametrize("backend", backend_params(), indirect=True)
 def test_every_backend_accepts_the_box_method_and_size(backend):
     """method="box" and size= on every backend (the CUDA kernels plan their own runs and

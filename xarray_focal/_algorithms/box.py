@@ -596,6 +596,71 @@ def _clean_counts(row, crow, n):
 
 
 @njit(nogil=True, cache=True)
+def _gather_push(srcs, b, sy, xmaps, xb, fill, x0, row, pre, first, n):
+    """:func:`.sweep._gather` into ``row`` and its running prefix ``pre`` (``=`` on a
+    block's first row, else ``+=``) in the same pass over a core row; returns whether
+    the row read NaN or inf (``pre`` then holds them too: the caller rebuilds it)."""
+    if sy < 0:
+        # Outside or a cap row (the ends of a band): the plain way.
+        _gather(srcs, b, sy, xmaps, xb, fill, x0, row, n)
+        bad = _reads_nan(row, n)
+        _push(row, pre, first, n, _SUM)
+        return bad
+    core, side = srcs[0], srcs[1]
+    src = core[b, sy]
+    srow = side[b, sy]
+    xmap = xmaps[0]
+    lo = min(max(xb[0, 0] - x0, 0), n)
+    hi = max(min(xb[0, 1] - x0, n), lo)
+    for j in range(lo):
+        sx = xmap[x0 + j]
+        row[j] = src[sx] if sx >= 0 else (fill if sx == -1 else srow[-2 - sx])
+    for j in range(hi, n):
+        sx = xmap[x0 + j]
+        row[j] = src[sx] if sx >= 0 else (fill if sx == -1 else srow[-2 - sx])
+    off = x0 + xb[0, 2]
+    seg = src[lo + off:hi + off]
+    dst = row[lo:hi]
+    pr = pre[lo:hi]
+    bad = 0
+    if first:
+        for j in range(hi - lo):
+            v = seg[j]
+            dst[j] = v
+            pr[j] = v
+            bad += 0 if v - v == 0.0 else 1
+        for j in range(lo):
+            pre[j] = row[j]
+        for j in range(hi, n):
+            pre[j] = row[j]
+    else:
+        for j in range(hi - lo):
+            v = seg[j]
+            dst[j] = v
+            pr[j] += v
+            bad += 0 if v - v == 0.0 else 1
+        for j in range(lo):
+            pre[j] += row[j]
+        for j in range(hi, n):
+            pre[j] += row[j]
+    if bad == 0 and (lo > 0 or hi < n):
+        return _reads_nan(row[:lo], lo) or _reads_nan(row[hi:], n - hi)
+    return bad != 0
+
+
+@njit(nogil=True, cache=True)
+def _rebuild_prefix(ring, pre, lo, t, gy, n):
+    """pre = the sum of ring rows lo .. t (their block's prefix, rebuilt after row t's
+    NaN reached it)."""
+    nring = ring.shape[1]
+    first = ring[0, (gy + lo) % nring]
+    for x in range(n):
+        pre[x] = first[x]
+    for r in range(lo + 1, t + 1):
+        _fold(pre, ring[0, (gy + r) % nring], n, _SUM)
+
+
+@njit(nogil=True, cache=True)
 def _task_sums(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
     """:func:`_task` when only sums are needed (correlate, sum, mean, count): each source
     row is gathered straight into its ring row, and its NaN (read as 0) and count row are
@@ -620,16 +685,23 @@ def _task_sums(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
         slot = g % nring
         pos = g % hh
         row = ring[0, slot]
-        _gather(srcs, b, ymap[t], xmaps, xb, fill, x0 + ox, row, nq)
-        if not plain:
-            if not count_on and _reads_nan(row, nq):
-                count_on = True
-                _start_counts(ring, pref, t, t_first, gy, hh, nq)
-            if count_on:
-                _clean_counts(row, ring[1, slot], nq)
         first = pos == 0 or t == t_first
-        _push(row, pref[0], first, nq, _SUM)
-        if count_on:
+        if plain:
+            _gather(srcs, b, ymap[t], xmaps, xb, fill, x0 + ox, row, nq)
+            _push(row, pref[0], first, nq, _SUM)
+        elif count_on:
+            _gather(srcs, b, ymap[t], xmaps, xb, fill, x0 + ox, row, nq)
+            _clean_counts(row, ring[1, slot], nq)
+            _push(row, pref[0], first, nq, _SUM)
+            _push(ring[1, slot], pref[1], first, nq, _SUM)
+        elif _gather_push(srcs, b, ymap[t], xmaps, xb, fill, x0 + ox, row, pref[0], first,
+                          nq):
+            # The task's first NaN (or inf): counts from here on, and this block's value
+            # prefix again without the NaN.
+            count_on = True
+            _start_counts(ring, pref, t, t_first, gy, hh, nq)
+            _clean_counts(row, ring[1, slot], nq)
+            _rebuild_prefix(ring, pref[0], t if first else max(t - pos, t_first), t, gy, nq)
             _push(ring[1, slot], pref[1], first, nq, _SUM)
         if pos == hh - 1:
             lo = max(t - hh + 1, t_first)
