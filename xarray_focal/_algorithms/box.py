@@ -27,10 +27,15 @@ into channels in a ring of two blocks of rows (the block being filled and the on
 it, whose rows are turned into suffixes in place when its last row arrives), while a
 running prefix of the current block is kept per channel. Output row ``y`` then reads the
 suffix of its first row and the prefix up to its last row -- whole rows, vectorised --
-and the horizontal pass runs on that one row per output (scalar scans, four blocks side
-by side so that their chains of additions overlap). Counts of valid taps are kept only
-from the first row of a task that reads NaN: until then every window counts all of its
-taps, which is exact, and the source is read once.
+and the horizontal pass runs on that one row per output. For sums and counts it is a
+*tree of power-of-four window sums* (:func:`_hsum`: whole-row vectorised passes, each term
+a sum of the window's own cells, so the properties below hold for it too); for extremes
+and the variance's partials, the block scans along the row (scalar, four blocks side by
+side so that their chains overlap). Counts of valid taps are kept only from the first row
+of a task that reads NaN: until then every window counts all of its taps, which is exact,
+and the source is read once. When only sums are needed (correlate, ``sum``, ``mean``,
+``count``), :func:`_task_sums` gathers each core row straight into its ring row and its
+block's prefix in one pass.
 
 The variance keeps ``(count, sum of deviations, sum of squared deviations, shift)`` per
 partial sum, the shift being one of the partial's own valid values (a prefix: the first
