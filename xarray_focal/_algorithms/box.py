@@ -850,9 +850,11 @@ Buffers = namedtuple("Buffers", "ring pref p vrow tmp accs lev")
 
 
 @njit(nogil=True, cache=True)
-def _buffers(plain, strip, hh, ww):
+def _buffers(plain, sums_only, strip, hh, ww):
     width = strip + ww - 1
-    nchan = 1 if plain else 7
+    # Channels: the values (plain), and the counts (sums only), or all seven; the ring of
+    # each is two blocks of rows, allocated per call.
+    nchan = 1 if plain else (2 if sums_only else 7)
     return Buffers(np.zeros((nchan, 2 * hh, width), dtype=np.float64),
                    np.zeros((nchan, width), dtype=np.float64),
                    np.zeros(width, dtype=np.float64),
@@ -875,9 +877,9 @@ def reduce(src, plan, stats, where, tasks, task0, task1):
     _, nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
-    bufs = _buffers(where[6] != 0, strip, where[2], where[3])
     w_box = plan.run_w[0]
     sums_only = where[6] != 0 or not (stats.need_var or stats.need_mx or stats.need_mn)
+    bufs = _buffers(where[6] != 0, sums_only, strip, where[2], where[3])
     for task in range(task0, task1):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
         if sums_only:
