@@ -20,10 +20,17 @@ nor at any larger one (the file says so). A tool that is not importable is left 
 The result is a CSV file: ``#`` lines of metadata (date, machine, versions, command), then
 one row per (radius, tool). The docs draw ``docs/performance-plot.md`` from it.
 
+``--box-sizes 3,15,51,101`` sweeps box sizes instead (time against window size for large
+windows): the focal mean of a ``size x size`` box (``focal_mean(size=...)``, NaN-aware,
+boundary nearest) against ``cv2.blur`` and ``scipy.ndimage.uniform_filter`` (running sums,
+no NaN handling), checked against ``uniform_filter``; rows then carry the box side in
+``radius`` (and the same columns otherwise).
+
 Usage (from the repository root; xarray-spatial needs Python >= 3.12)::
 
     PYTHONPATH=$PWD /tmp/peers312/bin/python benchmarks/radius_sweep.py
     PYTHONPATH=$PWD python benchmarks/radius_sweep.py --radii 1,7 --rounds 2 --out /tmp/s.csv
+    PYTHONPATH=$PWD python benchmarks/radius_sweep.py --box-sizes 3,15,51,101,201 --out /tmp/b.csv
 """
 
 from __future__ import annotations
@@ -104,6 +111,65 @@ def make_tools(data: np.ndarray, kernel: np.ndarray) -> dict[str, tuple[str, Cal
             _version("xarray-spatial"),
             lambda: np.asarray(convolution_2d(arr, kernel, boundary="reflect").values))
     return tools
+
+
+BOX_TOOLS = ("xarray_focal focal_mean", "cv2.blur", "scipy.ndimage.uniform_filter")
+
+
+def make_box_tools(data: np.ndarray, size: int) -> dict[str, tuple[str, Callable[[], Any]]]:
+    """name -> (version, call) of the box-mean tools importable here (boundary nearest)."""
+    import scipy.ndimage as ndi
+
+    import xarray_focal as xf
+
+    tools: dict[str, tuple[str, Callable[[], Any]]] = {
+        "xarray_focal focal_mean": (
+            _version("xarray-focal"),
+            lambda: xf.focal_mean(data, size=size, boundary="nearest")),
+        "scipy.ndimage.uniform_filter": (
+            _version("scipy"), lambda: ndi.uniform_filter(data, size, mode="nearest")),
+    }
+    try:
+        import cv2
+    except ImportError:
+        pass
+    else:
+        tools["cv2.blur"] = (cv2.__version__, lambda: cv2.blur(
+            data, (size, size), borderType=cv2.BORDER_REPLICATE))
+    return {name: tools[name] for name in BOX_TOOLS if name in tools}
+
+
+def box_sweep(n: int, sizes: list[int], rounds: int, *, log=print) -> list[dict]:
+    """The rows of a box-size sweep (see the module docstring); ``radius`` is the side."""
+    from xarray_focal._algorithms.plan import make_plan
+
+    data = np.random.default_rng(0).standard_normal((n, n))
+    scale = float(np.abs(data).max())
+    rows: list[dict] = []
+    for size in sizes:
+        tools = make_box_tools(data, size)
+        base = {"radius": size, "kernel": f"{size}x{size}", "taps": size * size,
+                "auto_method": make_plan(np.ones((size, size)), separable_ok=False).method}
+        outs = {name: np.asarray(call()) for name, (_, call) in tools.items()}
+        reference = outs["scipy.ndimage.uniform_filter"]
+        timed: dict[str, list[float]] = {name: [] for name in tools}
+        names = list(tools)
+        for i in range(rounds):
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                gc.collect()
+                t0 = time.perf_counter()
+                tools[name][1]()
+                timed[name].append(time.perf_counter() - t0)
+        for name, (version, _) in tools.items():
+            err = float(np.max(np.abs(outs[name] - reference))) / scale
+            rows.append({**base, "tool": name, "version": version,
+                         "median_s": f"{statistics.median(timed[name]):.6g}",
+                         "min_s": f"{min(timed[name]):.6g}", "rounds": rounds,
+                         "status": "ok" if err <= AGREE_RTOL else f"disagrees: {err:.1e}"})
+        log(f"box {size}: " + ", ".join(
+            f"{row['tool']} {float(row['median_s']) * 1e3:.1f} ms"
+            for row in rows if row["radius"] == size))
+    return rows
 
 
 def metadata(argv: list[str], n: int, rounds: int, max_seconds: float) -> dict[str, str]:
@@ -225,12 +291,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument("--max-seconds", type=float, default=5.0,
                         help="drop a peer once one call takes longer (default 5)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="CSV file to write")
+    parser.add_argument("--box-sizes", default="",
+                        help="comma-separated box sides: sweep box means instead of circles")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="CSV file to write (default docs/_static/radius_sweep.csv, or "
+                             "box_sweep.csv with --box-sizes)")
     args = parser.parse_args(argv)
     radii = [int(r) for r in args.radii.split(",")]
     meta = metadata(argv, args.n, args.rounds, args.max_seconds)
     started = time.perf_counter()
-    rows = sweep(args.n, radii, args.rounds, args.max_seconds)
+    if args.box_sizes:
+        sizes = [int(v) for v in args.box_sizes.split(",")]
+        meta["data"] = (f"float64 standard normal, {args.n} x {args.n}, seed 0; "
+                        "size x size box mean; nearest boundary")
+        rows = box_sweep(args.n, sizes, args.rounds)
+        args.out = args.out or DEFAULT_OUT.with_name("box_sweep.csv")
+    else:
+        rows = sweep(args.n, radii, args.rounds, args.max_seconds)
+        args.out = args.out or DEFAULT_OUT
     meta["elapsed"] = f"{time.perf_counter() - started:.0f} s"
     write_csv(args.out, meta, rows)
     print(f"wrote {args.out} ({meta['elapsed']})")

@@ -153,6 +153,39 @@ def test_values_that_left_the_window_leave_no_residue():
     np.testing.assert_array_equal(stats["max"][:, 10:], 1.0)
 
 
+@pytest.mark.parametrize("kind", ["offset", "alternating", "sentinels", "nan_runs", "inf"])
+@pytest.mark.parametrize("shape", [(3, 63), (3, 64), (5, 81), (1, 130)])
+def test_wide_windows_meet_the_bound_on_hostile_data(kind, shape):
+    """Rows summed through every level of the base-4 tree (63 = 333, 64 = 1000, 81 = 1101
+    and 130 = 2002 in base 4) and a window wider than the data, held to each window's own
+    values on hostile data. An even width is an odd kernel with a zero last column."""
+    data = _hostile(kind, shape=(12, 110), seed=3)
+    k = np.ones((shape[0], shape[1] | 1))
+    k[:, shape[1]:] = 0.0
+    out = xf.focal_stats(data, k, ("sum", "mean", "count", "std"), boundary="nearest",
+                         method="box")
+    for stat in ("sum", "mean", "count", "std"):
+        assert_stat_accuracy(out[stat], reference_stat(data, k, stat, "nearest"), data, stat, k,
+                             "nearest")
+    with np.errstate(invalid="ignore"):
+        assert_matches_contract(xf.correlate(data, k, boundary="nearest", method="box"), data,
+                                k, "nearest")
+
+
+def test_a_far_sentinel_leaves_no_residue_in_a_wide_window():
+    """A -3.4e38 and a 1e300 outside a 1 x 101 window of ones, in the rows the tree's
+    levels sum across: the window's sum is exact."""
+    data = np.ones((3, 400))
+    data[:, 50] = -3.4028235e38
+    data[:, 260] = 1e300
+    k = np.ones((1, 101))
+    out = xf.correlate(data, k, boundary="nearest", method="box")
+    np.testing.assert_array_equal(out[:, 101:209], 101.0)
+    np.testing.assert_array_equal(out[:, 311:], 101.0)
+    mean = xf.focal_mean(data, k, boundary="nearest", method="box")
+    np.testing.assert_array_equal(mean[:, 101:209], 1.0)
+
+
 # --- chunking, threads and planning --------------------------------------------------------
 
 
@@ -334,6 +367,28 @@ def test_a_first_nan_late_in_the_task_starts_the_counts_right():
         for stat in out:
             assert_stat_accuracy(out[stat], reference_stat(data, k, stat, "nearest"), data, stat,
                                  k, "nearest")
+
+
+@pytest.mark.parametrize("row", [20, 21, 23, 24, 40])
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_a_first_nan_late_in_a_block_of_a_sums_only_task(row, value):
+    """Mean, sum and count alone take the sums-only loop, which folds each row into its
+    block's prefix as it gathers it: a first NaN (or inf) at any row of a block -- its
+    first, its last, in between -- rebuilds that prefix without it."""
+    data = awkward_data((48, 37), seed=31)
+    data[row, 5] = value
+    data[row + 3, 20:] = value
+    k = np.ones((5, 7))
+    for stat in ("mean", "sum", "count"):
+        got = xf.focal_stats(data, k, (stat,), boundary="nearest", method="box")[stat]
+        with np.errstate(invalid="ignore"):
+            assert_stat_accuracy(got, reference_stat(data, k, stat, "nearest"), data, stat, k,
+                                 "nearest")
+    if np.isnan(value):  # (the policy helper measures finite errors only)
+        assert_policy_accuracy(
+            xf.correlate(data, k, boundary="nearest", nan_policy="omit", method="box"),
+            reference_nan_policy(data, k, "omit", "nearest", 0.0, None), data, k, "omit",
+            "nearest", 0.0)
 
 
 @pytest.mark.parametrize("backend", backend_params(), indirect=True)

@@ -27,10 +27,15 @@ into channels in a ring of two blocks of rows (the block being filled and the on
 it, whose rows are turned into suffixes in place when its last row arrives), while a
 running prefix of the current block is kept per channel. Output row ``y`` then reads the
 suffix of its first row and the prefix up to its last row -- whole rows, vectorised --
-and the horizontal pass runs on that one row per output (scalar scans, four blocks side
-by side so that their chains of additions overlap). Counts of valid taps are kept only
-from the first row of a task that reads NaN: until then every window counts all of its
-taps, which is exact, and the source is read once.
+and the horizontal pass runs on that one row per output. For sums and counts it is a
+*tree of power-of-four window sums* (:func:`_hsum`: whole-row vectorised passes, each term
+a sum of the window's own cells, so the properties below hold for it too); for extremes
+and the variance's partials, the block scans along the row (scalar, four blocks side by
+side so that their chains overlap). Counts of valid taps are kept only from the first row
+of a task that reads NaN: until then every window counts all of its taps, which is exact,
+and the source is read once. When only sums are needed (correlate, ``sum``, ``mean``,
+``count``), :func:`_task_sums` gathers each core row straight into its ring row and its
+block's prefix in one pass.
 
 The variance keeps ``(count, sum of deviations, sum of squared deviations, shift)`` per
 partial sum, the shift being one of the partial's own valid values (a prefix: the first
@@ -54,12 +59,14 @@ from numba import njit
 
 from .masked.channels import _fold_extreme, _reads_nan
 from .masked.combine import _run_terms
+from .._contract import Stat
 from .masked.finish import _finish
 from .sweep import _gather, _task_bounds
 
 __all__ = ["reduce", "box_geometry"]
 
 _SUM, _MAX, _MIN = 0, 1, 2
+_MEAN_CODE = int(Stat.MEAN)  # a plain int: numba freezes module globals
 
 
 def box_geometry(oy: int, ox: int, height: int, width: int, origin: tuple[int, int],
@@ -201,6 +208,125 @@ def _hbox(v, dst, pre, nq, ws, w, a, op):
     """dst[x] = v[x .. x + w - 1] folded, x < ws, from block prefixes and suffixes."""
     _prefixes(v, pre, nq, w, a, op)
     _windows_from(v, pre, dst, ws, w, a, op)
+
+
+# --- horizontal sums: a tree of power-of-four window sums (vectorised) -----------------
+# The prefix / suffix scans above are chains of dependent scalar operations; a sum has a
+# second way made only of whole-row, vectorised passes. Level k holds the sums of 4**k
+# adjacent cells, ``L_k[x] = L_{k-1}[x] + L_{k-1}[x + d] + L_{k-1}[x + 2d] + L_{k-1}[x + 3d]``
+# (d = 4**(k - 1)), and a window of w cells is the sum of the terms of w's base-4 digits
+# laid end to end: ``c_k`` sums of level k for digit ``c_k``. Every term is a sum of cells
+# of the window itself (as with the block scans, nothing is subtracted, so nothing from
+# outside the window can leave a residue), and the tree's shape depends only on w, not on
+# where a strip or a dask chunk starts. A window costs log4(w) level passes of four loads
+# plus one pass over its few terms.
+
+
+@njit(nogil=True, cache=True)
+def _levels(ww):
+    """Number of levels above the row itself: the k >= 1 with 4**k <= ww."""
+    k, d = 0, 4
+    while d <= ww:
+        k += 1
+        d *= 4
+    return k
+
+
+@njit(nogil=True, cache=True)
+def _add_terms(dst, lev, ws, n, k0, o0, k1, o1, k2, o2, k3, o3, first, scale):
+    """dst[x] (= | +=) the sum of n <= 4 terms lev[k_i, x + o_i], times ``scale``."""
+    t0 = lev[k0, o0:o0 + ws]
+    t1 = lev[k1, o1:o1 + ws]
+    t2 = lev[k2, o2:o2 + ws]
+    t3 = lev[k3, o3:o3 + ws]
+    if n == 1:
+        if first:
+            for x in range(ws):
+                dst[x] = t0[x] * scale
+        else:
+            for x in range(ws):
+                dst[x] = (dst[x] + t0[x]) * scale
+    elif n == 2:
+        if first:
+            for x in range(ws):
+                dst[x] = (t0[x] + t1[x]) * scale
+        else:
+            for x in range(ws):
+                dst[x] = (dst[x] + (t0[x] + t1[x])) * scale
+    elif n == 3:
+        if first:
+            for x in range(ws):
+                dst[x] = ((t0[x] + t1[x]) + t2[x]) * scale
+        else:
+            for x in range(ws):
+                dst[x] = (dst[x] + ((t0[x] + t1[x]) + t2[x])) * scale
+    else:
+        if first:
+            for x in range(ws):
+                dst[x] = ((t0[x] + t1[x]) + (t2[x] + t3[x])) * scale
+        else:
+            for x in range(ws):
+                dst[x] = (dst[x] + ((t0[x] + t1[x]) + (t2[x] + t3[x]))) * scale
+
+
+@njit(nogil=True, cache=True)
+def _hsum(lev, dst, ws, w, scale):
+    """dst[x] = scale * (lev[0, x] + ... + lev[0, x + w - 1]), x < ws.
+
+    ``lev[0]`` holds the row (at least ``ws + w - 1`` cells); the levels of the tree are
+    built in ``lev[1:]`` (:func:`_levels` rows). The terms are then added in groups of up
+    to four per pass, lowest level first; ``scale`` multiplies the finished sum only (the
+    passes before the last one carry 1.0, an exact product).
+    """
+    d = 1
+    k = 0
+    while 4 * d <= w:
+        m = ws + w - 4 * d
+        src = lev[k]
+        nxt = lev[k + 1, :m]
+        a0 = src[:m]
+        a1 = src[d:d + m]
+        a2 = src[2 * d:2 * d + m]
+        a3 = src[3 * d:3 * d + m]
+        for x in range(m):
+            nxt[x] = (a0[x] + a1[x]) + (a2[x] + a3[x])
+        k += 1
+        d *= 4
+    # How many terms in all (to know which group is the last, the one that scales).
+    total = 0
+    rest = w
+    while rest:
+        total += rest % 4
+        rest //= 4
+    n = 0
+    done = 0
+    first = True
+    k0 = o0 = k1 = o1 = k2 = o2 = k3 = o3 = 0
+    off = 0
+    d = 1
+    k = 0
+    rest = w
+    while rest:
+        for _ in range(rest % 4):
+            if n == 0:
+                k0, o0 = k, off
+            elif n == 1:
+                k1, o1 = k, off
+            elif n == 2:
+                k2, o2 = k, off
+            else:
+                k3, o3 = k, off
+            n += 1
+            off += d
+            if n == 4 or done + n == total:
+                done += n
+                _add_terms(dst, lev, ws, n, k0, o0, k1, o1, k2, o2, k3, o3, first,
+                           scale if done == total else 1.0)
+                first = False
+                n = 0
+        rest //= 4
+        d *= 4
+        k += 1
 
 
 @njit(nogil=True, cache=True)
@@ -465,6 +591,141 @@ def _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
 
 
 @njit(nogil=True, cache=True)
+def _clean_counts(row, crow, n):
+    """crow[x] = 1 where row[x] is not NaN, else 0; and NaN in row read as 0, in place."""
+    for x in range(n):
+        v = row[x]
+        ok = v == v
+        crow[x] = 1.0 if ok else 0.0
+        row[x] = v if ok else 0.0
+
+
+@njit(nogil=True, cache=True)
+def _gather_push(srcs, b, sy, xmaps, xb, fill, x0, row, pre, first, n):
+    """:func:`.sweep._gather` into ``row`` and its running prefix ``pre`` (``=`` on a
+    block's first row, else ``+=``) in the same pass over a core row; returns whether
+    the row read NaN or inf (``pre`` then holds them too: the caller rebuilds it)."""
+    if sy < 0:
+        # Outside or a cap row (the ends of a band): the plain way.
+        _gather(srcs, b, sy, xmaps, xb, fill, x0, row, n)
+        bad = _reads_nan(row, n)
+        _push(row, pre, first, n, _SUM)
+        return bad
+    core, side = srcs[0], srcs[1]
+    src = core[b, sy]
+    srow = side[b, sy]
+    xmap = xmaps[0]
+    lo = min(max(xb[0, 0] - x0, 0), n)
+    hi = max(min(xb[0, 1] - x0, n), lo)
+    for j in range(lo):
+        sx = xmap[x0 + j]
+        row[j] = src[sx] if sx >= 0 else (fill if sx == -1 else srow[-2 - sx])
+    for j in range(hi, n):
+        sx = xmap[x0 + j]
+        row[j] = src[sx] if sx >= 0 else (fill if sx == -1 else srow[-2 - sx])
+    off = x0 + xb[0, 2]
+    seg = src[lo + off:hi + off]
+    dst = row[lo:hi]
+    pr = pre[lo:hi]
+    bad = 0
+    if first:
+        for j in range(hi - lo):
+            v = seg[j]
+            dst[j] = v
+            pr[j] = v
+            bad += 0 if v - v == 0.0 else 1
+        for j in range(lo):
+            pre[j] = row[j]
+        for j in range(hi, n):
+            pre[j] = row[j]
+    else:
+        for j in range(hi - lo):
+            v = seg[j]
+            dst[j] = v
+            pr[j] += v
+            bad += 0 if v - v == 0.0 else 1
+        for j in range(lo):
+            pre[j] += row[j]
+        for j in range(hi, n):
+            pre[j] += row[j]
+    if bad == 0 and (lo > 0 or hi < n):
+        return _reads_nan(row[:lo], lo) or _reads_nan(row[hi:], n - hi)
+    return bad != 0
+
+
+@njit(nogil=True, cache=True)
+def _rebuild_prefix(ring, pre, lo, t, gy, n):
+    """pre = the sum of ring rows lo .. t (their block's prefix, rebuilt after row t's
+    NaN reached it)."""
+    nring = ring.shape[1]
+    first = ring[0, (gy + lo) % nring]
+    for x in range(n):
+        pre[x] = first[x]
+    for r in range(lo + 1, t + 1):
+        _fold(pre, ring[0, (gy + r) % nring], n, _SUM)
+
+
+@njit(nogil=True, cache=True)
+def _task_sums(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs):
+    """:func:`_task` when only sums are needed (correlate, sum, mean, count): each source
+    row is gathered straight into its ring row, and its NaN (read as 0) and count row are
+    made there, only once the task has read a NaN or an inf."""
+    srcs, ymap, xmaps, xb, fill = src.srcs, src.ymap, src.xmaps, src.xb, src.fill
+    ring, pref = bufs.ring, bufs.pref
+    oy, ox, hh, ww, gy, gx, plain = (where[0], where[1], where[2], where[3], where[4],
+                                     where[5], where[6] != 0)
+    nring = ring.shape[1]
+    ws = x1 - x0
+    nq = ws + ww - 1
+    a = (-(gx + x0 + ox)) % ww
+    t_first = y0 + oy
+    t_last = y1 + oy + hh - 1  # exclusive
+    count_on = False
+    if not plain:
+        acc = bufs.accs[1]
+        for x in range(ws):
+            acc[x] = float(hh * ww)
+    for t in range(t_first, t_last):
+        g = gy + t
+        slot = g % nring
+        pos = g % hh
+        row = ring[0, slot]
+        first = pos == 0 or t == t_first
+        if plain:
+            _gather(srcs, b, ymap[t], xmaps, xb, fill, x0 + ox, row, nq)
+            _push(row, pref[0], first, nq, _SUM)
+        elif count_on:
+            _gather(srcs, b, ymap[t], xmaps, xb, fill, x0 + ox, row, nq)
+            _clean_counts(row, ring[1, slot], nq)
+            _push(row, pref[0], first, nq, _SUM)
+            _push(ring[1, slot], pref[1], first, nq, _SUM)
+        elif _gather_push(srcs, b, ymap[t], xmaps, xb, fill, x0 + ox, row, pref[0], first,
+                          nq):
+            # The task's first NaN (or inf): counts from here on, and this block's value
+            # prefix again without the NaN.
+            count_on = True
+            _start_counts(ring, pref, t, t_first, gy, hh, nq)
+            _clean_counts(row, ring[1, slot], nq)
+            _rebuild_prefix(ring, pref[0], t if first else max(t - pos, t_first), t, gy, nq)
+            _push(ring[1, slot], pref[1], first, nq, _SUM)
+        if pos == hh - 1:
+            lo = max(t - hh + 1, t_first)
+            for r in range(t - 1, lo - 1, -1):
+                cur = (gy + r) % nring
+                nxt = (gy + r + 1) % nring
+                _fold(ring[0, cur], ring[0, nxt], nq, _SUM)
+                if count_on:
+                    _fold(ring[1, cur], ring[1, nxt], nq, _SUM)
+        start = t - hh + 1
+        if start < t_first:
+            continue
+        s0 = (gy + start) % nring
+        full = (gy + start) % hh == 0
+        _emit_row(stats, out, b, start - oy, x0, ws, nq, ww, a, w_box, plain, True,
+                  count_on, False, False, False, full, s0, bufs)
+
+
+@njit(nogil=True, cache=True)
 def _start_counts(ring, pref, t, t_first, gy, hh, n):
     """Count channel rows as they would be had it been kept before row t (no NaN before).
 
@@ -506,15 +767,19 @@ def _emit_row(stats, out, b, y, x0, ws, nq, ww, a, w_box, plain, need_sum, need_
               need_var, need_mx, need_mn, full, s0, bufs):
     """Output row y: vertical windows of each channel, their horizontal windows, finished."""
     ring, pref, vrow, tmp, accs = bufs.ring, bufs.pref, bufs.vrow, bufs.tmp, bufs.accs
+    lev = bufs.lev
     if need_sum:
-        _vertical(ring, 0, s0, pref, vrow, full, nq, _SUM)
-        _hbox(vrow[0], accs[0], tmp[0], nq, ws, ww, a, _SUM)
-    if plain:
-        orow = out[0, b, y, x0:x0 + ws]
-        a0 = accs[0]
-        for x in range(ws):
-            orow[x] = w_box * a0[x]
-        return
+        _join(lev[0], ring[0, s0], pref[0], nq, -1 if full else _SUM)
+        if plain:
+            _hsum(lev, out[0, b, y, x0:x0 + ws], ws, ww, w_box)
+            return
+        if (not need_count and not need_var and not need_mx and not need_mn
+                and stats.codes.shape[0] == 1 and stats.codes[0] == _MEAN_CODE):
+            # Every window is full: the mean straight into the output row, as
+            # _finish_box would make it (the sum times 1 / ntaps).
+            _hsum(lev, out[0, b, y, x0:x0 + ws], ws, ww, 1.0 / stats.ntaps)
+            return
+        _hsum(lev, accs[0], ws, ww, 1.0)
     if need_var:
         sn, s1, s2, ss = ring[1, s0], ring[5, s0], ring[6, s0], ring[4, s0]
         pn, p1, p2, ps = pref[1], pref[5], pref[6], pref[4]
@@ -528,8 +793,8 @@ def _emit_row(stats, out, b, y, x0, ws, nq, ww, a, w_box, plain, need_sum, need_
                                                     pn[x], p1[x], p2[x], ps[x])
         _hbox_var(vn, v1, v2, vs, accs[1], accs[6], accs[3], accs[7], tmp, nq, ws, ww, a)
     elif need_count:
-        _vertical(ring, 1, s0, pref, vrow, full, nq, _SUM)
-        _hbox(vrow[1], accs[1], tmp[0], nq, ws, ww, a, _SUM)
+        _join(lev[0], ring[1, s0], pref[1], nq, -1 if full else _SUM)
+        _hsum(lev, accs[1], ws, ww, 1.0)
     if need_mx:
         _vertical(ring, 2, s0, pref, vrow, full, nq, _MAX)
         _hbox(vrow[2], accs[4], tmp[0], nq, ws, ww, a, _MAX)
@@ -544,26 +809,59 @@ def _emit_row(stats, out, b, y, x0, ws, nq, ww, a, w_box, plain, need_sum, need_
         an, aw = accs[1], accs[2]
         for x in range(ws):
             aw[x] = w_box * an[x]
-    _finish(stats.codes, out, b, y, x0, ws, accs, stats.threshold, stats.wtotal, stats.ntaps,
-            stats.wcancel)
+    _finish_box(stats, out, b, y, x0, ws, accs, need_count or need_var)
+
+
+@njit(nogil=True, cache=True)
+def _finish_box(stats, out, b, y, x0, ws, accs, counted):
+    """:func:`.masked.finish._finish`, but the mean of a full window is its sum times
+    ``1 / ntaps``: a vectorised division costs as much as the whole box sum.
+
+    Where counts are not kept (no NaN read yet) every window is full; where they are,
+    full windows take the same product, so a cell's bits do not depend on whether its
+    task has read a NaN elsewhere (dask chunks equal numpy to the bit).
+    """
+    codes = stats.codes
+    ntaps = stats.ntaps
+    inv = 1.0 / ntaps
+    for s in range(codes.shape[0]):
+        if codes[s] != _MEAN_CODE:
+            _finish(codes[s:s + 1], out[s:s + 1], b, y, x0, ws, accs, stats.threshold,
+                    stats.wtotal, ntaps, stats.wcancel)
+            continue
+        orow = out[s, b, y, x0:x0 + ws]
+        a0 = accs[0]
+        if not counted:
+            for x in range(ws):
+                orow[x] = a0[x] * inv
+            continue
+        an = accs[1]
+        threshold = stats.threshold
+        for x in range(ws):
+            n = an[x]
+            part = a0[x] / n if (n >= threshold) & (n != 0.0) else np.nan
+            orow[x] = a0[x] * inv if n == ntaps else part
 
 
 #: A thread's buffers: the ring of two blocks of rows per channel, the running prefix of
 #: each channel, the gathered row, the vertical windows of one output row per channel,
 #: scratch rows (the horizontal prefixes) and the accumulator rows of an output row.
-Buffers = namedtuple("Buffers", "ring pref p vrow tmp accs")
+Buffers = namedtuple("Buffers", "ring pref p vrow tmp accs lev")
 
 
 @njit(nogil=True, cache=True)
-def _buffers(plain, strip, hh, ww):
+def _buffers(plain, sums_only, strip, hh, ww):
     width = strip + ww - 1
-    nchan = 1 if plain else 7
+    # Channels: the values (plain), and the counts (sums only), or all seven; the ring of
+    # each is two blocks of rows, allocated per call.
+    nchan = 1 if plain else (2 if sums_only else 7)
     return Buffers(np.zeros((nchan, 2 * hh, width), dtype=np.float64),
                    np.zeros((nchan, width), dtype=np.float64),
                    np.zeros(width, dtype=np.float64),
                    np.zeros((nchan, width), dtype=np.float64),
                    np.zeros((4, width), dtype=np.float64),
-                   np.zeros((8, strip), dtype=np.float64))
+                   np.zeros((8, strip), dtype=np.float64),
+                   np.zeros((1 + _levels(ww), width), dtype=np.float64))
 
 
 @njit(nogil=True, cache=True)
@@ -579,8 +877,12 @@ def reduce(src, plan, stats, where, tasks, task0, task1):
     _, nb, ho, wo = out.shape
     nbands = (ho + band - 1) // band
     nstrips = (wo + strip - 1) // strip
-    bufs = _buffers(where[6] != 0, strip, where[2], where[3])
     w_box = plan.run_w[0]
+    sums_only = where[6] != 0 or not (stats.need_var or stats.need_mx or stats.need_mn)
+    bufs = _buffers(where[6] != 0, sums_only, strip, where[2], where[3])
     for task in range(task0, task1):
         b, y0, y1, x0, x1 = _task_bounds(task, nbands, nstrips, band, strip, ho, wo)
-        _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs)
+        if sums_only:
+            _task_sums(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs)
+        else:
+            _task(src, stats, where, w_box, out, b, y0, y1, x0, x1, bufs)

@@ -241,7 +241,7 @@ def _build_box(runs: KernelRuns, shape: tuple[int, int, int, int, float]) -> Pla
 #: rectangle's size: for a plain correlation and for the NaN-aware sweeps (which count
 #: valid taps too). Calibrated against the other methods by benchmarks/radius_sweep.py
 #: (docs/user-guide/algorithms.md has the measurements).
-BOX_COST = {"plain": 60.0, "masked": 21.0}
+BOX_COST = {"plain": 60.0, "masked": 16.0}
 
 
 def box_cost(separable_ok: bool) -> float:

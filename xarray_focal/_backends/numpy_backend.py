@@ -179,6 +179,10 @@ def _tiling(
     # Threads: about four tasks per thread balance the load; fewer, taller bands re-read
     # fewer halo rows (64-row bands re-read 22 % more rows for a 15x15 kernel).
     tasks_wanted = 4 * threads.num_threads()
+    if plan.method == "box":
+        # A box band re-reads height - 1 halo rows, and the threads take contiguous
+        # ranges of tasks: one band per thread.
+        tasks_wanted = threads.num_threads()
     tasks_per_band_row = nb * -(-wo // strip)
     band = max(4 * plan.ry + 1, 8, -(-ho * tasks_per_band_row // tasks_wanted))
     return min(band, ho), strip

@@ -170,12 +170,14 @@ def _split_channels(p, slot, hx, hv, hs, hmx, hmn, n, need_count, need_sum, need
 def _reads_nan(p, n):
     """Whether row p reads NaN (or inf: then the counts are kept too, as for NaN).
 
-    x - x is NaN for both, and a plain sum vectorises where an early exit would not.
+    x - x is NaN for both. An integer count vectorises, where an early exit would not, nor
+    a float sum (its additions may not be reordered: a scalar chain, ten times slower).
     """
-    probe = 0.0
+    bad = 0
     for j in range(n):
-        probe += p[j] - p[j]
-    return probe != 0.0
+        v = p[j]
+        bad += 0 if v - v == 0.0 else 1
+    return bad != 0
 
 
 @njit(nogil=True, cache=True)

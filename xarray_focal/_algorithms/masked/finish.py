@@ -62,17 +62,19 @@ def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel):
     for s in range(codes.shape[0]):
         code = codes[s]
         orow = out[s, b, y, x0:x0 + ws]
-        # The commonest statistics as loops of their own: branch-free bodies vectorise.
+        # The commonest statistics as loops of their own: branch-free bodies vectorise
+        # (``&``, not ``and``: a short-circuit is a branch, and a scalar division per cell
+        # costs as much as the whole box sum).
         if code == _MEAN:
             for x in range(ws):
                 n = acc_n[x]
-                ok = n >= threshold and n != 0.0
+                ok = (n >= threshold) & (n != 0.0)
                 orow[x] = acc_a[x] / n if ok else nan
             continue
         if code == _SUM or code == _PROPAGATE or code == _OMIT:
             for x in range(ws):
                 n = acc_n[x]
-                orow[x] = acc_a[x] if n >= threshold and n != 0.0 else nan
+                orow[x] = acc_a[x] if (n >= threshold) & (n != 0.0) else nan
             continue
         if code == _COUNT:
             for x in range(ws):
@@ -89,7 +91,7 @@ def _finish(codes, out, b, y, x0, ws, accs, threshold, wtotal, ntaps, wcancel):
             src = acc_mx if code == _MAX else acc_mn
             for x in range(ws):
                 n = acc_n[x]
-                orow[x] = src[x] if n >= threshold and n != 0.0 else nan
+                orow[x] = src[x] if (n >= threshold) & (n != 0.0) else nan
             continue
         for x in range(ws):
             n = acc_n[x]
