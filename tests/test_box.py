@@ -475,3 +475,30 @@ def test_a_size_too_large_for_any_kernel_is_refused_by_name():
         xf.focal_mean(np.zeros((4, 4)), size=10**9 + 1)
     with pytest.raises(xf.FocalValueError, match=r"size=\(4097, 4097\)"):
         xf.focal_max(np.zeros((4, 4)), size=(4097, 4097))
+
+
+@pytest.mark.parametrize("backend", backend_params("numpy", "dask"), indirect=True)
+def test_float32_box_sums_are_float64_sums_whatever_was_read_before(backend):
+    # Found in review: the box sums written straight into a float32 output row kept their
+    # partial sums there, so a window's mean depended on a NaN outside it (which switches
+    # the task to the float64 path) and on the chunking, and a plain correlate lost the 1
+    # between +-1e8.
+    row = np.zeros((1, 40), np.float32)
+    row[0, 0], row[0, 3], row[0, 7] = 1, 1e8, -1e8
+    holed = row.copy()
+    holed[0, 39] = np.nan
+    fp = np.ones((1, 11))
+    means = [backend.to_numpy(xf.focal_mean(backend.to_backend(r, chunks=(1, 20)), fp,
+                                            boundary="constant", method="box"))[0, 5]
+             for r in (row, holed)]
+    assert means == [np.float32(1 / 11)] * 2
+    got = backend.to_numpy(xf.correlate(backend.to_backend(row, chunks=(1, 20)), fp,
+                                        boundary="constant", method="box"))
+    assert got[0, 5] == 1.0
+    rng = np.random.default_rng(0)
+    x = (3e7 + rng.normal(0, 1e3, (60, 70))).astype(np.float32)
+    x[55, 65] = np.nan
+    whole = xf.focal_mean(x, np.ones((15, 15)), boundary="nearest", method="box")
+    lazy = backend.to_numpy(xf.focal_mean(backend.to_backend(x, chunks=(30, 35)),
+                                          np.ones((15, 15)), boundary="nearest", method="box"))
+    np.testing.assert_array_equal(lazy, whole)

@@ -770,14 +770,23 @@ def _emit_row(stats, out, b, y, x0, ws, nq, ww, a, w_box, plain, need_sum, need_
     lev = bufs.lev
     if need_sum:
         _join(lev[0], ring[0, s0], pref[0], nq, -1 if full else _SUM)
-        if plain:
-            _hsum(lev, out[0, b, y, x0:x0 + ws], ws, ww, w_box)
-            return
-        if (not need_count and not need_var and not need_mx and not need_mn
-                and stats.codes.shape[0] == 1 and stats.codes[0] == _MEAN_CODE):
-            # Every window is full: the mean straight into the output row, as
-            # _finish_box would make it (the sum times 1 / ntaps).
-            _hsum(lev, out[0, b, y, x0:x0 + ws], ws, ww, 1.0 / stats.ntaps)
+        mean_only = (not need_count and not need_var and not need_mx and not need_mn
+                     and stats.codes.shape[0] == 1 and stats.codes[0] == _MEAN_CODE)
+        if plain or mean_only:
+            # Every window is full: the sum (times the box's weight) or the mean (the sum
+            # times 1 / ntaps, as _finish_box makes it) straight into the output row. Only
+            # a float64 row: _hsum keeps partial sums in the row it writes, and float32
+            # partials would round differently from the float64 sums of the tasks that
+            # have read a NaN (found in review: a NaN elsewhere, or the chunking, changed
+            # the last bit).
+            scale = w_box if plain else 1.0 / stats.ntaps
+            row = out[0, b, y, x0:x0 + ws]
+            if out.itemsize == 8:
+                _hsum(lev, row, ws, ww, scale)
+            else:
+                _hsum(lev, accs[0], ws, ww, scale)
+                for x in range(ws):
+                    row[x] = accs[0][x]
             return
         _hsum(lev, accs[0], ws, ww, 1.0)
     if need_var:
