@@ -384,7 +384,7 @@ def test_descending_latitudes_with_points_at_the_poles():
 
 @pytest.mark.parametrize("lo, hi", [(0, 300), (5, 301), (17, 40)])
 def test_window_sums_add_only_cells_inside_each_window(lo, hi):
-    # Grown and van Herk window sums alike: against math.fsum of each window, with
+    # Grown and tree window sums alike: against math.fsum of each window, with
     # outliers that a running sum's subtraction would leave behind as rounding.
     from xarray_focal._algorithms.geodesic import GROW_MAX, _window_sums
 
@@ -397,7 +397,7 @@ def test_window_sums_add_only_cells_inside_each_window(lo, hi):
     p[::37] = 1e15
     p[50] = np.inf
     buf[0] = p
-    _window_sums(buf, lens, 0, lens.size, lo, hi, np.empty(width))
+    _window_sums(buf, lens, 0, lens.size, lo, hi, np.full((6, width), np.nan))  # tree levels
     for s, length in enumerate(lens):
         for x in range(lo, hi - length + 1):
             window = p[x:x + length]

@@ -13,8 +13,9 @@ the eight-runs-a-pass combine.
     Window sums for every run length that some output row needs from a source row
     (``lens[lptr[t] : lptr[t + 1]]`` for padded source row ``t``, over the columns
     ``plo[t] .. phi[t]`` that are read): short lengths grow from the next shorter one (a
-    few adds), long ones are van Herk block sums -- a suffix sum of one block plus a
-    prefix sum of the next -- three adds a cell for any length. Both only ever add
+    few adds), long ones the terms of the length's base-4 digits from a tree of sums of
+    ``4**k`` cells built once per row -- a few vectorised passes for any length, in an
+    order that depends on the length alone, not on the tile. Both only ever add
     values *inside* the window, so NaN and inf behave as in the direct sum and the
     rounding is that of a sum of at most ``L`` terms per run (no running-sum subtraction,
     so no cancellation after an outlier leaves the window). Channels: the raw values
@@ -75,45 +76,65 @@ def _grow(buf, s, prev, length, lo, m):
         j += step
 
 
-@njit(nogil=True, cache=True)
-def _van_herk(buf, s, length, lo, hi, pre):
-    """buf[s + 1][lo + x] = window sum of ``length`` from block prefix and suffix sums.
-
-    Blocks of ``length`` cells start at ``lo``; a window starting inside a block is that
-    block's suffix from its start plus the next block's prefix up to its end: two partial
-    sums of cells inside the window. The prefix sums of the next block are stored; the
-    suffix sum runs backwards through the block and is added on the spot.
-    """
-    q = buf[0, lo:hi]
-    n = hi - lo
-    m = n - length + 1
-    dst = buf[s + 1, lo:lo + m]
-    b0 = 0
-    while b0 < m:
-        b1 = b0 + length
-        a = 0.0
-        for i in range(b1, min(b1 + length, n)):
-            a += q[i]
-            pre[i] = a
-        acc = 0.0
-        for x in range(min(b1, n) - 1, b0, -1):
-            acc += q[x]
-            if x < m:
-                dst[x] = acc + pre[x + length - 1]
-        dst[b0] = acc + q[b0]  # the whole block
-        b0 = b1
-
-
 #: Length increments up to this many cells grow from the shorter window (about a quarter
-#: of a vectorised pass per cell each); longer ones take van Herk's prefix and suffix sums,
-#: whose running sums cannot vectorise (about the cost of 24 grown cells, measured on the
-#: 2-core dev machine).
+#: of a vectorised pass per cell each); longer ones are added from a tree of sums of 4**k
+#: cells (:func:`_tree_window`: a few vectorised passes whatever the length). Before the
+#: tree they took van Herk's prefix and suffix sums, whose running sums cannot vectorise
+#: (about the cost of 24 grown cells, measured on the 2-core dev machine).
 GROW_MAX = 24
 
 
 @njit(nogil=True, cache=True)
-def _window_sums(buf, lens, l0, l1, lo, hi, pre):
+def _tree_window(lev, built, dst, m, length):
+    """dst[x] = sum of lev[0][x : x + length] for x < m, from sums of 4**k cells.
+
+    ``lev[k][x]`` is the sum of the ``4**k`` cells from ``x`` (levels ``1 .. built`` are
+    made already; more are made here, each from four of the level below: one vectorised
+    pass). The window is the terms of ``length``'s base-4 digits, highest first, added
+    four a pass: only cells inside the window, in an order that depends on ``length``
+    alone. Returns the levels now built.
+    """
+    n = m + length - 1
+    top = 0
+    d = 4
+    while d <= length:
+        top += 1
+        d *= 4
+    d = 4 ** built
+    while built < top:
+        cnt = n - 4 * d + 1
+        a = lev[built]
+        nxt = lev[built + 1, :cnt]
+        a0, a1, a2, a3 = a[:cnt], a[d:d + cnt], a[2 * d:2 * d + cnt], a[3 * d:3 * d + cnt]
+        for x in range(cnt):
+            nxt[x] = (a0[x] + a1[x]) + (a2[x] + a3[x])
+        built += 1
+        d *= 4
+    out = dst[:m]
+    first = True
+    off = 0
+    k = top
+    size = 4 ** top
+    while k >= 0:
+        for _ in range(length // size % 4):
+            t = lev[k, off:off + m]
+            off += size
+            if first:
+                for x in range(m):
+                    out[x] = t[x]
+                first = False
+            else:
+                for x in range(m):
+                    out[x] += t[x]
+        k -= 1
+        size //= 4
+    return built
+
+
+@njit(nogil=True, cache=True)
+def _window_sums(buf, lens, l0, l1, lo, hi, lev):
     prev = 1
+    built = -1  # levels of this row's tree made so far (-1: the row not copied yet)
     for s in range(l1 - l0):
         length = lens[l0 + s]
         m = hi - lo - length + 1
@@ -121,7 +142,13 @@ def _window_sums(buf, lens, l0, l1, lo, hi, pre):
             if length - prev <= GROW_MAX:
                 _grow(buf, s, prev, length, lo, m)
             else:
-                _van_herk(buf, s, length, lo, hi, pre)
+                if built < 0:
+                    row = lev[0, :hi - lo]
+                    src = buf[0, lo:hi]
+                    for x in range(hi - lo):
+                        row[x] = src[x]
+                    built = 0
+                built = _tree_window(lev, built, buf[s + 1, lo:], m, length)
         prev = length
 
 
@@ -194,7 +221,10 @@ def channel_sums(src, rows, area, nch, fin, out, band, span, task0, task1):
     ring = np.empty((nch, nring, maxslots + 1, width), dtype=np.float64)
     ring[:, :, maxslots, :] = 0.0
     p = np.empty(width, dtype=np.float64)
-    pre = np.empty(width, dtype=np.float64)
+    nlev = 1
+    while 4 ** nlev <= width:
+        nlev += 1
+    lev = np.empty((nlev + 1, width), dtype=np.float64)
     acc = np.empty((nch, wo), dtype=np.float64)
     ones = np.ones(rw.shape[0])  # the valid count (third channel) carries no kernel weights
     nbands = (ho + band - 1) // band
@@ -212,7 +242,7 @@ def channel_sums(src, rows, area, nch, fin, out, band, span, task0, task1):
                     _gather(srcs, b, ymap[t], xmaps, xb, fill, lo, p[lo:], hi - lo)
                     _channels(p, ring, slot, lo, hi, area[t], nch)
                 for c in range(nch):
-                    _window_sums(ring[c, slot], lens, lptr[t], lptr[t + 1], lo, hi, pre)
+                    _window_sums(ring[c, slot], lens, lptr[t], lptr[t + 1], lo, hi, lev)
             y = t - span
             if y >= y0:
                 r0, r1 = rptr[y], rptr[y + 1]
