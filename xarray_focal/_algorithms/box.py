@@ -274,14 +274,23 @@ def _hsum(lev, dst, ws, w, scale):
     """dst[x] = scale * (lev[0, x] + ... + lev[0, x + w - 1]), x < ws.
 
     ``lev[0]`` holds the row (at least ``ws + w - 1`` cells); the levels of the tree are
-    built in ``lev[1:]`` (:func:`_levels` rows). The terms are then added in groups of up
-    to four per pass, lowest level first; ``scale`` multiplies the finished sum only (the
-    passes before the last one carry 1.0, an exact product).
+    built in ``lev[1:]`` (:func:`_levels` rows), then :func:`tree_terms` adds them.
     """
-    d = 1
-    k = 0
+    tree_levels(lev, ws + w - 1, w, 0)
+    tree_terms(lev, dst, ws, w, scale)
+
+
+@njit(nogil=True, cache=True)
+def tree_levels(lev, n, w, built):
+    """Levels ``built + 1 ..`` of the tree of a row of ``n`` cells in ``lev[0]``, up to the
+    largest ``4**k <= w``: ``lev[k][x]`` is the sum of the ``4**k`` cells from ``x``, for
+    ``x <= n - 4**k``. Returns the levels built; the levels of a row serve every window
+    length of it (the geodesic sweeps ask for several).
+    """
+    d = 4 ** built
+    k = built
     while 4 * d <= w:
-        m = ws + w - 4 * d
+        m = n - 4 * d + 1
         src = lev[k]
         nxt = lev[k + 1, :m]
         a0 = src[:m]
@@ -292,6 +301,16 @@ def _hsum(lev, dst, ws, w, scale):
             nxt[x] = (a0[x] + a1[x]) + (a2[x] + a3[x])
         k += 1
         d *= 4
+    return k
+
+
+@njit(nogil=True, cache=True)
+def tree_terms(lev, dst, ws, w, scale):
+    """dst[x] = scale * (the window of ``w`` cells from x), x < ws, from the levels of
+    :func:`tree_levels`: the terms of ``w``'s base-4 digits, in groups of up to four per
+    pass, lowest level first; ``scale`` multiplies the finished sum only (the passes before
+    the last one carry 1.0, an exact product).
+    """
     # How many terms in all (to know which group is the last, the one that scales).
     total = 0
     rest = w

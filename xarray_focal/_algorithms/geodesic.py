@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .box import tree_levels, tree_terms
 from .sweep import _combine, _gather
 
 __all__ = ["channel_sums", "direct_moments", "MOMENTS"]
@@ -78,57 +79,10 @@ def _grow(buf, s, prev, length, lo, m):
 
 #: Length increments up to this many cells grow from the shorter window (about a quarter
 #: of a vectorised pass per cell each); longer ones are added from a tree of sums of 4**k
-#: cells (:func:`_tree_window`: a few vectorised passes whatever the length). Before the
+#: cells (:func:`.box.tree_levels`: a few vectorised passes whatever the length). Before the
 #: tree they took van Herk's prefix and suffix sums, whose running sums cannot vectorise
 #: (about the cost of 24 grown cells, measured on the 2-core dev machine).
 GROW_MAX = 24
-
-
-@njit(nogil=True, cache=True)
-def _tree_window(lev, built, dst, m, length):
-    """dst[x] = sum of lev[0][x : x + length] for x < m, from sums of 4**k cells.
-
-    ``lev[k][x]`` is the sum of the ``4**k`` cells from ``x`` (levels ``1 .. built`` are
-    made already; more are made here, each from four of the level below: one vectorised
-    pass). The window is the terms of ``length``'s base-4 digits, highest first, added
-    four a pass: only cells inside the window, in an order that depends on ``length``
-    alone. Returns the levels now built.
-    """
-    n = m + length - 1
-    top = 0
-    d = 4
-    while d <= length:
-        top += 1
-        d *= 4
-    d = 4 ** built
-    while built < top:
-        cnt = n - 4 * d + 1
-        a = lev[built]
-        nxt = lev[built + 1, :cnt]
-        a0, a1, a2, a3 = a[:cnt], a[d:d + cnt], a[2 * d:2 * d + cnt], a[3 * d:3 * d + cnt]
-        for x in range(cnt):
-            nxt[x] = (a0[x] + a1[x]) + (a2[x] + a3[x])
-        built += 1
-        d *= 4
-    out = dst[:m]
-    first = True
-    off = 0
-    k = top
-    size = 4 ** top
-    while k >= 0:
-        for _ in range(length // size % 4):
-            t = lev[k, off:off + m]
-            off += size
-            if first:
-                for x in range(m):
-                    out[x] = t[x]
-                first = False
-            else:
-                for x in range(m):
-                    out[x] += t[x]
-        k -= 1
-        size //= 4
-    return built
 
 
 @njit(nogil=True, cache=True)
@@ -148,7 +102,10 @@ def _window_sums(buf, lens, l0, l1, lo, hi, lev):
                     for x in range(hi - lo):
                         row[x] = src[x]
                     built = 0
-                built = _tree_window(lev, built, buf[s + 1, lo:], m, length)
+                # The terms of length's base-4 digits from the row's tree of sums of
+                # 4**k cells (box.py's, its levels shared by the row's long lengths).
+                built = tree_levels(lev, hi - lo, length, built)
+                tree_terms(lev, buf[s + 1, lo:], m, length, 1.0)
         prev = length
 
 
