@@ -109,6 +109,20 @@ def _each_variable(ds: xr.Dataset, dims: tuple, func: Callable) -> dict:
     return out
 
 
+def _check_name(obj, name) -> None:
+    """Refuse ``name=`` for a Dataset, before any work: it names a DataArray result."""
+    if isinstance(obj, xr.Dataset) and name is not None:
+        raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
+
+
+def _on_each(obj, dims: tuple, one: Callable, name) -> xr.DataArray | xr.Dataset:
+    """``one`` of the DataArray (renamed to ``name`` if given) or of each variable."""
+    if isinstance(obj, xr.Dataset):
+        return obj.assign(_each_variable(obj, dims, one))
+    result = one(obj)
+    return result.rename(name) if name is not None else result
+
+
 def _filter_method(op: str, doc: str, *, dataset: bool) -> Callable:
     """The accessor method ``op`` ("correlate" or "convolve") for a DataArray or Dataset."""
     check = functools.partial(api.check_correlate, flip=op == "convolve")
@@ -186,16 +200,12 @@ def _stat_method(stat: str) -> Callable:
         obj = self._obj
         dims = resolve_dims(obj, dims)
         boundary = _axis_boundary(obj, dims, boundary)
-        if isinstance(obj, xr.Dataset) and name is not None:
-            raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
+        _check_name(obj, name)
         call = api.check_stats(
             footprint, (stat,), size=size, boundary=boundary, nan_policy=nan_policy,
             min_count=min_count, method=method, area_weighted=area_weighted,
         )
-        if isinstance(obj, xr.Dataset):
-            return obj.assign(_each_variable(obj, dims, lambda v: _stats(v, call, dims)[0]))
-        (result,) = _stats(obj, call, dims)
-        return result.rename(name) if name is not None else result
+        return _on_each(obj, dims, lambda v: _stats(v, call, dims)[0], name)
 
     method.__name__ = method.__qualname__ = stat
     method.__doc__ = fill_doc(f"""Focal {stat} over the nonzero cells of ``footprint`` (weights ignored).
@@ -502,8 +512,7 @@ class _FocalAccessor:
         """Run a checked single-statistic call on the DataArray or each variable."""
         obj = self._obj
         dims = resolve_dims(obj, dims)
-        if isinstance(obj, xr.Dataset) and name is not None:
-            raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
+        _check_name(obj, name)
 
         def one(da):
             (result,) = _stats(da, call, dims)
@@ -511,10 +520,7 @@ class _FocalAccessor:
             result.attrs["long_name"] = f"focal {long_name}" + (f" of {subject}" if subject else "")
             return result
 
-        if isinstance(obj, xr.Dataset):
-            return obj.assign(_each_variable(obj, dims, one))
-        result = one(obj)
-        return result.rename(name) if name is not None else result
+        return _on_each(obj, dims, one, name)
 
     @docfilled(ACCESSOR_PARAMS)
     def percentile(
@@ -666,8 +672,7 @@ class _FocalAccessor:
         obj = self._obj
         dims = resolve_dims(obj, dims)
         boundary = _axis_boundary(obj, dims, boundary)
-        if isinstance(obj, xr.Dataset) and name is not None:
-            raise FocalTypeError("name= applies to a DataArray result, not to a Dataset")
+        _check_name(obj, name)
 
         call = api.check_hotspots(kernel, boundary=boundary)  # once, not per variable
 
@@ -693,10 +698,7 @@ class _FocalAccessor:
             }
             return result
 
-        if isinstance(obj, xr.Dataset):
-            return obj.assign(_each_variable(obj, dims, one))
-        result = one(obj)
-        return result.rename(name) if name is not None else result
+        return _on_each(obj, dims, one, name)
 
     @docfilled(ACCESSOR_PARAMS)
     def stats(
